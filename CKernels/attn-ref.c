@@ -1,0 +1,42 @@
+// Scalar reference attention over a KV cache (see CKernels.h for the visibility rule).
+#include <math.h>
+#include "CKernels.h"
+
+void ck_attn_f32_ref(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                     const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
+                     const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
+                     float *scratch) {
+    int group = n_heads / n_kv_heads;
+    int n_keys = n_prefix + n_new;
+    for (int r = 0; r < n_rows; r++) {
+        for (int h = 0; h < n_heads; h++) {
+            const float *qh = q + (size_t)r * q_stride + h * head_dim;
+            int kvh = h / group;
+            float mx = -INFINITY;
+            for (int j = 0; j < n_keys; j++) {
+                int visible = j < n_prefix ||
+                              (mask ? mask[(size_t)r * n_new + (j - n_prefix)] != 0 : (j - n_prefix) <= r);
+                if (!visible) { scratch[j] = -INFINITY; continue; }
+                const float *kj = k + (size_t)j * kv_stride + kvh * head_dim;
+                double s = 0;
+                for (int d = 0; d < head_dim; d++) s += (double)qh[d] * (double)kj[d];
+                scratch[j] = (float)s * scale;
+                if (scratch[j] > mx) mx = scratch[j];
+            }
+            double sum = 0;
+            for (int j = 0; j < n_keys; j++) {
+                float p = scratch[j] == -INFINITY ? 0.0f : expf(scratch[j] - mx);
+                scratch[j] = p;
+                sum += p;
+            }
+            float *oh = out + (size_t)r * out_stride + h * head_dim;
+            for (int d = 0; d < head_dim; d++) {
+                double acc = 0;
+                for (int j = 0; j < n_keys; j++) {
+                    if (scratch[j] != 0.0f) acc += (double)scratch[j] * (double)v[(size_t)j * kv_stride + kvh * head_dim + d];
+                }
+                oh[d] = (float)(acc / sum);
+            }
+        }
+    }
+}

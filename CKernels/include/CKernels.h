@@ -1,0 +1,142 @@
+// CKernels: the only C the project writes. Scalar reference twins (suffix _ref), AVX2+FMA twins
+// (suffix _avx2), one runtime dispatch point (ck_init), and a thin OpenBLAS wrapper.
+//
+// Conventions for every function here:
+//  - Matrices are row-major. A weight matrix W of shape [n][k] holds one output feature per row
+//    (GGUF/ggml layout, PyTorch nn.Linear.weight), so y_i = dot(W[i], x).
+//  - Pointers do not alias unless a parameter is documented as in-place. No alignment is required
+//    (unaligned loads are used), though 64-byte aligned buffers are faster.
+//  - No function allocates or spawns threads, except OpenBLAS inside ck_matmul_f32, whose thread
+//    count is set explicitly with ck_blas_set_threads (never inherited from the environment).
+//  - The dispatched names (no suffix) call the AVX2 twin when the CPU has AVX2+FMA and the
+//    environment variable CK_FORCE_REF is unset or "0"; otherwise the reference twin.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: dispatch
+
+/// Detects the CPU and reads CK_FORCE_REF. Runs automatically at load; call again to re-read the
+/// environment (tests). Not thread-safe against concurrent kernel calls.
+void ck_init(void);
+/// "avx2" or "ref": which twin the dispatched names call.
+const char *ck_impl_name(void);
+/// 1 when the CPU supports AVX2 and FMA (whether or not the reference path is forced).
+int ck_cpu_has_avx2_fma(void);
+
+// MARK: BLAS (OpenBLAS)
+
+/// Sets OpenBLAS's thread count (>= 1). Must be called before the first ck_matmul_f32.
+void ck_blas_set_threads(int n);
+int ck_blas_get_threads(void);
+/// OpenBLAS's own description of its build and core (static string).
+const char *ck_blas_config(void);
+/// y[m][n] = x[m][k] · W[n][k]^T. m == 1 uses sgemv (OpenBLAS sgemm with M = 1 is ~4x slower).
+void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k);
+
+// MARK: vector kernels
+
+float ck_vec_dot_f32(const float *a, const float *b, int n);
+float ck_vec_dot_f32_ref(const float *a, const float *b, int n);
+float ck_vec_dot_f32_avx2(const float *a, const float *b, int n);
+
+/// out = x / sqrt(mean(x^2) + eps) * w. out may equal x (in place).
+void ck_rmsnorm_f32(float *out, const float *x, const float *w, int n, float eps);
+void ck_rmsnorm_f32_ref(float *out, const float *x, const float *w, int n, float eps);
+void ck_rmsnorm_f32_avx2(float *out, const float *x, const float *w, int n, float eps);
+
+/// In place: x = softmax(x).
+void ck_softmax_f32(float *x, int n);
+void ck_softmax_f32_ref(float *x, int n);
+void ck_softmax_f32_avx2(float *x, int n);
+
+/// out = silu(gate) * up. out may equal gate or up.
+void ck_swiglu_f32(float *out, const float *gate, const float *up, int n);
+void ck_swiglu_f32_ref(float *out, const float *gate, const float *up, int n);
+void ck_swiglu_f32_avx2(float *out, const float *gate, const float *up, int n);
+
+/// out = a + b (residual add). out may equal a or b.
+void ck_vec_add_f32(float *out, const float *a, const float *b, int n);
+void ck_vec_add_f32_ref(float *out, const float *a, const float *b, int n);
+void ck_vec_add_f32_avx2(float *out, const float *a, const float *b, int n);
+
+// MARK: RoPE (GGUF/ggml "normal" layout: adjacent pairs (x[2i], x[2i+1]) rotate together)
+
+/// Fills the rotation table for one position: cs[2i] = cs[2i+1] = cos θ_i, sn[2i] = -sin θ_i,
+/// sn[2i+1] = +sin θ_i, with θ_i = pos · base^(-2i/head_dim), computed in double.
+/// head_dim must be even; cs and sn hold head_dim floats each.
+void ck_rope_table_f32(float *cs, float *sn, int head_dim, int pos, float base);
+/// In place on n_heads consecutive heads of head_dim floats, with a table from ck_rope_table_f32.
+void ck_rope_f32(float *x, int n_heads, int head_dim, const float *cs, const float *sn);
+void ck_rope_f32_ref(float *x, int n_heads, int head_dim, const float *cs, const float *sn);
+void ck_rope_f32_avx2(float *x, int n_heads, int head_dim, const float *cs, const float *sn);
+
+// MARK: attention over a KV cache (grouped-query heads)
+
+/// For each of n_rows query rows (each n_heads·head_dim floats, q_stride apart), attends over the
+/// keys/values in the cache (kv_stride floats per cache position; a position holds n_kv_heads·head_dim
+/// floats for its heads, head h of the query reads kv head h / (n_heads / n_kv_heads)).
+/// Visible keys: every row sees positions [0, n_prefix); of the n_new positions that follow,
+/// row r sees j when mask[r·n_new + j] != 0, or, with mask == NULL, when j <= r (causal).
+/// Scores are scaled by `scale`. Each row must see at least one key.
+/// scratch: n_prefix + n_new floats. out: n_rows rows of n_heads·head_dim floats, out_stride apart.
+void ck_attn_f32(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                 const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
+                 const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
+                 float *scratch);
+void ck_attn_f32_ref(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                     const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
+                     const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
+                     float *scratch);
+void ck_attn_f32_avx2(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                      const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
+                      const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
+                      float *scratch);
+
+// MARK: format conversion (load time, scalar)
+
+float ck_fp16_to_fp32(uint16_t h);
+uint16_t ck_fp32_to_fp16(float f);
+/// ggml block formats -> fp32. n = element count (a multiple of 32 for the quantized types).
+void ck_dequant_f16(float *out, const uint16_t *in, size_t n);
+void ck_dequant_bf16(float *out, const uint16_t *in, size_t n);
+/// Q8_0: 32 weights per 34-byte block {fp16 d; int8 qs[32]}; value = d·qs[j].
+void ck_dequant_q8_0(float *out, const uint8_t *in, size_t n);
+/// Q4_0: {fp16 d; uint8 qs[16]}; element j < 16 is the low nibble of qs[j], j >= 16 the high
+/// nibble of qs[j-16]; value = d·(q − 8).
+void ck_dequant_q4_0(float *out, const uint8_t *in, size_t n);
+/// Q4_1: {fp16 d; fp16 m; uint8 qs[16]}, nibbles as Q4_0; value = d·q + m.
+void ck_dequant_q4_1(float *out, const uint8_t *in, size_t n);
+
+// MARK: int8 (Q8_0-style blocks of 32, one fp32 scale per block)
+
+/// Quantized row: n/32 blocks, scales[b] (fp32) and qs[32·b .. 32·b+31] (int8, in [-127, 127]).
+/// Quantize: amax = max|x| over the block, d = amax/127, q = round-half-away(x/d); all-zero block
+/// gives d = 0 and q = 0. n must be a multiple of 32.
+void ck_q8_quantize_row(int8_t *qs, float *scales, const float *x, int n);
+void ck_q8_quantize_row_ref(int8_t *qs, float *scales, const float *x, int n);
+void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, int n);
+/// Integer part of the block dot: per block b, isum[b] = Σ_j a[32b+j]·b[32b+j] (exact int32).
+void ck_q8_block_dots(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
+void ck_q8_block_dots_ref(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
+void ck_q8_block_dots_avx2(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
+/// y[m][n] = Σ_b wscale[r][b]·xscale[row][b]·(wq[r] · xq[row] over block b), for an int8 weight
+/// matrix of n rows × k columns (k % 32 == 0; wq row-major, wscale n × k/32) and m activation rows
+/// (m >= 1; xq m × k, xscale m × k/32). Each weight block is read once for all m rows.
+void ck_q8_matmul(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+                  const float *wscale, int m, int n, int k);
+void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+                      const float *wscale, int m, int n, int k);
+void ck_q8_matmul_avx2(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+                       const float *wscale, int m, int n, int k);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way: CKernels -> TensorCore -> Compute -> backends -> Llama -> Generation -> CLI.
+// The GGUF reader is a leaf. Only the CLI picks concrete backends.
+let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "MirrorSD",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mirror-sd", targets: ["MirrorSDCLI"]),
+        .library(name: "MirrorSD", targets: ["Llama", "Generation", "Tokenizer", "GGUF"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C and system libraries
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CKernels", dependencies: ["COpenBLAS"], path: "CKernels",
+                exclude: ["README.md"]),
+
+        // MARK: Libraries
+        .target(name: "GGUF", swiftSettings: swiftSettings),
+        .target(name: "TensorCore", dependencies: ["CKernels", "GGUF"], swiftSettings: swiftSettings),
+        .target(name: "Compute", dependencies: ["TensorCore", "GGUF"], swiftSettings: swiftSettings),
+        .target(name: "BackendBLAS", dependencies: ["Compute", "TensorCore", "CKernels"],
+                swiftSettings: swiftSettings),
+        .target(name: "BackendInt8", dependencies: ["Compute", "TensorCore", "CKernels"],
+                swiftSettings: swiftSettings),
+        .target(name: "Llama", dependencies: ["Compute", "TensorCore", "GGUF"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
+        .target(name: "Generation", dependencies: ["Llama", "Tokenizer", "TensorCore"],
+                swiftSettings: swiftSettings),
+        .target(name: "Profiler", dependencies: ["Compute", "TensorCore", "CKernels", "Llama"],
+                swiftSettings: swiftSettings),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "MirrorSDCLI",
+            dependencies: [
+                "GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "Llama", "Tokenizer",
+                "Generation", "Profiler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/mirror-sd", swiftSettings: swiftSettings),
+
+        // MARK: Tests
+        .target(name: "TestSupport", dependencies: ["GGUF", "TensorCore", "Llama"], path: "Tests/TestSupport",
+                swiftSettings: swiftSettings),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "LlamaTests",
+                    dependencies: ["Llama", "BackendBLAS", "BackendInt8", "TestSupport", "GGUF", "Tokenizer", "Generation"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+    ]
+)

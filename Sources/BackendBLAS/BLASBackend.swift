@@ -1,0 +1,44 @@
+import Compute
+import GGUF
+import TensorCore
+
+/// The fp32 "GPU": weights dequantized to fp32 at load; OpenBLAS sgemv for one row, sgemm for
+/// several. The thread count is set explicitly, never inherited from the environment.
+public struct BLASBackend: ComputeBackend {
+    public let name = "blas"
+    public let threads: Int
+
+    public init(threads: Int = 1) {
+        self.threads = max(1, threads)
+        Ops.setBLASThreads(self.threads)
+    }
+
+    public func prepare(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> any LinearWeight {
+        let (out, inF) = try info.matrixShape()
+        return FP32Weight(out: out, in: inF, data: try Dequantize.toFloatBuffer(info, bytes: bytes))
+    }
+
+    public func scratchBytes(rows: Int, maxIn: Int) -> Int { 0 }
+}
+
+final class FP32Weight: LinearWeight {
+    let outFeatures: Int
+    let inFeatures: Int
+    let data: FloatBuffer
+
+    init(out: Int, in inF: Int, data: FloatBuffer) {
+        outFeatures = out
+        inFeatures = inF
+        self.data = data
+    }
+
+    var byteCount: Int { data.bytes }
+
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
+        Ops.matmul(y, x, data.pointer, m: rows, n: outFeatures, k: inFeatures)
+    }
+
+    func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
+        out.update(from: data.pointer + index * inFeatures, count: inFeatures)
+    }
+}

@@ -1,0 +1,65 @@
+import Compute
+import GGUF
+import TensorCore
+
+/// The int8 "NPU": every matrix becomes int8 blocks of 32 with one fp32 scale per block (Q8_0-style).
+/// Activations are quantized the same way before each product (W8A8, as ggml's Q8_0 path).
+public struct Int8Backend: ComputeBackend {
+    public let name = "int8"
+
+    public init() {}
+
+    public func prepare(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> any LinearWeight {
+        let (out, inF) = try info.matrixShape()
+        guard inF % 32 == 0 else { throw BackendError.rowLengthNotMultipleOf32(tensor: info.name, rowLength: inF) }
+        let w = Int8Weight(out: out, in: inF)
+        if info.type == .q8_0 {
+            // Used as they are: fp16 scale + 32 int8 per 34-byte block.
+            let src = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            for b in 0..<(out * inF / 32) {
+                let blk = src + b * 34
+                w.scales[b] = Dequantize.fp16ToFloat(UInt16(blk[0]) | UInt16(blk[1]) << 8)
+                UnsafeMutableRawPointer(w.qs.pointer + b * 32).copyMemory(from: blk + 2, byteCount: 32)
+            }
+        } else {
+            let f = try Dequantize.toFloatBuffer(info, bytes: bytes)
+            Ops.quantizeRows(w.qs.pointer, scales: w.scales.pointer, f.pointer, rows: out, k: inF)
+        }
+        return w
+    }
+
+    public func scratchBytes(rows: Int, maxIn: Int) -> Int { rows * maxIn + rows * (maxIn / 32) * 4 + 64 }
+}
+
+final class Int8Weight: LinearWeight {
+    let outFeatures: Int
+    let inFeatures: Int
+    let qs: AlignedBuffer<Int8>
+    let scales: FloatBuffer
+
+    init(out: Int, in inF: Int) {
+        outFeatures = out
+        inFeatures = inF
+        qs = AlignedBuffer<Int8>(count: out * inF)
+        scales = FloatBuffer(count: out * inF / 32)
+    }
+
+    var byteCount: Int { qs.bytes + scales.bytes }
+
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
+        let scaleBytes = (rows * (inFeatures / 32) * 4 + 63) / 64 * 64
+        let xs = scratch.bindMemory(to: Float.self, capacity: rows * inFeatures / 32)
+        let xq = (scratch + scaleBytes).bindMemory(to: Int8.self, capacity: rows * inFeatures)
+        Ops.quantizeRows(xq, scales: xs, x, rows: rows, k: inFeatures)
+        Ops.q8Matmul(y, xq: xq, xScales: xs, wq: qs.pointer, wScales: scales.pointer, m: rows, n: outFeatures, k: inFeatures)
+    }
+
+    func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
+        let nb = inFeatures / 32
+        for b in 0..<nb {
+            let d = scales[index * nb + b]
+            let q = qs.pointer + index * inFeatures + b * 32
+            for j in 0..<32 { out[b * 32 + j] = d * Float(q[j]) }
+        }
+    }
+}

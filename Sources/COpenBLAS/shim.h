@@ -1,0 +1,2 @@
+// Exposes the system OpenBLAS (Debian: libopenblas-dev, found through pkg-config "openblas").
+#include <cblas.h>

@@ -1,0 +1,49 @@
+import GGUF
+import TensorCore
+
+/// A weight matrix prepared by a backend: `outFeatures` rows of `inFeatures` (y = W·x per row).
+/// Shared read-only by every session of a model.
+public protocol LinearWeight: AnyObject, Sendable {
+    var outFeatures: Int { get }
+    var inFeatures: Int { get }
+    /// Bytes the backend reads per full pass over the weight.
+    var byteCount: Int { get }
+    /// y[rows][out] = x[rows][in] · Wᵀ. `scratch` holds at least the backend's `scratchBytes` for
+    /// `rows` rows. Allocates nothing.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer)
+    /// Writes row `index` (an embedding lookup) as fp32.
+    func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>)
+}
+
+/// A compute device: it decides how weights are stored and multiplied. Norms, RoPE and attention
+/// are fp32 kernels shared by every backend.
+public protocol ComputeBackend: Sendable {
+    /// "blas" or "int8".
+    var name: String { get }
+    /// Converts a GGUF tensor of ggml shape [in, out] into this backend's weight format.
+    func prepare(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> any LinearWeight
+    /// Per-session scratch the backend's `apply` needs for `rows` rows of at most `maxIn` inputs.
+    func scratchBytes(rows: Int, maxIn: Int) -> Int
+}
+
+public enum BackendError: Error, CustomStringConvertible, Equatable {
+    case notAMatrix(tensor: String, dims: [Int])
+    case rowLengthNotMultipleOf32(tensor: String, rowLength: Int)
+
+    public var description: String {
+        switch self {
+        case let .notAMatrix(t, d): return "tensor '\(t)' has shape \(d); a 2-D matrix was expected"
+        case let .rowLengthNotMultipleOf32(t, n): return "tensor '\(t)': row length \(n) is not a multiple of 32 (int8 blocks)"
+        }
+    }
+}
+
+extension GGUFTensorInfo {
+    /// (out, in) of a 2-D weight stored in ggml order [in, out].
+    public func matrixShape() throws -> (out: Int, in: Int) {
+        guard dims.count == 2 || (dims.count > 2 && dims[2...].allSatisfy { $0 == 1 }) else {
+            throw BackendError.notAMatrix(tensor: name, dims: dims)
+        }
+        return (dims[1], dims[0])
+    }
+}

@@ -1,0 +1,100 @@
+import Compute
+import GGUF
+import TensorCore
+
+/// One transformer block's weights.
+public struct LlamaLayer: Sendable {
+    public let attnNorm: FloatBuffer
+    public let wq, wk, wv, wo: any LinearWeight
+    public let ffnNorm: FloatBuffer
+    public let w1, w2, w3: any LinearWeight  // gate, down, up
+}
+
+/// A Llama-architecture model bound to one backend. Immutable and shared; each thread that runs it
+/// makes its own `LlamaSession`.
+public final class LlamaModel: Sendable {
+    public let config: LlamaConfig
+    public let backendName: String
+    public let layers: [LlamaLayer]
+    public let tokenEmbedding: any LinearWeight
+    public let output: any LinearWeight
+    public let outputNorm: FloatBuffer
+    public let tiedEmbeddings: Bool
+    let scratchBytesPerRow: Int
+    let backend: any ComputeBackend
+
+    /// Binds every tensor by name with its expected shape (ggml order).
+    public init(file: GGUFFile, backend: any ComputeBackend) throws {
+        let c = try LlamaConfig(file: file)
+        config = c
+        backendName = backend.name
+        self.backend = backend
+
+        func info(_ name: String, _ expected: [Int]) throws -> GGUFTensorInfo {
+            guard let t = file.tensor(named: name) else { throw LlamaError.missingTensor(name) }
+            var actual = t.dims
+            while actual.count > expected.count, actual.last == 1 { actual.removeLast() }
+            guard actual == expected else { throw LlamaError.shapeMismatch(tensor: name, expected: expected, actual: t.dims) }
+            return t
+        }
+        func matrix(_ name: String, in inF: Int, out: Int) throws -> any LinearWeight {
+            let t = try info(name, [inF, out])
+            return try backend.prepare(t, bytes: file.bytes(of: t))
+        }
+        func vector(_ name: String, _ n: Int) throws -> FloatBuffer {
+            let t = try info(name, [n])
+            return try Dequantize.toFloatBuffer(t, bytes: file.bytes(of: t))
+        }
+
+        var layers: [LlamaLayer] = []
+        for l in 0..<c.layers {
+            let p = "blk.\(l)."
+            layers.append(LlamaLayer(
+                attnNorm: try vector(p + "attn_norm.weight", c.dim),
+                wq: try matrix(p + "attn_q.weight", in: c.dim, out: c.qDim),
+                wk: try matrix(p + "attn_k.weight", in: c.dim, out: c.kvDim),
+                wv: try matrix(p + "attn_v.weight", in: c.dim, out: c.kvDim),
+                wo: try matrix(p + "attn_output.weight", in: c.qDim, out: c.dim),
+                ffnNorm: try vector(p + "ffn_norm.weight", c.dim),
+                w1: try matrix(p + "ffn_gate.weight", in: c.dim, out: c.ffnDim),
+                w2: try matrix(p + "ffn_down.weight", in: c.ffnDim, out: c.dim),
+                w3: try matrix(p + "ffn_up.weight", in: c.dim, out: c.ffnDim)))
+        }
+        self.layers = layers
+        outputNorm = try vector("output_norm.weight", c.dim)
+        tokenEmbedding = try matrix("token_embd.weight", in: c.dim, out: c.vocabSize)
+        if file.tensor(named: "output.weight") != nil {
+            output = try matrix("output.weight", in: c.dim, out: c.vocabSize)
+            tiedEmbeddings = false
+        } else {
+            output = tokenEmbedding
+            tiedEmbeddings = true
+        }
+        scratchBytesPerRow = backend.scratchBytes(rows: 1, maxIn: max(c.dim, c.ffnDim, c.qDim))
+    }
+
+    /// Bytes of weights read per single-token forward (every matrix once, the embedding row aside).
+    public var weightBytesPerToken: Int {
+        var total = output.byteCount
+        for l in layers {
+            total += l.wq.byteCount + l.wk.byteCount + l.wv.byteCount + l.wo.byteCount
+            total += l.w1.byteCount + l.w2.byteCount + l.w3.byteCount + l.attnNorm.bytes + l.ffnNorm.bytes
+        }
+        return total + outputNorm.bytes
+    }
+
+    /// Multiply-accumulates per token in the matrices (attention scores excluded).
+    public var macsPerToken: Int {
+        let c = config
+        return c.layers * (c.dim * c.qDim + 2 * c.dim * c.kvDim + c.qDim * c.dim + 3 * c.dim * c.ffnDim) + c.dim * c.vocabSize
+    }
+
+    public func makeSession(maxContext: Int? = nil, maxBatch: Int = 64) -> LlamaSession {
+        LlamaSession(model: self, maxContext: min(maxContext ?? config.contextLength, config.contextLength),
+                     maxBatch: max(1, maxBatch))
+    }
+
+    func scratchBytes(rows: Int) -> Int {
+        backend.scratchBytes(rows: rows, maxIn: max(config.dim, config.ffnDim, config.qDim))
+    }
+}

@@ -1,0 +1,33 @@
+import CKernels
+import GGUF
+
+/// Converts GGUF tensor bytes to fp32.
+public enum Dequantize {
+    public static let supported: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+
+    /// Writes `info.elementCount` floats to `out`.
+    public static func toFloat(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>) throws {
+        let n = info.elementCount
+        guard let base = bytes.baseAddress, bytes.count == info.byteCount else {
+            throw GGUFError.tensorDataOutOfBounds(tensor: info.name, offset: UInt64(info.offset), bytes: info.byteCount, dataSize: bytes.count)
+        }
+        switch info.type {
+        case .f32: out.update(from: base.assumingMemoryBound(to: Float.self), count: n)
+        case .f16: ck_dequant_f16(out, base.assumingMemoryBound(to: UInt16.self), n)
+        case .bf16: ck_dequant_bf16(out, base.assumingMemoryBound(to: UInt16.self), n)
+        case .q8_0: ck_dequant_q8_0(out, base.assumingMemoryBound(to: UInt8.self), n)
+        case .q4_0: ck_dequant_q4_0(out, base.assumingMemoryBound(to: UInt8.self), n)
+        case .q4_1: ck_dequant_q4_1(out, base.assumingMemoryBound(to: UInt8.self), n)
+        default: throw GGUFError.unsupportedTensorType(tensor: info.name, type: info.type.name)
+        }
+    }
+
+    public static func toFloatBuffer(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> FloatBuffer {
+        let buf = FloatBuffer(count: info.elementCount)
+        try toFloat(info, bytes: bytes, into: buf.pointer)
+        return buf
+    }
+
+    public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
+    public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }
+}

@@ -1,5 +1,8 @@
-// AVX2 twins of the int8 kernels (the maddubs/madd pattern of REFERENCE.md §4). Quantized values
-// are in [-127, 127]: -128 never occurs, so _mm256_sign_epi8 cannot overflow.
+// AVX2 twins of the int8 kernels (the maddubs/madd pattern of REFERENCE.md §4).
+// In a·b the first operand gives the sign and its magnitude goes to the unsigned side, so it may
+// hold -128 (|-128| = 128 fits a u8); the second must stay in [-127, 127], or sign_epi8 would
+// overflow. Weights (which may come from any Q8_0 file) are therefore passed first, and activations,
+// quantized by ck_q8_quantize_row (never -128), second.
 #include "internal.h"
 
 CK_AVX2 void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, int n) {
@@ -70,16 +73,16 @@ CK_AVX2 void ck_q8_matmul_avx2(float *y, const int8_t *xq, const float *xscale, 
             int b = 0;
             for (; b + 8 <= nb; b += 8) {
                 __m256i t = ck_reduce8x8(
-                    ck_block_dot8(LOADB(xr, b), LOADB(wr, b)), ck_block_dot8(LOADB(xr, b + 1), LOADB(wr, b + 1)),
-                    ck_block_dot8(LOADB(xr, b + 2), LOADB(wr, b + 2)), ck_block_dot8(LOADB(xr, b + 3), LOADB(wr, b + 3)),
-                    ck_block_dot8(LOADB(xr, b + 4), LOADB(wr, b + 4)), ck_block_dot8(LOADB(xr, b + 5), LOADB(wr, b + 5)),
-                    ck_block_dot8(LOADB(xr, b + 6), LOADB(wr, b + 6)), ck_block_dot8(LOADB(xr, b + 7), LOADB(wr, b + 7)));
+                    ck_block_dot8(LOADB(wr, b), LOADB(xr, b)), ck_block_dot8(LOADB(wr, b + 1), LOADB(xr, b + 1)),
+                    ck_block_dot8(LOADB(wr, b + 2), LOADB(xr, b + 2)), ck_block_dot8(LOADB(wr, b + 3), LOADB(xr, b + 3)),
+                    ck_block_dot8(LOADB(wr, b + 4), LOADB(xr, b + 4)), ck_block_dot8(LOADB(wr, b + 5), LOADB(xr, b + 5)),
+                    ck_block_dot8(LOADB(wr, b + 6), LOADB(xr, b + 6)), ck_block_dot8(LOADB(wr, b + 7), LOADB(xr, b + 7)));
                 __m256 s = _mm256_mul_ps(_mm256_loadu_ps(dw + b), _mm256_loadu_ps(dx + b));
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), s, acc);
             }
             float sum = ck_hsum8(acc);
             for (; b < nb; b++)
-                sum += (float)ck_hsum_i32(ck_block_dot8(LOADB(xr, b), LOADB(wr, b))) * (dw[b] * dx[b]);
+                sum += (float)ck_hsum_i32(ck_block_dot8(LOADB(wr, b), LOADB(xr, b))) * (dw[b] * dx[b]);
             y[(size_t)i * n + r] = sum;
         }
     }

@@ -48,3 +48,7 @@ void ck_rope_f32_ref(float *x, int n_heads, int head_dim, const float *cs, const
         }
     }
 }
+
+void ck_gemv_f32_ref(float *y, const float *w, const float *x, int n, int k) {
+    for (int r = 0; r < n; r++) y[r] = ck_vec_dot_f32_ref(w + (size_t)r * k, x, k);
+}

@@ -37,8 +37,16 @@ void ck_blas_set_threads(int n);
 int ck_blas_get_threads(void);
 /// OpenBLAS's own description of its build and core (static string).
 const char *ck_blas_config(void);
-/// y[m][n] = x[m][k] · W[n][k]^T. m == 1 uses sgemv (OpenBLAS sgemm with M = 1 is ~4x slower).
+/// y[m][n] = x[m][k] · W[n][k]^T. m >= 2 runs OpenBLAS sgemm; m == 1 runs ck_gemv_f32 (OpenBLAS
+/// sgemm with M = 1 is ~4x slower than a GEMV, and our GEMV beats sgemv by ~6 % here).
 void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k);
+/// OpenBLAS sgemv, y[n] = W[n][k]·x, kept for side-by-side measurement.
+void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k);
+
+/// y[n] = W[n][k] · x[k] (one activation row), the decode path's product.
+void ck_gemv_f32(float *y, const float *w, const float *x, int n, int k);
+void ck_gemv_f32_ref(float *y, const float *w, const float *x, int n, int k);
+void ck_gemv_f32_avx2(float *y, const float *w, const float *x, int n, int k);
 
 // MARK: vector kernels
 
@@ -123,18 +131,32 @@ void ck_q8_quantize_row(int8_t *qs, float *scales, const float *x, int n);
 void ck_q8_quantize_row_ref(int8_t *qs, float *scales, const float *x, int n);
 void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, int n);
 /// Integer part of the block dot: per block b, isum[b] = Σ_j a[32b+j]·b[32b+j] (exact int32).
+/// `a` may hold any int8 (-128 included); `b` must be in [-127, 127].
 void ck_q8_block_dots(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_ref(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_avx2(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 /// y[m][n] = Σ_b wscale[r][b]·xscale[row][b]·(wq[r] · xq[row] over block b), for an int8 weight
 /// matrix of n rows × k columns (k % 32 == 0; wq row-major, wscale n × k/32) and m activation rows
 /// (m >= 1; xq m × k, xscale m × k/32). Each weight block is read once for all m rows.
+/// Weights may hold -128; activations must be in [-127, 127] (as ck_q8_quantize_row makes them).
 void ck_q8_matmul(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
                   const float *wscale, int m, int n, int k);
 void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
                       const float *wscale, int m, int n, int k);
 void ck_q8_matmul_avx2(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
                        const float *wscale, int m, int n, int k);
+
+// MARK: machine probes (profiling only; AVX2 when available, scalar otherwise)
+
+/// Sums n floats with 8 independent AVX2 accumulators: a pure streaming read. Returns the sum so
+/// the loop cannot be removed.
+float ck_probe_read_f32(const float *p, size_t n);
+/// Runs `iters` iterations of 12 independent FMA chains (8 lanes each); returns a value derived
+/// from the accumulators. FLOPs = iters · 12 · 8 · 2.
+float ck_probe_fma(int64_t iters);
+/// Runs `iters` iterations of 8 independent maddubs→madd→add chains (32 int8 MACs each);
+/// int8 MACs = iters · 8 · 32.
+int32_t ck_probe_int8(int64_t iters);
 
 #ifdef __cplusplus
 }

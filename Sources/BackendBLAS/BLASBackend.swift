@@ -13,9 +13,15 @@ public struct BLASBackend: ComputeBackend {
         Ops.setBLASThreads(self.threads)
     }
 
-    public func prepare(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> any LinearWeight {
-        let (out, inF) = try info.matrixShape()
-        return FP32Weight(out: out, in: inF, data: try Dequantize.toFloatBuffer(info, bytes: bytes))
+    public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {
+        let (out, inF) = try stackedShape(parts)
+        let data = FloatBuffer(count: out * inF)
+        var row = 0
+        for p in parts {
+            try Dequantize.toFloat(p.info, bytes: p.bytes, into: data.pointer + row * inF)
+            row += try p.info.matrixShape().out
+        }
+        return FP32Weight(out: out, in: inF, data: data)
     }
 
     public func scratchBytes(rows: Int, maxIn: Int) -> Int { 0 }

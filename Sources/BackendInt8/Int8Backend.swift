@@ -9,21 +9,27 @@ public struct Int8Backend: ComputeBackend {
 
     public init() {}
 
-    public func prepare(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> any LinearWeight {
-        let (out, inF) = try info.matrixShape()
-        guard inF % 32 == 0 else { throw BackendError.rowLengthNotMultipleOf32(tensor: info.name, rowLength: inF) }
+    public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {
+        let (out, inF) = try stackedShape(parts)
+        guard inF % 32 == 0 else { throw BackendError.rowLengthNotMultipleOf32(tensor: parts[0].info.name, rowLength: inF) }
         let w = Int8Weight(out: out, in: inF)
-        if info.type == .q8_0 {
-            // Used as they are: fp16 scale + 32 int8 per 34-byte block.
-            let src = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            for b in 0..<(out * inF / 32) {
-                let blk = src + b * 34
-                w.scales[b] = Dequantize.fp16ToFloat(UInt16(blk[0]) | UInt16(blk[1]) << 8)
-                UnsafeMutableRawPointer(w.qs.pointer + b * 32).copyMemory(from: blk + 2, byteCount: 32)
+        var block = 0  // first block of the current part
+        for (info, bytes) in parts {
+            let rows = try info.matrixShape().out
+            let blocks = rows * inF / 32
+            if info.type == .q8_0 {
+                // Used as they are: fp16 scale + 32 int8 per 34-byte block.
+                let src = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                for b in 0..<blocks {
+                    let blk = src + b * 34
+                    w.scales[block + b] = Dequantize.fp16ToFloat(UInt16(blk[0]) | UInt16(blk[1]) << 8)
+                    UnsafeMutableRawPointer(w.qs.pointer + (block + b) * 32).copyMemory(from: blk + 2, byteCount: 32)
+                }
+            } else {
+                let f = try Dequantize.toFloatBuffer(info, bytes: bytes)
+                Ops.quantizeRows(w.qs.pointer + block * 32, scales: w.scales.pointer + block, f.pointer, rows: rows, k: inF)
             }
-        } else {
-            let f = try Dequantize.toFloatBuffer(info, bytes: bytes)
-            Ops.quantizeRows(w.qs.pointer, scales: w.scales.pointer, f.pointer, rows: out, k: inF)
+            block += blocks
         }
         return w
     }

@@ -20,8 +20,9 @@ public protocol LinearWeight: AnyObject, Sendable {
 public protocol ComputeBackend: Sendable {
     /// "blas" or "int8".
     var name: String { get }
-    /// Converts a GGUF tensor of ggml shape [in, out] into this backend's weight format.
-    func prepare(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> any LinearWeight
+    /// Converts GGUF tensors of ggml shape [in, out_i] into one weight of this backend whose rows
+    /// are the parts' rows stacked in order (one product then serves several projections).
+    func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight
     /// Per-session scratch the backend's `apply` needs for `rows` rows of at most `maxIn` inputs.
     func scratchBytes(rows: Int, maxIn: Int) -> Int
 }
@@ -29,12 +30,20 @@ public protocol ComputeBackend: Sendable {
 public enum BackendError: Error, CustomStringConvertible, Equatable {
     case notAMatrix(tensor: String, dims: [Int])
     case rowLengthNotMultipleOf32(tensor: String, rowLength: Int)
+    case stackMismatch(tensor: String, rowLength: Int, expected: Int)
 
     public var description: String {
         switch self {
         case let .notAMatrix(t, d): return "tensor '\(t)' has shape \(d); a 2-D matrix was expected"
         case let .rowLengthNotMultipleOf32(t, n): return "tensor '\(t)': row length \(n) is not a multiple of 32 (int8 blocks)"
+        case let .stackMismatch(t, n, e): return "tensor '\(t)': row length \(n) differs from the \(e) of the tensors it is stacked with"
         }
+    }
+}
+
+extension ComputeBackend {
+    public func prepare(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> any LinearWeight {
+        try prepare(stacking: [(info, bytes)])
     }
 }
 
@@ -46,4 +55,17 @@ extension GGUFTensorInfo {
         }
         return (dims[1], dims[0])
     }
+}
+
+/// (total rows, row length) of a stack of matrices that must share their row length.
+public func stackedShape(_ parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> (out: Int, in: Int) {
+    var out = 0
+    var inF = -1
+    for p in parts {
+        let s = try p.info.matrixShape()
+        if inF >= 0, s.in != inF { throw BackendError.stackMismatch(tensor: p.info.name, rowLength: s.in, expected: inF) }
+        inF = s.in
+        out += s.out
+    }
+    return (out, inF)
 }

@@ -5,9 +5,13 @@ import TensorCore
 /// One transformer block's weights.
 public struct LlamaLayer: Sendable {
     public let attnNorm: FloatBuffer
-    public let wq, wk, wv, wo: any LinearWeight
+    /// attn_q, attn_k and attn_v stacked: one product gives [q | k | v].
+    public let wqkv: any LinearWeight
+    public let wo: any LinearWeight
     public let ffnNorm: FloatBuffer
-    public let w1, w2, w3: any LinearWeight  // gate, down, up
+    /// ffn_gate and ffn_up stacked: one product gives [gate | up].
+    public let w13: any LinearWeight
+    public let w2: any LinearWeight  // ffn_down
 }
 
 /// A Llama-architecture model bound to one backend. Immutable and shared; each thread that runs it
@@ -38,8 +42,11 @@ public final class LlamaModel: Sendable {
             return t
         }
         func matrix(_ name: String, in inF: Int, out: Int) throws -> any LinearWeight {
-            let t = try info(name, [inF, out])
-            return try backend.prepare(t, bytes: file.bytes(of: t))
+            try stack([(name, out)], in: inF)
+        }
+        func stack(_ parts: [(String, Int)], in inF: Int) throws -> any LinearWeight {
+            let infos = try parts.map { try info($0.0, [inF, $0.1]) }
+            return try backend.prepare(stacking: infos.map { ($0, file.bytes(of: $0)) })
         }
         func vector(_ name: String, _ n: Int) throws -> FloatBuffer {
             let t = try info(name, [n])
@@ -51,14 +58,12 @@ public final class LlamaModel: Sendable {
             let p = "blk.\(l)."
             layers.append(LlamaLayer(
                 attnNorm: try vector(p + "attn_norm.weight", c.dim),
-                wq: try matrix(p + "attn_q.weight", in: c.dim, out: c.qDim),
-                wk: try matrix(p + "attn_k.weight", in: c.dim, out: c.kvDim),
-                wv: try matrix(p + "attn_v.weight", in: c.dim, out: c.kvDim),
+                wqkv: try stack([(p + "attn_q.weight", c.qDim), (p + "attn_k.weight", c.kvDim),
+                                 (p + "attn_v.weight", c.kvDim)], in: c.dim),
                 wo: try matrix(p + "attn_output.weight", in: c.qDim, out: c.dim),
                 ffnNorm: try vector(p + "ffn_norm.weight", c.dim),
-                w1: try matrix(p + "ffn_gate.weight", in: c.dim, out: c.ffnDim),
-                w2: try matrix(p + "ffn_down.weight", in: c.ffnDim, out: c.dim),
-                w3: try matrix(p + "ffn_up.weight", in: c.dim, out: c.ffnDim)))
+                w13: try stack([(p + "ffn_gate.weight", c.ffnDim), (p + "ffn_up.weight", c.ffnDim)], in: c.dim),
+                w2: try matrix(p + "ffn_down.weight", in: c.ffnDim, out: c.dim)))
         }
         self.layers = layers
         outputNorm = try vector("output_norm.weight", c.dim)
@@ -77,8 +82,8 @@ public final class LlamaModel: Sendable {
     public var weightBytesPerToken: Int {
         var total = output.byteCount
         for l in layers {
-            total += l.wq.byteCount + l.wk.byteCount + l.wv.byteCount + l.wo.byteCount
-            total += l.w1.byteCount + l.w2.byteCount + l.w3.byteCount + l.attnNorm.bytes + l.ffnNorm.bytes
+            total += l.wqkv.byteCount + l.wo.byteCount + l.w13.byteCount + l.w2.byteCount
+            total += l.attnNorm.bytes + l.ffnNorm.bytes
         }
         return total + outputNorm.bytes
     }

@@ -22,11 +22,11 @@ public final class LlamaSession {
     // Activations, maxBatch rows each. Shapes in comments are per row.
     let x: FloatBuffer        // residual stream [dim]
     let xb: FloatBuffer       // normed input [dim]
-    let q: FloatBuffer        // queries [qDim]
+    let qkv: FloatBuffer      // [q | k | v] = [qDim + 2·kvDim]
     let att: FloatBuffer      // attention output [qDim]
     let proj: FloatBuffer     // projection output [dim]
-    let hb: FloatBuffer       // FFN gate [ffnDim]
-    let hb2: FloatBuffer      // FFN up [ffnDim]
+    let gateUp: FloatBuffer   // [gate | up] = [2·ffnDim]
+    let hb: FloatBuffer       // FFN activation [ffnDim]
     let logitsBuf: FloatBuffer  // [vocab]
     let ropeCos: FloatBuffer  // [headDim]
     let ropeSin: FloatBuffer  // [headDim]
@@ -45,11 +45,11 @@ public final class LlamaSession {
         self.maxBatch = maxBatch
         x = FloatBuffer(count: maxBatch * c.dim)
         xb = FloatBuffer(count: maxBatch * c.dim)
-        q = FloatBuffer(count: maxBatch * c.qDim)
+        qkv = FloatBuffer(count: maxBatch * (c.qDim + 2 * c.kvDim))
         att = FloatBuffer(count: maxBatch * c.qDim)
         proj = FloatBuffer(count: maxBatch * c.dim)
+        gateUp = FloatBuffer(count: maxBatch * 2 * c.ffnDim)
         hb = FloatBuffer(count: maxBatch * c.ffnDim)
-        hb2 = FloatBuffer(count: maxBatch * c.ffnDim)
         logitsBuf = FloatBuffer(count: maxBatch * c.vocabSize)
         ropeCos = FloatBuffer(count: maxBatch * c.headDim)
         ropeSin = FloatBuffer(count: maxBatch * c.headDim)
@@ -183,18 +183,20 @@ public final class LlamaSession {
         let n = batchRows
         let kv = batchStart * c.kvDim
         let kCache = keys[l].pointer, vCache = values[l].pointer
+        let qkvDim = c.qDim + 2 * c.kvDim
         for r in 0..<n {
             Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.attnNorm.pointer, n: c.dim, eps: c.normEps)
         }
-        w.wq.apply(xb.pointer, rows: n, into: q.pointer, scratch: scratch)
-        w.wk.apply(xb.pointer, rows: n, into: kCache + kv, scratch: scratch)
-        w.wv.apply(xb.pointer, rows: n, into: vCache + kv, scratch: scratch)
+        w.wqkv.apply(xb.pointer, rows: n, into: qkv.pointer, scratch: scratch)
         for r in 0..<n {
+            let row = qkv.pointer + r * qkvDim
             let cs = ropeCos.pointer + r * c.headDim, sn = ropeSin.pointer + r * c.headDim
-            Ops.rope(q.pointer + r * c.qDim, heads: c.heads, headDim: c.headDim, cos: cs, sin: sn)
-            Ops.rope(kCache + kv + r * c.kvDim, heads: c.kvHeads, headDim: c.headDim, cos: cs, sin: sn)
+            Ops.rope(row, heads: c.heads, headDim: c.headDim, cos: cs, sin: sn)
+            Ops.rope(row + c.qDim, heads: c.kvHeads, headDim: c.headDim, cos: cs, sin: sn)
+            (kCache + kv + r * c.kvDim).update(from: row + c.qDim, count: c.kvDim)
+            (vCache + kv + r * c.kvDim).update(from: row + c.qDim + c.kvDim, count: c.kvDim)
         }
-        Ops.attention(out: att.pointer, outStride: c.qDim, q: q.pointer, qStride: c.qDim, k: kCache, v: vCache,
+        Ops.attention(out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: kCache, v: vCache,
                       kvStride: c.kvDim, rows: n, prefix: batchStart, new: n, mask: useMask ? UnsafePointer(mask.pointer) : nil,
                       heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                       scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer)
@@ -203,9 +205,11 @@ public final class LlamaSession {
         for r in 0..<n {
             Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.ffnNorm.pointer, n: c.dim, eps: c.normEps)
         }
-        w.w1.apply(xb.pointer, rows: n, into: hb.pointer, scratch: scratch)
-        w.w3.apply(xb.pointer, rows: n, into: hb2.pointer, scratch: scratch)
-        Ops.swiglu(hb.pointer, gate: hb.pointer, up: hb2.pointer, n: n * c.ffnDim)
+        w.w13.apply(xb.pointer, rows: n, into: gateUp.pointer, scratch: scratch)
+        for r in 0..<n {
+            let row = gateUp.pointer + r * 2 * c.ffnDim
+            Ops.swiglu(hb.pointer + r * c.ffnDim, gate: row, up: row + c.ffnDim, n: c.ffnDim)
+        }
         w.w2.apply(hb.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
     }

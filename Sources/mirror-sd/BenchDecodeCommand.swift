@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import Llama
+import Profiler
+import TensorCore
+import Compute
+
+struct BenchDecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-decode",
+        abstract: "Single-token decode speed and achieved weight bandwidth, next to the machine's measured DRAM bandwidth.",
+        discussion: """
+            Measures DRAM read bandwidth (1 and 2 threads) in the same run, then decodes --tokens tokens \
+            greedily after a short prompt for each thread count, interleaved over --rounds rounds so drift \
+            cancels. Foreign CPU load (other processes) is sampled from /proc and reported next to each number. \
+            Build with -c release for meaningful numbers.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Backend: blas (fp32) or int8.") var backend: BackendKind = .blas
+    @Option(help: "Comma-separated thread counts (blas only).") var threads: String = "1,2"
+    @Option(help: "Tokens decoded per measurement.") var tokens: Int = 64
+    @Option(help: "Interleaved rounds per thread count.") var rounds: Int = 3
+    @Flag(help: "Skip the bandwidth probe.") var noProbe = false
+    @Flag(help: "Also time the weight products alone (every matrix once, back to back) against the full forward.")
+    var breakdown = false
+
+    func validate() throws {
+        guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        guard parsedThreads != nil else { throw ValidationError("--threads must be a comma-separated list of positive integers") }
+    }
+
+    var parsedThreads: [Int]? {
+        let list = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return list.map { $0! }
+    }
+
+    func run() throws {
+        let file = try modelOptions.openFile()
+        let counts = backend == .blas ? parsedThreads! : [1]
+        let t0 = Clock.now()
+        let model = try LlamaModel(file: file, backend: backend.make(threads: counts[0]))
+        note("loaded \(modelOptions.model) on \(backend.rawValue) in \(String(format: "%.2f", Clock.now() - t0)) s; kernels: \(Ops.implementation)")
+        let mbPerToken = Double(model.weightBytesPerToken) / 1e6
+
+        var bw1 = 0.0, bw2 = 0.0
+        if !noProbe {
+            note("measuring DRAM read bandwidth (1 GiB, 1 and 2 threads)...")
+            bw1 = MachinePeaks.readBandwidth(bytes: 1 << 30, threads: 1).median
+            bw2 = MachinePeaks.readBandwidth(bytes: 1 << 30, threads: 2).median
+        }
+        let session = model.makeSession(maxContext: tokens + 16, maxBatch: 8)
+        var results: [Int: [Double]] = [:]
+        var load: [Int: [Double]] = [:]
+        var monitor = CPULoadMonitor()
+        for round in 0..<rounds {
+            for n in counts {
+                Ops.setBLASThreads(n)
+                session.truncate(to: 0)
+                var logits = try session.forward([1], at: 0)
+                _ = monitor.sample()
+                let start = Clock.now()
+                for i in 0..<tokens {
+                    var best = 0
+                    for v in 1..<model.config.vocabSize where logits[v] > logits[best] { best = v }
+                    logits = try session.forward([Int32(best)], at: i + 1)
+                }
+                let tps = Double(tokens) / (Clock.now() - start)
+                results[n, default: []].append(tps)
+                load[n, default: []].append(monitor.sample())
+                note("round \(round + 1)/\(rounds), \(n) thread(s): \(String(format: "%.1f", tps)) tok/s")
+            }
+        }
+        if breakdown { try printBreakdown(model) }
+        print("model: \(modelOptions.model), backend \(backend.rawValue), kernels \(Ops.implementation)")
+        print(String(format: "weights read per token: %.1f MB", mbPerToken))
+        if !noProbe {
+            print(String(format: "measured DRAM read bandwidth: 1 thread %.1f GB/s, 2 threads %.1f GB/s", bw1, bw2))
+        }
+        print("")
+        print("| threads | decode tok/s (median) | min–max | achieved GB/s | of DRAM peak | foreign CPU load (cores) |")
+        print("|---|---|---|---|---|---|")
+        for n in counts {
+            let s = Stats(results[n]!)
+            let gbs = s.median * mbPerToken / 1e3
+            let peak = n == 1 ? bw1 : bw2
+            let frac = peak > 0 ? String(format: "%.0f %%", gbs / peak * 100) : "n/a"
+            let l = load[n]!.max() ?? 0
+            print(String(format: "| %d | %.1f | %.1f–%.1f | %.1f | %@ | %.2f%@ |", n, s.median, s.min, s.max, gbs, frac, l,
+                         l > 0.15 ? " (busy)" : ""))
+        }
+    }
+}
+
+extension BenchDecodeCommand {
+    /// Weight products alone vs the whole forward, one thread: what the non-matrix work costs.
+    func printBreakdown(_ model: LlamaModel) throws {
+        Ops.setBLASThreads(1)
+        let c = model.config
+        let x = FloatBuffer(count: max(c.dim, c.ffnDim) * 2)
+        let y = FloatBuffer(count: c.vocabSize + 2 * c.ffnDim)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { scratch.deallocate() }
+        var matrices: [any LinearWeight] = []
+        for l in model.layers { matrices += [l.wqkv, l.wo, l.w13, l.w2] }
+        matrices.append(model.output)
+        var times: [Double] = []
+        for _ in 0..<20 {
+            let t0 = Clock.now()
+            for m in matrices { m.apply(x.pointer, rows: 1, into: y.pointer, scratch: scratch) }
+            times.append(Clock.now() - t0)
+        }
+        let head = Stats((0..<20).map { _ in
+            let t0 = Clock.now()
+            model.output.apply(x.pointer, rows: 1, into: y.pointer, scratch: scratch)
+            return Clock.now() - t0
+        })
+        let s = Stats(times)
+        let mb = Double(model.weightBytesPerToken) / 1e6
+        print(String(format: "weight products alone: %.2f ms per token (%.1f GB/s); output head alone %.2f ms (%.1f GB/s)",
+                     s.median * 1e3, mb / s.median / 1e3, head.median * 1e3,
+                     Double(model.output.byteCount) / head.median / 1e9))
+    }
+}

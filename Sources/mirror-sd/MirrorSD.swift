@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct MirrorSD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mirror-sd",
+        abstract: "LLM inference on the CPU, made faster with Mirror Speculative Decoding.",
+        discussion: """
+            Reads llama.cpp GGUF files as they are. The default model is \(ModelOptions.defaultModel) \
+            (fetch it with models/fetch.sh).
+            """,
+        subcommands: [InspectCommand.self, BenchDecodeCommand.self])
+}

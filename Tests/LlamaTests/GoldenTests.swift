@@ -1,0 +1,57 @@
+import BackendBLAS
+import Foundation
+import GGUF
+import Llama
+import TestSupport
+import XCTest
+
+/// The fp32 engine against ../shared/data/golden/smollm2-135m-instruct.reference.json (a float32
+/// numpy forward pass over the dequantized weights).
+final class GoldenTests: XCTestCase {
+    static let tolerance: Float = 2e-2
+
+    func testSmolLM2MatchesReferenceLogitsAndGreedyIds() throws {
+        let path: String
+        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
+        let golden = try Paths.json(Paths.golden.appendingPathComponent("smollm2-135m-instruct.reference.json")) as! [String: Any]
+        let model = try LlamaModel(file: GGUFFile(path: path), backend: BLASBackend(threads: 1))
+        let vocab = model.config.vocabSize
+        var worst: Float = 0
+        var minGap = Float.infinity
+        var checked = 0
+        for (pi, prompt) in (golden["prompts"] as! [[String: Any]]).enumerated() {
+            let ids = (prompt["prompt_ids"] as! [Int]).map(Int32.init)
+            let session = model.makeSession(maxContext: 256, maxBatch: 64)
+            let logits = try session.forward(ids, at: 0, allLogits: true)
+            let perPos = prompt["prompt_top10_per_position"] as! [[[Double]]]
+            XCTAssertEqual(perPos.count, ids.count)
+            for (t, top) in perPos.enumerated() {
+                let row = logits + t * vocab
+                for pair in top {
+                    let diff = abs(row[Int(pair[0])] - Float(pair[1]))
+                    worst = max(worst, diff)
+                    XCTAssertLessThanOrEqual(diff, Self.tolerance, "prompt \(pi) position \(t) token \(Int(pair[0]))")
+                    checked += 1
+                }
+            }
+            var last = Array(UnsafeBufferPointer(start: logits + (ids.count - 1) * vocab, count: vocab))
+            var pos = ids.count
+            for (s, step) in (prompt["greedy"] as! [[String: Any]]).enumerated() {
+                let want = step["id"] as! Int
+                let sorted = last.enumerated().sorted { $0.element > $1.element }
+                minGap = min(minGap, sorted[0].element - sorted[1].element)
+                XCTAssertEqual(sorted[0].offset, want, "prompt \(pi) greedy step \(s)")
+                let next = try session.forward([Int32(want)], at: pos)
+                pos += 1
+                last = Array(UnsafeBufferPointer(start: next, count: vocab))
+                for pair in step["top10_after"] as! [[Double]] {
+                    let diff = abs(last[Int(pair[0])] - Float(pair[1]))
+                    worst = max(worst, diff)
+                    XCTAssertLessThanOrEqual(diff, Self.tolerance, "prompt \(pi) after greedy step \(s)")
+                    checked += 1
+                }
+            }
+        }
+        print("golden: \(checked) logits checked, worst |diff| \(worst), smallest top-2 gap on the greedy paths \(minGap)")
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LlamaTestsPlaceholder: XCTestCase { func testNothing() {} }

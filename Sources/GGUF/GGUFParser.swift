@@ -21,9 +21,10 @@ enum GGUFParser {
         guard version == 2 || version == 3 else { throw GGUFError.unsupportedVersion(version) }
         let nTensors = try r.read(Int64.self)
         let nKV = try r.read(Int64.self)
-        // Smallest possible encodings: a KV pair is 8 (key length) + 1 (key) + 4 (type) + 1 (value);
+        // Smallest possible encodings: a KV pair is 8 (key length) + 4 (type) + 1 (value), with an
+        // empty key (refused later, by name); a tensor info is 8 + 1 + 4 + 8 + 4 + 8.
         // a tensor info is 8 + 1 + 4 + 8 + 4 + 8.
-        let kvLimit = Int64(r.remaining / 14)
+        let kvLimit = Int64(r.remaining / 13)
         guard nKV >= 0, nKV <= kvLimit else { throw GGUFError.absurdCount(what: "metadata", count: nKV, limit: kvLimit) }
         let tensorLimit = Int64(r.remaining / 33)
         guard nTensors >= 0, nTensors <= tensorLimit else {

@@ -1,2 +1,0 @@
-import XCTest
-final class GGUFTestsPlaceholder: XCTestCase { func testNothing() {} }

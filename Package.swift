@@ -57,6 +57,11 @@ let package = Package(
         .testTarget(name: "LlamaTests",
                     dependencies: ["Llama", "BackendBLAS", "BackendInt8", "TestSupport", "GGUF", "Tokenizer", "Generation"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "GenerationTests",
+                    dependencies: ["Generation", "Llama", "BackendBLAS", "BackendInt8", "Tokenizer", "GGUF", "TestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
     ]
 )

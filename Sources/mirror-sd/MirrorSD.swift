@@ -9,5 +9,5 @@ struct MirrorSD: ParsableCommand {
             Reads llama.cpp GGUF files as they are. The default model is \(ModelOptions.defaultModel) \
             (fetch it with models/fetch.sh).
             """,
-        subcommands: [InspectCommand.self, BenchDecodeCommand.self])
+        subcommands: [InspectCommand.self, TokenizeCommand.self, BenchDecodeCommand.self])
 }

@@ -2,15 +2,6 @@ import CKernels
 import Foundation
 import TensorCore
 
-/// Wall-clock helpers (monotonic).
-public enum Clock {
-    @inline(__always) public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-}
-
 public struct Stats: Sendable {
     public let median: Double
     public let min: Double
@@ -55,13 +46,13 @@ public struct MachinePeaks: Sendable, Codable {
         let per = n / threads
         var times: [Double] = []
         for _ in 0..<samples {
-            let t0 = Clock.now()
+            let t0 = WallClock.now()
             let base = UInt(bitPattern: buf.pointer)
             runConcurrently(threads: threads) { t in
                 let p = UnsafePointer<Float>(bitPattern: base)! + t * per
                 _ = ck_probe_read_f32(p, per)
             }
-            times.append(Double(per * threads * 4) / (Clock.now() - t0) / 1e9)
+            times.append(Double(per * threads * 4) / (WallClock.now() - t0) / 1e9)
         }
         return Stats(times)
     }
@@ -69,9 +60,9 @@ public struct MachinePeaks: Sendable, Codable {
     public static func fmaPeak(iters: Int64 = 50_000_000) -> Double {
         var best = 0.0
         for _ in 0..<3 {
-            let t0 = Clock.now()
+            let t0 = WallClock.now()
             _ = ck_probe_fma(iters)
-            best = max(best, Double(iters) * 12 * 8 * 2 / (Clock.now() - t0) / 1e9)
+            best = max(best, Double(iters) * 12 * 8 * 2 / (WallClock.now() - t0) / 1e9)
         }
         return best
     }
@@ -79,9 +70,9 @@ public struct MachinePeaks: Sendable, Codable {
     public static func int8Peak(iters: Int64 = 50_000_000) -> Double {
         var best = 0.0
         for _ in 0..<3 {
-            let t0 = Clock.now()
+            let t0 = WallClock.now()
             _ = ck_probe_int8(iters)
-            best = max(best, Double(iters) * 8 * 32 / (Clock.now() - t0) / 1e9)
+            best = max(best, Double(iters) * 8 * 32 / (WallClock.now() - t0) / 1e9)
         }
         return best
     }

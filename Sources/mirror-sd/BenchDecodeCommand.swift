@@ -41,9 +41,9 @@ struct BenchDecodeCommand: ParsableCommand {
     func run() throws {
         let file = try modelOptions.openFile()
         let counts = backend == .blas ? parsedThreads! : [1]
-        let t0 = Clock.now()
+        let t0 = WallClock.now()
         let model = try LlamaModel(file: file, backend: backend.make(threads: counts[0]))
-        note("loaded \(modelOptions.model) on \(backend.rawValue) in \(String(format: "%.2f", Clock.now() - t0)) s; kernels: \(Ops.implementation)")
+        note("loaded \(modelOptions.model) on \(backend.rawValue) in \(String(format: "%.2f", WallClock.now() - t0)) s; kernels: \(Ops.implementation)")
         let mbPerToken = Double(model.weightBytesPerToken) / 1e6
 
         var bw1 = 0.0, bw2 = 0.0
@@ -62,13 +62,13 @@ struct BenchDecodeCommand: ParsableCommand {
                 session.truncate(to: 0)
                 var logits = try session.forward([1], at: 0)
                 _ = monitor.sample()
-                let start = Clock.now()
+                let start = WallClock.now()
                 for i in 0..<tokens {
                     var best = 0
                     for v in 1..<model.config.vocabSize where logits[v] > logits[best] { best = v }
                     logits = try session.forward([Int32(best)], at: i + 1)
                 }
-                let tps = Double(tokens) / (Clock.now() - start)
+                let tps = Double(tokens) / (WallClock.now() - start)
                 results[n, default: []].append(tps)
                 load[n, default: []].append(monitor.sample())
                 note("round \(round + 1)/\(rounds), \(n) thread(s): \(String(format: "%.1f", tps)) tok/s")
@@ -109,14 +109,14 @@ extension BenchDecodeCommand {
         matrices.append(model.output)
         var times: [Double] = []
         for _ in 0..<20 {
-            let t0 = Clock.now()
+            let t0 = WallClock.now()
             for m in matrices { m.apply(x.pointer, rows: 1, into: y.pointer, scratch: scratch) }
-            times.append(Clock.now() - t0)
+            times.append(WallClock.now() - t0)
         }
         let head = Stats((0..<20).map { _ in
-            let t0 = Clock.now()
+            let t0 = WallClock.now()
             model.output.apply(x.pointer, rows: 1, into: y.pointer, scratch: scratch)
-            return Clock.now() - t0
+            return WallClock.now() - t0
         })
         let s = Stats(times)
         let mb = Double(model.weightBytesPerToken) / 1e6

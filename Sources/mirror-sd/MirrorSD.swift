@@ -9,5 +9,6 @@ struct MirrorSD: ParsableCommand {
             Reads llama.cpp GGUF files as they are. The default model is \(ModelOptions.defaultModel) \
             (fetch it with models/fetch.sh).
             """,
-        subcommands: [InspectCommand.self, TokenizeCommand.self, BenchDecodeCommand.self])
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchDecodeCommand.self],
+        defaultSubcommand: nil)
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Profiler
+import TensorCore
 import Tokenizer
 
 struct TokenizeCommand: ParsableCommand {
@@ -24,9 +25,9 @@ struct TokenizeCommand: ParsableCommand {
             guard let s = String(data: data, encoding: .utf8) else { throw CLIError("standard input is not valid UTF-8") }
             input = s
         }
-        let t0 = Clock.now()
+        let t0 = WallClock.now()
         let ids = tok.encode(input, parseSpecial: special, addBOS: false)
-        let dt = Clock.now() - t0
+        let dt = WallClock.now() - t0
         if verbose {
             for id in ids { print("\(id)\t\(tok.tokenText(id))") }
         } else {

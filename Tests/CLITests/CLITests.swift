@@ -1,0 +1,123 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Runs the built `mirror-sd` binary and checks stdout, stderr and exit codes.
+final class CLITests: XCTestCase {
+    struct Run { var status: Int32; var out: String; var err: String }
+
+    /// The binary SwiftPM built next to this test bundle.
+    static var binary: URL {
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let candidates = [bundle.appendingPathComponent("mirror-sd"),
+                          bundle.deletingLastPathComponent().appendingPathComponent("mirror-sd"),
+                          Paths.packageRoot.appendingPathComponent(".build/debug/mirror-sd")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    func run(_ args: [String], stdin: String? = nil) throws -> Run {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        p.currentDirectoryURL = Paths.packageRoot
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let s = stdin { input.fileHandleForWriting.write(s.data(using: .utf8)!) }
+        input.fileHandleForWriting.closeFile()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+
+    func requireModel() throws {
+        do { _ = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
+    }
+
+    func assertFails(_ args: [String], stdin: String? = nil, saying message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try run(args, stdin: stdin)
+        XCTAssertNotEqual(r.status, 0, "\(args) should fail", file: file, line: line)
+        XCTAssertTrue(r.err.contains(message), "\(args): stderr was: \(r.err)", file: file, line: line)
+    }
+
+    func testHelpListsTheSubcommands() throws {
+        let r = try run(["--help"])
+        XCTAssertEqual(r.status, 0)
+        for c in ["generate", "tokenize", "inspect", "bench-decode"] { XCTAssertTrue(r.out.contains(c), c) }
+    }
+
+    func testGreedyCLIReproducesGoldenIds() throws {
+        try requireModel()
+        let golden = try Paths.json(Paths.golden.appendingPathComponent("smollm2-135m-instruct.reference.json")) as! [String: Any]
+        for p in golden["prompts"] as! [[String: Any]] {
+            let r = try run(["generate", "--prompt", p["prompt"] as! String, "--parse-special", "-n", "24", "--ignore-eos", "--json"])
+            XCTAssertEqual(r.status, 0, r.err)
+            let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+            XCTAssertEqual(obj["tokens"] as? [Int], p["greedy_ids"] as? [Int])
+            XCTAssertEqual(obj["prompt_tokens"] as? Int, (p["prompt_ids"] as! [Int]).count)
+        }
+    }
+
+    func testChatFlagRendersTheTemplate() throws {
+        try requireModel()
+        // The golden chat prompt without the default system message.
+        let r = try run(["generate", "--chat", "--no-system", "--prompt", "What is the capital of France?", "-n", "8", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        XCTAssertEqual(obj["tokens"] as? [Int], [504, 3575, 282, 4649, 314, 7042, 30])  // "The capital of France is Paris." then EOS
+        XCTAssertEqual(obj["stop_reason"] as? String, "eos")
+    }
+
+    func testSeededSampledRunRepeatsExactly() throws {
+        try requireModel()
+        let args = ["generate", "--prompt", "Once upon a time", "-n", "16", "--temp", "0.9", "--top-p", "0.95", "--seed", "5", "--json"]
+        let a = try run(args), b = try run(args)
+        XCTAssertEqual(a.status, 0, a.err)
+        let ta = (try JSONSerialization.jsonObject(with: Data(a.out.utf8)) as! [String: Any])["tokens"] as? [Int]
+        let tb = (try JSONSerialization.jsonObject(with: Data(b.out.utf8)) as! [String: Any])["tokens"] as? [Int]
+        XCTAssertEqual(ta, tb)
+        XCTAssertEqual(ta?.count, 16)
+    }
+
+    func testTokenizeMatchesGolden() throws {
+        try requireModel()
+        let r = try run(["tokenize", "3.14159 and 2024"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.out.trimmingCharacters(in: .whitespacesAndNewlines), "35 30 33 36 33 37 41 284 216 34 32 34 36")
+    }
+
+    func testBadInputGivesSpecificErrorsAndNonZeroExit() throws {
+        let tmp = FileManager.default.temporaryDirectory
+        try assertFails(["generate", "--model", "/nonexistent/m.gguf", "--prompt", "hi"], saying: "not found")
+        let corrupt = tmp.appendingPathComponent("corrupt-\(getpid()).gguf")
+        try Data("GGUF\u{3}\0\0\0garbage".utf8).write(to: corrupt)
+        defer { try? FileManager.default.removeItem(at: corrupt) }
+        try assertFails(["generate", "--model", corrupt.path, "--prompt", "hi"], saying: "GGUF truncated")
+        let notGGUF = tmp.appendingPathComponent("notgguf-\(getpid()).gguf")
+        try Data("hello world, not a model".utf8).write(to: notGGUF)
+        defer { try? FileManager.default.removeItem(at: notGGUF) }
+        try assertFails(["inspect", notGGUF.path], saying: "not a GGUF file")
+        try assertFails(["generate", "-n", "0", "--prompt", "hi"], saying: "-n must be at least 1")
+        try assertFails(["generate", "--temp=-1", "--prompt", "hi"], saying: "temperature")
+        try assertFails(["generate", "--temp", "nan", "--prompt", "hi"], saying: "temperature")
+        try assertFails(["generate", "--top-p", "1.5", "--prompt", "hi"], saying: "top-p")
+        try assertFails(["generate", "--min-p=-0.5", "--prompt", "hi"], saying: "min-p")
+        try requireModel()
+        try assertFails(["generate", "--prompt", ""], saying: "the prompt is empty")
+        try assertFails(["generate"], stdin: "", saying: "the prompt is empty")
+        let bad = tmp.appendingPathComponent("bad-\(getpid()).txt")
+        try Data([0x68, 0x69, 0xFF, 0xFE]).write(to: bad)
+        defer { try? FileManager.default.removeItem(at: bad) }
+        try assertFails(["generate", "--prompt-file", bad.path], saying: "not valid UTF-8")
+        try assertFails(["generate", "--ctx", "8", "--prompt", String(repeating: "word ", count: 20)], saying: "context holds 8")
+    }
+
+    func testContextFullStopsCleanly() throws {
+        try requireModel()
+        let r = try run(["generate", "--ctx", "12", "--prompt", "Once upon a time", "-n", "100", "--ignore-eos"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.err.contains("context of 12 tokens is full"), r.err)
+    }
+}

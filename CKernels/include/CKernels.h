@@ -37,13 +37,14 @@ void ck_blas_set_threads(int n);
 int ck_blas_get_threads(void);
 /// OpenBLAS's own description of its build and core (static string).
 const char *ck_blas_config(void);
-/// y[m][n] = x[m][k] · W[n][k]^T. m >= 2 runs OpenBLAS sgemm; m == 1 runs ck_gemv_f32 (OpenBLAS
-/// sgemm with M = 1 is ~4x slower than a GEMV, and our GEMV beats sgemv by ~6 % here).
+/// y[m][n] = x[m][k] · W[n][k]^T: OpenBLAS sgemm for m >= 2, sgemv for m == 1 (sgemm with M = 1 is
+/// ~4x slower than a GEMV).
 void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k);
-/// OpenBLAS sgemv, y[n] = W[n][k]·x, kept for side-by-side measurement.
+/// OpenBLAS sgemv, y[n] = W[n][k]·x.
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k);
 
-/// y[n] = W[n][k] · x[k] (one activation row), the decode path's product.
+/// y[n] = W[n][k] · x[k] (one activation row): our own single-threaded GEMV, measured against
+/// OpenBLAS sgemv by the profiler.
 void ck_gemv_f32(float *y, const float *w, const float *x, int n, int k);
 void ck_gemv_f32_ref(float *y, const float *w, const float *x, int n, int k);
 void ck_gemv_f32_avx2(float *y, const float *w, const float *x, int n, int k);

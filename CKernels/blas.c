@@ -2,12 +2,7 @@
 #include <cblas.h>
 #include "CKernels.h"
 
-static int blas_threads = 1;
-
-void ck_blas_set_threads(int n) {
-    blas_threads = n < 1 ? 1 : n;
-    openblas_set_num_threads(blas_threads);
-}
+void ck_blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 int ck_blas_get_threads(void) { return openblas_get_num_threads(); }
 const char *ck_blas_config(void) { return openblas_get_config(); }
 

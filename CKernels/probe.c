@@ -48,13 +48,16 @@ CK_AVX2 static float fma_avx2(int64_t iters) {
 float ck_probe_fma(int64_t iters) { return ck_cpu_has_avx2_fma() ? fma_avx2(iters) : 0.0f; }
 
 CK_AVX2 static int32_t int8_avx2(int64_t iters) {
-    __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
-    __m256i a[8];
-    for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_si256();
+    // Eight chains with distinct inputs, each input perturbed every iteration through an empty asm,
+    // so no maddubs can be shared or hoisted: each iteration really issues 8 maddubs + 8 madd.
+    __m256i x[8], a[8];
+    const __m256i y = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+    for (int j = 0; j < 8; j++) { x[j] = _mm256_set1_epi8((char)(j + 1)); a[j] = _mm256_setzero_si256(); }
     for (int64_t i = 0; i < iters; i++) {
+        __asm__ volatile("" : "+x"(x[0]), "+x"(x[1]), "+x"(x[2]), "+x"(x[3]));
+        __asm__ volatile("" : "+x"(x[4]), "+x"(x[5]), "+x"(x[6]), "+x"(x[7]));
         for (int j = 0; j < 8; j++)
-            a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), ones));
-        __asm__ volatile("" : "+x"(x), "+x"(y));
+            a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(_mm256_maddubs_epi16(x[j], y), ones));
     }
     __m256i s = a[0];
     for (int j = 1; j < 8; j++) s = _mm256_add_epi32(s, a[j]);

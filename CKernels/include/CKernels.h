@@ -139,7 +139,8 @@ void ck_q8_block_dots_avx2(int32_t *isum, const int8_t *a, const int8_t *b, int 
 /// y[m][n] = Σ_b wscale[r][b]·xscale[row][b]·(wq[r] · xq[row] over block b), for an int8 weight
 /// matrix of n rows × k columns (k % 32 == 0; wq row-major, wscale n × k/32) and m activation rows
 /// (m >= 1; xq m × k, xscale m × k/32). Each weight block is read once for all m rows.
-/// Weights may hold -128; activations must be in [-127, 127] (as ck_q8_quantize_row makes them).
+/// Weights must be in [-127, 127] (the int8 backend clamps the rare -128 of a foreign Q8_0 file);
+/// activations may be any int8.
 void ck_q8_matmul(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
                   const float *wscale, int m, int n, int k);
 void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,

@@ -18,12 +18,14 @@ public struct Int8Backend: ComputeBackend {
             let rows = try info.matrixShape().out
             let blocks = rows * inF / 32
             if info.type == .q8_0 {
-                // Used as they are: fp16 scale + 32 int8 per 34-byte block.
+                // Used as they are: fp16 scale + 32 int8 per 34-byte block. ggml's quantizer never
+                // writes -128; should a file hold one, it becomes -127 (the kernel's operand range).
                 let src = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 for b in 0..<blocks {
                     let blk = src + b * 34
                     w.scales[block + b] = Dequantize.fp16ToFloat(UInt16(blk[0]) | UInt16(blk[1]) << 8)
-                    UnsafeMutableRawPointer(w.qs.pointer + (block + b) * 32).copyMemory(from: blk + 2, byteCount: 32)
+                    let dst = w.qs.pointer + (block + b) * 32
+                    for j in 0..<32 { dst[j] = max(Int8(bitPattern: blk[2 + j]), -127) }
                 }
             } else {
                 let f = try Dequantize.toFloatBuffer(info, bytes: bytes)

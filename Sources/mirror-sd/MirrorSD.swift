@@ -9,6 +9,7 @@ struct MirrorSD: ParsableCommand {
             Reads llama.cpp GGUF files as they are. The default model is \(ModelOptions.defaultModel) \
             (fetch it with models/fetch.sh).
             """,
-        subcommands: [GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchDecodeCommand.self],
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchDecodeCommand.self,
+                      BenchInt8Command.self],
         defaultSubcommand: nil)
 }

@@ -49,8 +49,9 @@ final class Int8KernelTests: XCTestCase {
         for blocks in [1, 3, 7, 8, 9, 15, 16, 17, 18, 48] {
             let k = blocks * 32
             for (m, n) in [(1, 1), (1, 7), (2, 5), (3, 9), (8, 16), (32, 3)] {
-                var wq = (0..<(n * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.next() % 256) - 128) }
-                wq[0] = -128
+                var wq = (0..<(n * k)).map { _ in Int8(Int(rng.next() % 255) - 127) }
+                wq[0] = -127
+                wq[n * k - 1] = 127
                 let ws = rng.floats(n * blocks, scale: 0.01)
                 let x = rng.floats(m * k, scale: 2)
                 var xq = [Int8](repeating: 0, count: m * k), xs = [Float](repeating: 0, count: m * blocks)

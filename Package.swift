@@ -62,6 +62,6 @@ let package = Package(
         .testTarget(name: "GenerationTests",
                     dependencies: ["Generation", "Llama", "BackendBLAS", "BackendInt8", "Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF"], swiftSettings: swiftSettings),
     ]
 )

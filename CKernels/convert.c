@@ -107,3 +107,18 @@ void ck_rope_table_f32(float *cs, float *sn, int head_dim, int pos, float base) 
         sn[2 * i + 1] = s;
     }
 }
+
+void ck_quantize_q8_0(uint8_t *out, const float *x, size_t n) {
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fabsf(xb[j]) > amax ? fabsf(xb[j]) : amax;
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t h = ck_fp32_to_fp16(d);
+        uint8_t *blk = out + b * 34;
+        blk[0] = (uint8_t)(h & 0xFF);
+        blk[1] = (uint8_t)(h >> 8);
+        for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)roundf(xb[j] * id);
+    }
+}

@@ -122,6 +122,9 @@ void ck_dequant_q8_0(float *out, const uint8_t *in, size_t n);
 void ck_dequant_q4_0(float *out, const uint8_t *in, size_t n);
 /// Q4_1: {fp16 d; fp16 m; uint8 qs[16]}, nibbles as Q4_0; value = d·q + m.
 void ck_dequant_q4_1(float *out, const uint8_t *in, size_t n);
+/// fp32 -> Q8_0 blocks exactly as ggml's quantize_row_q8_0_ref: d = amax/127 stored as fp16,
+/// q = round-half-away(x/d). n must be a multiple of 32; out holds n/32 · 34 bytes.
+void ck_quantize_q8_0(uint8_t *out, const float *x, size_t n);
 
 // MARK: int8 (Q8_0-style blocks of 32, one fp32 scale per block)
 

@@ -82,6 +82,8 @@ public enum LlamaError: Error, CustomStringConvertible, Equatable {
     case positionMismatch(expected: Int, got: Int)
     case tokenOutOfRange(token: Int32, vocabSize: Int)
     case invalidLayerRange(Range<Int>, layers: Int)
+    case treePending(Int)
+    case invalidTreeParent(row: Int, parent: Int)
 
     public var description: String {
         switch self {
@@ -94,6 +96,8 @@ public enum LlamaError: Error, CustomStringConvertible, Equatable {
         case let .positionMismatch(e, g): return "tokens must be appended at position \(e) (the KV length), not \(g)"
         case let .tokenOutOfRange(t, v): return "token id \(t) is outside the vocabulary (size \(v))"
         case let .invalidLayerRange(r, n): return "layer range \(r) is not inside 0..<\(n)"
+        case let .treePending(n): return "\(n) speculative tree nodes are pending: commit or truncate them first"
+        case let .invalidTreeParent(r, p): return "tree row \(r) has an invalid parent \(p)"
         }
     }
 }

@@ -17,6 +17,11 @@ public final class LlamaSession {
     /// KV slot of the batch's first row.
     public private(set) var batchStart = 0
     public private(set) var layersDone = 0
+    /// KV positions that are settled: everything before it is seen by every row. Equal to
+    /// `kvLength` except while a tree of speculative branches is pending (see `forwardTree`).
+    public private(set) var committedLength = 0
+    /// Pending tree nodes occupy KV slots [committedLength, kvLength).
+    public var pendingCount: Int { kvLength - committedLength }
 
     let c: LlamaConfig
     // Activations, maxBatch rows each. Shapes in comments are per row.
@@ -31,8 +36,13 @@ public final class LlamaSession {
     let ropeCos: FloatBuffer  // [headDim]
     let ropeSin: FloatBuffer  // [headDim]
     let attScratch: FloatBuffer  // [maxContext]
-    let mask: AlignedBuffer<UInt8>  // maxBatch × maxBatch visibility among the batch rows
+    let mask: AlignedBuffer<UInt8>  // maxBatch × (maxPending + maxBatch): row r sees new slot j
     var useMask = false
+    var attnPrefix = 0  // KV slots every row sees
+    var attnNew = 0     // slots after the prefix, filtered by the mask
+    public let maxPending: Int
+    let treeParent: AlignedBuffer<Int32>  // per pending node: parent node index, -1 = the committed prefix
+    let treeDepth: AlignedBuffer<Int32>   // per pending node: 0 for a child of the committed prefix
     let scratch: UnsafeMutableRawPointer  // backend scratch for maxBatch rows
     // KV cache: per layer [maxContext][kvDim].
     let keys: [FloatBuffer]
@@ -54,7 +64,10 @@ public final class LlamaSession {
         ropeCos = FloatBuffer(count: maxBatch * c.headDim)
         ropeSin = FloatBuffer(count: maxBatch * c.headDim)
         attScratch = FloatBuffer(count: maxContext + maxBatch)
-        mask = AlignedBuffer<UInt8>(count: maxBatch * maxBatch)
+        maxPending = 1024
+        mask = AlignedBuffer<UInt8>(count: maxBatch * (maxPending + maxBatch))
+        treeParent = AlignedBuffer<Int32>(count: maxPending + maxBatch)
+        treeDepth = AlignedBuffer<Int32>(count: maxPending + maxBatch)
         scratch = UnsafeMutableRawPointer.allocate(byteCount: max(model.scratchBytes(rows: maxBatch), 64), alignment: 64)
         let cacheFloats = maxContext * model.config.kvDim
         keys = (0..<model.config.layers).map { _ in FloatBuffer(count: cacheFloats) }
@@ -69,21 +82,16 @@ public final class LlamaSession {
     public func truncate(to length: Int) {
         precondition(length >= 0 && length <= kvLength, "truncate(to: \(length)) outside 0...\(kvLength)")
         kvLength = length
+        // Tree nodes are appended parents first, so the first pending nodes still form a tree.
+        committedLength = min(committedLength, length)
         batchRows = 0
         layersDone = 0
     }
 
     /// Embeds `tokens` as a causal batch appended at `position` (which must equal `kvLength`).
     public func begin(tokens: UnsafeBufferPointer<Int32>, at position: Int) throws {
-        try begin(tokens: tokens, at: position, positions: nil, visibility: nil)
-    }
-
-    /// General form: row r gets RoPE position `positions[r]` (default `position + r`) and sees the
-    /// whole existing cache plus the batch rows j for which `visibility(r, j)` holds (default j <= r).
-    /// Every row must see itself.
-    public func begin(tokens: UnsafeBufferPointer<Int32>, at position: Int, positions: UnsafeBufferPointer<Int32>?,
-                      visibility: ((Int, Int) -> Bool)?) throws {
         let n = tokens.count
+        guard pendingCount == 0 else { throw LlamaError.treePending(pendingCount) }
         guard position == kvLength else { throw LlamaError.positionMismatch(expected: kvLength, got: position) }
         guard n >= 1, n <= maxBatch else { throw LlamaError.batchTooLarge(rows: n, capacity: maxBatch) }
         guard position + n <= maxContext else { throw LlamaError.contextFull(needed: position + n, capacity: maxContext) }
@@ -92,20 +100,82 @@ public final class LlamaSession {
         }
         for r in 0..<n {
             model.tokenEmbedding.copyRow(Int(tokens[r]), into: x.pointer + r * c.dim)
-            let pos = positions.map { Int($0[r]) } ?? position + r
             Ops.ropeTable(cos: ropeCos.pointer + r * c.headDim, sin: ropeSin.pointer + r * c.headDim,
-                          headDim: c.headDim, position: pos, base: c.ropeBase)
+                          headDim: c.headDim, position: position + r, base: c.ropeBase)
         }
-        useMask = visibility != nil
-        if let visible = visibility {
-            for r in 0..<n {
-                for j in 0..<n { mask[r * n + j] = visible(r, j) ? 1 : 0 }
-                mask[r * n + r] = 1
-            }
-        }
+        useMask = false
         batchStart = position
         batchRows = n
         kvLength = position + n
+        committedLength = kvLength
+        attnPrefix = position
+        attnNew = n
+        layersDone = 0
+    }
+
+    /// Appends tree nodes after the committed prefix and returns every row's logits. parents[r] is
+    /// -1 for a child of the committed prefix, p < pendingCount for a child of pending node p, or
+    /// pendingCount + j (j < r) for a child of row j of this batch. Each row sees the committed
+    /// prefix and its own ancestors only, at RoPE position committedLength + depth. The rows become
+    /// pending nodes pendingCount ..< pendingCount + rows. Nothing allocates.
+    @discardableResult
+    public func forwardTree(_ tokens: UnsafeBufferPointer<Int32>, parents: UnsafeBufferPointer<Int32>) throws -> UnsafeMutablePointer<Float> {
+        let n = tokens.count
+        let first = pendingCount
+        guard n >= 1, n <= maxBatch, parents.count == n else { throw LlamaError.batchTooLarge(rows: n, capacity: maxBatch) }
+        guard first + n <= maxPending else { throw LlamaError.batchTooLarge(rows: first + n, capacity: maxPending) }
+        guard kvLength + n <= maxContext else { throw LlamaError.contextFull(needed: kvLength + n, capacity: maxContext) }
+        for r in 0..<n {
+            let p = Int(parents[r])
+            guard p >= -1, p < first + r else { throw LlamaError.invalidTreeParent(row: r, parent: p) }
+            guard tokens[r] >= 0, Int(tokens[r]) < c.vocabSize else { throw LlamaError.tokenOutOfRange(token: tokens[r], vocabSize: c.vocabSize) }
+        }
+        let width = first + n
+        for r in 0..<n {
+            let node = first + r
+            let p = Int(parents[r])
+            treeParent[node] = Int32(p)
+            treeDepth[node] = p < 0 ? 0 : treeDepth[p] + 1
+            let row = mask.pointer + r * width
+            row.update(repeating: 0, count: width)
+            var a = node
+            while a >= 0 { row[a] = 1; a = Int(treeParent[a]) }
+            model.tokenEmbedding.copyRow(Int(tokens[r]), into: x.pointer + r * c.dim)
+            Ops.ropeTable(cos: ropeCos.pointer + r * c.headDim, sin: ropeSin.pointer + r * c.headDim,
+                          headDim: c.headDim, position: committedLength + Int(treeDepth[node]), base: c.ropeBase)
+        }
+        useMask = true
+        batchStart = kvLength
+        batchRows = n
+        kvLength += n
+        attnPrefix = committedLength
+        attnNew = width
+        layersDone = 0
+        try runLayers(0..<c.layers)
+        return computeLogits(rows: 0..<n)
+    }
+
+    /// Keeps the pending nodes on `path` (a chain from a child of the committed prefix, each node
+    /// the parent of the next) as committed positions and drops every other pending node:
+    /// O(path.count · layers) copies.
+    public func commitTree(path: UnsafeBufferPointer<Int32>) throws {
+        var expectParent: Int32 = -1
+        for p in path {
+            guard p >= 0, Int(p) < pendingCount, treeParent[Int(p)] == expectParent else {
+                throw LlamaError.invalidTreeParent(row: Int(p), parent: Int(expectParent))
+            }
+            expectParent = p
+        }
+        for (i, node) in path.enumerated() where Int(node) != i {
+            let src = (committedLength + Int(node)) * c.kvDim, dst = (committedLength + i) * c.kvDim
+            for l in 0..<c.layers {
+                (keys[l].pointer + dst).update(from: keys[l].pointer + src, count: c.kvDim)
+                (values[l].pointer + dst).update(from: values[l].pointer + src, count: c.kvDim)
+            }
+        }
+        committedLength += path.count
+        kvLength = committedLength
+        batchRows = 0
         layersDone = 0
     }
 
@@ -162,22 +232,6 @@ public final class LlamaSession {
         return out
     }
 
-    /// Moves KV entries so that the batch rows `kept` (in order) occupy the slots right after the
-    /// batch start, and drops every other batch row: O(kept.count · layers). The kept rows must
-    /// form the path whose RoPE positions are batchStart, batchStart+1, ...
-    public func keepBatchRows(_ kept: UnsafeBufferPointer<Int32>) {
-        for (i, r) in kept.enumerated() where Int(r) != i {
-            let src = (batchStart + Int(r)) * c.kvDim, dst = (batchStart + i) * c.kvDim
-            for l in 0..<c.layers {
-                (keys[l].pointer + dst).update(from: keys[l].pointer + src, count: c.kvDim)
-                (values[l].pointer + dst).update(from: values[l].pointer + src, count: c.kvDim)
-            }
-        }
-        kvLength = batchStart + kept.count
-        batchRows = 0
-        layersDone = 0
-    }
-
     private func layer(_ l: Int) {
         let w = model.layers[l]
         let n = batchRows
@@ -197,7 +251,7 @@ public final class LlamaSession {
             (vCache + kv + r * c.kvDim).update(from: row + c.qDim + c.kvDim, count: c.kvDim)
         }
         Ops.attention(out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: kCache, v: vCache,
-                      kvStride: c.kvDim, rows: n, prefix: batchStart, new: n, mask: useMask ? UnsafePointer(mask.pointer) : nil,
+                      kvStride: c.kvDim, rows: n, prefix: attnPrefix, new: attnNew, mask: useMask ? UnsafePointer(mask.pointer) : nil,
                       heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                       scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer)
         w.wo.apply(att.pointer, rows: n, into: proj.pointer, scratch: scratch)

@@ -28,6 +28,13 @@ public enum Dequantize {
         return buf
     }
 
+    /// ggml's reference Q8_0 quantizer; `x.count` must be a multiple of 32.
+    public static func quantizeQ8_0(_ x: UnsafeBufferPointer<Float>) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: x.count / 32 * 34)
+        out.withUnsafeMutableBufferPointer { ck_quantize_q8_0($0.baseAddress!, x.baseAddress!, x.count) }
+        return out
+    }
+
     public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }
 }

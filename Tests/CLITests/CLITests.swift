@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import TestSupport
 import XCTest
 
@@ -119,5 +120,23 @@ final class CLITests: XCTestCase {
         let r = try run(["generate", "--ctx", "12", "--prompt", "Once upon a time", "-n", "100", "--ignore-eos"])
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.err.contains("context of 12 tokens is full"), r.err)
+    }
+}
+
+extension CLITests {
+    func testQuantizeKeepsMetadataAndLoads() throws {
+        let tmp = FileManager.default.temporaryDirectory
+        let src = tmp.appendingPathComponent("tiny-f32-\(getpid()).gguf"), dst = tmp.appendingPathComponent("tiny-q8-\(getpid()).gguf")
+        defer { try? FileManager.default.removeItem(at: src); try? FileManager.default.removeItem(at: dst) }
+        try Data(TinyLlama.gguf()).write(to: src)
+        let r = try run(["quantize", src.path, dst.path])
+        XCTAssertEqual(r.status, 0, r.err)
+        let a = try GGUFFile(path: src.path), b = try GGUFFile(path: dst.path)
+        for k in a.keys where k != "general.file_type" { XCTAssertEqual(a.metadata[k], b.metadata[k], k) }
+        XCTAssertEqual(b.metadata["general.file_type"], .uint32(7))
+        XCTAssertEqual(b.tensor(named: "blk.0.attn_q.weight")?.type, .q8_0)
+        XCTAssertEqual(b.tensor(named: "blk.0.attn_norm.weight")?.type, .f32)
+        try assertFails(["quantize", src.path, dst.path], saying: "exists")
+        try assertFails(["quantize", src.path, dst.path, "--type", "q4_0", "--force"], saying: "--type must be q8_0")
     }
 }

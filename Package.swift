@@ -49,7 +49,8 @@ let package = Package(
             path: "Sources/mirror-sd", swiftSettings: swiftSettings),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["GGUF", "TensorCore", "Llama"], path: "Tests/TestSupport",
+        .target(name: "TestSupport", dependencies: ["GGUF", "TensorCore", "Llama", "Generation", "Tokenizer"],
+                path: "Tests/TestSupport",
                 swiftSettings: swiftSettings),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore", "TestSupport"],

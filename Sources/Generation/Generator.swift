@@ -142,7 +142,6 @@ public final class Generator {
     }
 
     func prefill(_ prompt: [Int32]) throws -> UnsafeMutablePointer<Float> {
-        if let session = model as? LlamaSession { return try session.prefill(prompt, at: 0) }
-        return try model.forward(prompt, at: 0)
+        try Generation.prefill(model, prompt)
     }
 }

@@ -19,6 +19,7 @@ extension LanguageModel {
     }
 }
 
-extension LlamaSession: LanguageModel {
+extension LlamaSession: LanguageModel, PrefillCapable {
     public var vocabSize: Int { config.vocabSize }
+    func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> { try prefill(tokens, at: kvLength) }
 }

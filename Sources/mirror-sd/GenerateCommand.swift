@@ -66,17 +66,42 @@ struct PromptOptions: ParsableArguments {
     }
 }
 
+enum DecodeMode: String, ExpressibleByArgument, CaseIterable { case ar, sd }
+
+struct SpeculativeFlags: ParsableArguments {
+    @Option(help: "Draft model for --mode sd (default: the target file itself, run on the draft backend).")
+    var draft: String?
+    @Option(help: "Backend of the draft: int8 or blas.") var draftBackend: BackendKind = .int8
+    @Option(help: "Most tokens drafted per step.") var gamma: Int = 4
+    @Option(help: "Drop drafts shorter than this (the step becomes a plain target step).") var draftMin: Int = 0
+    @Option(help: "Stop drafting when the draft's top probability is below this.") var draftPMin: Float = 0
+
+    func options() throws -> SpeculativeOptions {
+        do { return try SpeculativeOptions(gamma: gamma, draftMin: draftMin, draftPMin: draftPMin) } catch let e as GenerationError {
+            throw ValidationError(e.description)
+        }
+    }
+
+    func validate() throws { _ = try options() }
+}
+
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate text from a prompt, streaming tokens to stdout.",
-        discussion: "Statistics go to stderr at the end (or into the JSON object with --json).")
+        discussion: """
+            Modes: ar (plain decoding of the target), sd (serial speculative decoding with a draft). \
+            Statistics go to stderr at the end (or into the JSON object with --json).
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var promptOptions: PromptOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var spec: SpeculativeFlags
+    @Option(help: "Decoding mode: ar or sd.") var mode: DecodeMode = .ar
     @Option(name: [.short, .customLong("max-tokens")], help: "Stop after N generated tokens.") var n: Int = 128
-    @Option(help: "Backend: blas (fp32) or int8.") var backend: BackendKind = .blas
+    @Option(name: [.customLong("target-backend"), .customLong("backend")], help: "Backend of the target: blas (fp32) or int8.")
+    var backend: BackendKind = .blas
     @Option(help: "Threads (OpenBLAS) for the blas backend.") var threads: Int = 1
     @Option(help: "Context size in tokens (default: the model's, at most 4096).") var ctx: Int?
     @Option(help: "Stop when this text appears (repeatable).") var stop: [String] = []
@@ -87,6 +112,7 @@ struct GenerateCommand: ParsableCommand {
         guard n >= 1 else { throw ValidationError("-n must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         if let c = ctx, c < 2 { throw ValidationError("--ctx must be at least 2") }
+        if mode == .ar && spec.draft != nil { throw ValidationError("--draft needs --mode sd") }
     }
 
     func run() throws {
@@ -96,35 +122,45 @@ struct GenerateCommand: ParsableCommand {
         let model = try LlamaModel(file: file, backend: backend.make(threads: threads))
         let context = ctx ?? min(model.config.contextLength, 4096)
         let session = model.makeSession(maxContext: context, maxBatch: 64)
+        var draftSession: LlamaSession? = nil
+        if mode == .sd {
+            let draftPath = spec.draft ?? modelOptions.model
+            let draftFile = draftPath == modelOptions.model ? file : try ModelOptions(model: draftPath).openFile()
+            do { try validatePair(target: tok.vocab, draft: Vocabulary(file: draftFile)) } catch let e as PairError {
+                throw CLIError("\(e) (target \(modelOptions.model), draft \(draftPath))")
+            }
+            let draftModel = try LlamaModel(file: draftFile, backend: spec.draftBackend.make(threads: 1))
+            draftSession = draftModel.makeSession(maxContext: context, maxBatch: 64)
+        }
         let loadSeconds = WallClock.now() - t0
         let prompt = try promptOptions.tokens(tok)
         guard prompt.count < context else {
             throw CLIError("the prompt has \(prompt.count) tokens but the context holds \(context) (raise --ctx or shorten the prompt)")
         }
-        let gen = Generator(model: session, tokenizer: tok)
         let options = GenerationOptions(maxTokens: n, sampling: try sampling.params(), stopStrings: stop, stopAtEOS: !ignoreEos)
         let out = FileHandle.standardOutput
-        let result = try gen.generate(prompt: prompt, options: options) { text in
+        let stream: (String) -> Bool = { text in
             if !json { out.write(text.data(using: .utf8)!) }
             return true
         }
-        let s = result.stats
+        var report = RunReport(mode: mode.rawValue, backend: backend.rawValue, threads: threads, loadSeconds: loadSeconds,
+                               promptTokens: prompt.count, context: context)
+        if let d = draftSession {
+            let dec = SerialSpeculativeDecoder(target: session, draft: d, tokenizer: tok)
+            let r = try dec.generate(prompt: prompt, options: options, speculative: try spec.options(), onText: stream)
+            report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.prefillSeconds,
+                        decode: r.stats.decodeSeconds)
+            report.speculative = r.stats
+            report.draftBackend = spec.draftBackend.rawValue
+        } else {
+            let r = try Generator(model: session, tokenizer: tok).generate(prompt: prompt, options: options, onText: stream)
+            report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.prefillSeconds, decode: r.stats.decodeSeconds)
+        }
         if json {
-            let obj: [String: Any] = [
-                "text": result.text, "tokens": result.tokens.map(Int.init), "prompt_tokens": prompt.count,
-                "stop_reason": result.stopReason.rawValue, "mode": "ar", "backend": backend.rawValue,
-                "stats": ["load_seconds": loadSeconds, "prompt_tokens": s.promptTokens, "prefill_seconds": s.prefillSeconds,
-                          "prefill_tokens_per_second": s.prefillTokensPerSecond, "generated_tokens": s.generatedTokens,
-                          "decode_seconds": s.decodeSeconds, "decode_tokens_per_second": s.decodeTokensPerSecond],
-            ]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            print(try report.json())
         } else {
             out.write("\n".data(using: .utf8)!)
-            if result.stopReason == .contextFull { note("[stopped: the context of \(context) tokens is full]") }
-            note(String(format: "[prompt %d tokens, prefill %.1f tok/s | generated %d tokens, %.1f tok/s | load %.2f s | stop: %@ | %@, %d thread(s)]",
-                        s.promptTokens, s.prefillTokensPerSecond, s.generatedTokens, s.decodeTokensPerSecond, loadSeconds,
-                        result.stopReason.rawValue, backend.rawValue, threads))
+            report.printSummary()
         }
     }
 }

@@ -12,6 +12,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "Path to a GGUF model file.")
     var model: String = ModelOptions.defaultModel
 
+    init() {}
+    init(model: String) { self.model = model }
+
     func openFile() throws -> GGUFFile {
         guard FileManager.default.fileExists(atPath: model) else {
             if model == Self.defaultModel {

@@ -1,0 +1,218 @@
+import Tokenizer
+import TensorCore
+
+public struct SpeculativeOptions: Sendable {
+    /// Most tokens drafted per round.
+    public var gamma: Int
+    /// Drafts shorter than this are dropped (the round becomes a plain target step).
+    public var draftMin: Int
+    /// Stop drafting when the draft's top probability falls below this.
+    public var draftPMin: Float
+
+    public init(gamma: Int = 4, draftMin: Int = 0, draftPMin: Float = 0) throws {
+        guard gamma >= 1, gamma <= 32 else { throw GenerationError.invalidOption("--gamma must be in 1...32, got \(gamma)") }
+        guard draftMin >= 0, draftMin <= gamma else { throw GenerationError.invalidOption("--draft-min must be in 0...gamma, got \(draftMin)") }
+        guard draftPMin.isFinite, draftPMin >= 0, draftPMin < 1 else {
+            throw GenerationError.invalidOption("--draft-p-min must be in [0, 1), got \(draftPMin)")
+        }
+        self.gamma = gamma
+        self.draftMin = draftMin
+        self.draftPMin = draftPMin
+    }
+}
+
+public struct SpeculativeResult: Sendable {
+    public var tokens: [Int32]
+    public var text: String
+    public var stopReason: StopReason
+    public var stats: SpeculativeStats
+}
+
+/// Collects committed tokens: EOS, the token limit, stop strings and streaming text, shared by the
+/// speculative decoders (which commit several tokens per step).
+struct CommitSink {
+    let tokenizer: Tokenizer
+    let options: GenerationOptions
+    var tokens: [Int32] = []
+    var text = ""
+    var stream: StreamDecoder
+    var stops: StopMatcher
+    var reason: StopReason? = nil
+
+    init(tokenizer: Tokenizer, options: GenerationOptions) {
+        self.tokenizer = tokenizer
+        self.options = options
+        stream = StreamDecoder(tokenizer: tokenizer)
+        stops = StopMatcher(options.stopStrings)
+        tokens.reserveCapacity(options.maxTokens + 40)
+    }
+
+    /// Commits tokens in order; returns false once generation must stop.
+    mutating func commit(_ new: some Sequence<Int32>, onText: (String) -> Bool) throws -> Bool {
+        for t in new {
+            if options.stopAtEOS, t == tokenizer.eosId { reason = .endOfSequence; return false }
+            tokens.append(t)
+            let (emit, stopped) = stops.push(try stream.push(t))
+            text += emit
+            if !emit.isEmpty, !onText(emit) { reason = .callerStopped; return false }
+            if stopped { reason = .stopString; return false }
+            if tokens.count >= options.maxTokens { reason = .maxTokens; return false }
+        }
+        return true
+    }
+
+    mutating func finish(onText: (String) -> Bool) {
+        guard reason != .stopString else { return }
+        let tail = stops.push(stream.finish()).emit + stops.finish()
+        if !tail.isEmpty { text += tail; _ = onText(tail) }
+    }
+}
+
+/// Classic draft-then-verify speculative decoding: the draft proposes up to γ tokens one at a time,
+/// the target checks [last committed token, d_1..d_n] in one multi-row forward.
+///
+/// State between rounds: the committed sequence S of length L; the target's KV holds S[0..<L-1]
+/// (the newest token is the next round's first input); the draft's KV holds S[0..<L-1], or
+/// S[0..<L-2] after a fully accepted round (it never fed its own last draft).
+public final class SerialSpeculativeDecoder {
+    public let target: any LanguageModel
+    public let draft: any LanguageModel
+    public let tokenizer: Tokenizer
+    /// KV lengths (target, draft) and committed length after each round, for tests that count.
+    public var onRound: ((_ targetKV: Int, _ draftKV: Int, _ committed: Int) -> Void)?
+
+    public init(target: any LanguageModel, draft: any LanguageModel, tokenizer: Tokenizer) {
+        self.target = target
+        self.draft = draft
+        self.tokenizer = tokenizer
+    }
+
+    public func generate(prompt: [Int32], options: GenerationOptions, speculative: SpeculativeOptions,
+                         onText: (String) -> Bool = { _ in true }) throws -> SpeculativeResult {
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        guard options.maxTokens >= 1 else { throw GenerationError.invalidOption("the token limit must be at least 1") }
+        let context = min(target.maxContext, draft.maxContext)
+        guard prompt.count < context else { throw GenerationError.promptTooLong(tokens: prompt.count, context: context) }
+        let v = target.vocabSize
+        precondition(draft.vocabSize == v, "validate the pair first")
+        let gammaMax = speculative.gamma
+        let verifier = Verifier(params: options.sampling, vocabSize: v)
+        let draftSampler = Sampler(params: options.sampling, vocabSize: v)
+        draftSampler.rng = SeededGenerator(seed: options.sampling.seed ^ 0xD4AF7)
+        let greedy = options.sampling.isGreedy
+        let draftProbs = UnsafeMutablePointer<Float>.allocate(capacity: greedy ? 1 : gammaMax * v)
+        defer { draftProbs.deallocate() }
+        var window = [Int32](repeating: 0, count: gammaMax + 1)
+        var stats = SpeculativeStats()
+        stats.promptTokens = prompt.count
+        var sink = CommitSink(tokenizer: tokenizer, options: options)
+
+        target.truncate(to: 0)
+        draft.truncate(to: 0)
+        var t0 = WallClock.now()
+        // The target prefills the whole prompt (its last row gives the first token); the draft all
+        // but the last prompt token, which it feeds with the first token in its first round.
+        let firstLogits = try timed(&stats.targetSeconds, &stats.targetForwards) { try prefill(target, prompt) }
+        let first = greedy ? Sampler.argmax(firstLogits, count: v) : verifier.sampler.sample(firstLogits)
+        if prompt.count > 1 {
+            _ = try timed(&stats.draftSeconds, &stats.draftForwards) { try prefill(draft, Array(prompt.dropLast())) }
+        }
+        stats.prefillSeconds = WallClock.now() - t0
+        t0 = WallClock.now()
+        var seq = prompt
+        seq.reserveCapacity(prompt.count + options.maxTokens + gammaMax + 2)
+        var going = try sink.commit([first], onText: onText)
+        seq.append(first)  // the pending token: target KV = L - 1
+
+        while going {
+            let L = seq.count
+            let room = context - L  // verify writes L-1 ..< L + n
+            if room < 1 { sink.reason = .contextFull; break }
+            let gamma = min(gammaMax, room - 1, options.maxTokens - sink.tokens.count)
+            // Draft: catch up on committed tokens it has not fed, then propose.
+            var n = 0
+            if gamma > 0 {
+                let kvD = draft.kvLength
+                var logits = try timed(&stats.draftSeconds, &stats.draftForwards) {
+                    try seq[kvD..<L].withContiguousStorageIfAvailable { try draft.forward($0, at: kvD, allLogits: false) }!
+                }
+                while n < gamma {
+                    let d: Int32
+                    var pmax: Float = 1
+                    if greedy {
+                        d = Sampler.argmax(logits, count: v)
+                        if speculative.draftPMin > 0 { pmax = topProbability(logits, v) }
+                    } else {
+                        let row = draftProbs + n * v
+                        draftSampler.distribution(logits, into: row)
+                        d = draftSampler.draw(row)
+                        if speculative.draftPMin > 0 { pmax = maxValue(row, v) }
+                    }
+                    if pmax < speculative.draftPMin { break }
+                    window[n] = d
+                    n += 1
+                    if n < gamma {
+                        let pos = L + n - 1
+                        logits = try timed(&stats.draftSeconds, &stats.draftForwards) { try draft.forward([d], at: pos) }
+                    }
+                }
+                if n < speculative.draftMin {
+                    n = 0
+                    draft.truncate(to: min(draft.kvLength, L))
+                }
+            }
+            // Verify [c, d_1..d_n] in one target forward.
+            window[n] = 0
+            let input = [seq[L - 1]] + window[0..<n]
+            let rows = try timed(&stats.targetSeconds, &stats.targetForwards) { try target.forward(input, at: L - 1, allLogits: true) }
+            let (a, next) = window.withUnsafeBufferPointer { w in
+                verifier.verify(window: UnsafeBufferPointer(rebasing: w[0..<n]), draftProbs: greedy ? nil : UnsafePointer(draftProbs),
+                                targetLogits: rows)
+            }
+            stats.record(drafted: n, accepted: a)
+            target.truncate(to: L + a)
+            draft.truncate(to: min(draft.kvLength, L + a))
+            let committed = Array(window[0..<a]) + [next]
+            seq += committed
+            going = try sink.commit(committed, onText: onText)
+            onRound?(target.kvLength, draft.kvLength, seq.count)
+        }
+        sink.finish(onText: onText)
+        stats.generatedTokens = sink.tokens.count
+        stats.decodeSeconds = WallClock.now() - t0
+        return SpeculativeResult(tokens: sink.tokens, text: sink.text, stopReason: sink.reason ?? .maxTokens, stats: stats)
+    }
+}
+
+func prefill(_ m: any LanguageModel, _ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
+    if let s = m as? PrefillCapable { return try s.prefillChunked(tokens) }
+    return try m.forward(tokens, at: 0)
+}
+
+/// Models that must prefill in chunks (their batch capacity is limited).
+protocol PrefillCapable { func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> }
+
+@inline(__always)
+func timed<T>(_ seconds: inout Double, _ count: inout Int, _ body: () throws -> T) rethrows -> T {
+    let t0 = WallClock.now()
+    defer { seconds += WallClock.now() - t0; count += 1 }
+    return try body()
+}
+
+func topProbability(_ logits: UnsafePointer<Float>, _ n: Int) -> Float {
+    var mx = -Float.infinity
+    for i in 0..<n { mx = max(mx, logits[i]) }
+    var sum: Float = 0
+    for i in 0..<n { sum += expf(logits[i] - mx) }
+    return 1 / sum
+}
+
+func maxValue(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var mx: Float = 0
+    for i in 0..<n { mx = max(mx, p[i]) }
+    return mx
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,104 @@
+import Generation
+import GGUF
+import Tokenizer
+
+/// A deterministic toy language model: its logits after a context are a seeded function of the last
+/// `order` tokens, so speculative decoders can be tested without weights. `skew` shifts the
+/// distribution (a draft that disagrees with its target), `agreement` chooses per context whether
+/// this model copies the target's logits or a shifted copy.
+public final class ToyLM: LanguageModel {
+    public let vocabSize: Int
+    public let maxContext: Int
+    public private(set) var context: [Int32] = []
+    let seed: UInt64
+    let order: Int
+    let sharpness: Float
+    /// Per-context probability of agreeing with the base function (1: always, 0: never).
+    let agreement: Double
+    let logits: UnsafeMutablePointer<Float>
+    public private(set) var forwardCalls = 0
+
+    public init(vocabSize: Int = 16, maxContext: Int = 4096, seed: UInt64 = 1, order: Int = 2, sharpness: Float = 3,
+                agreement: Double = 1) {
+        self.vocabSize = vocabSize
+        self.maxContext = maxContext
+        self.seed = seed
+        self.order = order
+        self.sharpness = sharpness
+        self.agreement = agreement
+        logits = .allocate(capacity: vocabSize * 256)
+    }
+
+    deinit { logits.deallocate() }
+
+    public var kvLength: Int { context.count }
+
+    public func truncate(to length: Int) { context.removeLast(context.count - length) }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Logits after `ctx` (the base function is shared by every ToyLM with the same seed and order).
+    func fill(_ out: UnsafeMutablePointer<Float>, after ctx: ArraySlice<Int32>) {
+        var h: UInt64 = 0x1234
+        for t in ctx.suffix(order) { h = Self.mix(h ^ UInt64(UInt32(bitPattern: t))) }
+        let agrees = Double(Self.mix(h ^ 0xA9) >> 11) / Double(1 << 53) < agreement
+        for i in 0..<vocabSize {
+            let r = Self.mix(h ^ seed ^ UInt64(i) &* 0x100000001B3)
+            out[i] = Float(Double(r >> 11) / Double(1 << 53)) * sharpness
+        }
+        if !agrees {  // shift by one token: the argmax moves, the shape stays
+            let first = out[0]
+            for i in 0..<(vocabSize - 1) { out[i] = out[i + 1] }
+            out[vocabSize - 1] = first
+        }
+    }
+
+    public func forward(_ tokens: UnsafeBufferPointer<Int32>, at position: Int, allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
+        precondition(position == context.count, "toy model: append at \(context.count), not \(position)")
+        precondition(context.count + tokens.count <= maxContext && tokens.count <= 256)
+        forwardCalls += 1
+        for (r, t) in tokens.enumerated() {
+            context.append(t)
+            if allLogits || r == tokens.count - 1 {
+                fill(logits + (allLogits ? r : 0) * vocabSize, after: context[...])
+            }
+        }
+        return logits
+    }
+}
+
+/// A minimal byte-level vocabulary for toy models (token i is the byte i + 65; id 0 is EOS-free).
+public enum ToyVocabulary {
+    public static func tokenizer(size: Int = 16) throws -> Tokenizer {
+        var w = GGUFWriter()
+        w.set("tokenizer.ggml.model", .string("gpt2"))
+        w.set("tokenizer.ggml.pre", .string("gpt2"))
+        // Every byte must have a token for the byte-level BPE; the toy ids are the first `size`.
+        let letters = (0..<size).map { String(UnicodeScalar(UInt8(65 + $0))) }
+        var tokens = letters
+        for b in 0..<256 {
+            let s = String(ByteLevelScalars.scalar(UInt8(b)))
+            if !tokens.contains(s) { tokens.append(s) }
+        }
+        w.set("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) }))
+        w.set("tokenizer.ggml.merges", .array(.string, []))
+        return try Tokenizer(file: GGUFFile(bytes: w.serialize()))
+    }
+}
+
+enum ByteLevelScalars {
+    static func scalar(_ b: UInt8) -> Unicode.Scalar {
+        var next: UInt32 = 256
+        for x in 0..<256 {
+            let printable = (33...126).contains(x) || (161...172).contains(x) || (174...255).contains(x)
+            if x == Int(b) { return printable ? Unicode.Scalar(UInt32(x))! : Unicode.Scalar(next)! }
+            if !printable { next += 1 }
+        }
+        fatalError()
+    }
+}

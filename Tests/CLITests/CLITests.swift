@@ -140,3 +140,28 @@ extension CLITests {
         try assertFails(["quantize", src.path, dst.path, "--type", "q4_0", "--force"], saying: "--type must be q8_0")
     }
 }
+
+extension CLITests {
+    func testMismatchedDraftIsRefusedNamingTheDifference() throws {
+        try requireModel()
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-draft-\(getpid()).gguf")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        try Data(TinyLlama.gguf()).write(to: tmp)
+        try assertFails(["generate", "--mode", "sd", "--draft", tmp.path, "--prompt", "hi"],
+                        saying: "draft and target vocabularies differ: the target has 49152 tokens, the draft 96")
+        try assertFails(["generate", "--draft", tmp.path, "--prompt", "hi"], saying: "--draft needs --mode sd")
+        try assertFails(["generate", "--mode", "sd", "--gamma", "0", "--prompt", "hi"], saying: "--gamma must be in 1...32")
+    }
+
+    func testSpeculativeCLIMatchesAR() throws {
+        try requireModel()
+        let args = ["generate", "--prompt", "The three primary colors are", "-n", "16", "--ignore-eos", "--json"]
+        let ar = try run(args), sd = try run(args + ["--mode", "sd", "--gamma", "3"])
+        XCTAssertEqual(sd.status, 0, sd.err)
+        let a = try JSONSerialization.jsonObject(with: Data(ar.out.utf8)) as! [String: Any]
+        let s = try JSONSerialization.jsonObject(with: Data(sd.out.utf8)) as! [String: Any]
+        XCTAssertEqual(a["tokens"] as? [Int], s["tokens"] as? [Int])
+        let spec = (s["stats"] as! [String: Any])["speculative"] as! [String: Any]
+        XCTAssertNotNil(spec["tokens_per_target_step"])
+    }
+}

@@ -151,6 +151,14 @@ void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int
 void ck_q8_matmul_avx2(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
                        const float *wscale, int m, int n, int k);
 
+// MARK: threads
+
+/// Pins the calling thread to one CPU; 0 on success, -1 when the CPU does not exist or pinning failed.
+int ck_pin_current_thread(int cpu);
+int ck_online_cpus(void);
+/// A spin-wait hint (x86 `pause`).
+void ck_cpu_relax(void);
+
 // MARK: machine probes (profiling only; AVX2 when available, scalar otherwise)
 
 /// Sums n floats with 8 independent AVX2 accumulators: a pure streaming read. Returns the sum so

@@ -156,25 +156,34 @@ public final class LlamaSession {
     }
 
     /// Keeps the pending nodes on `path` (a chain from a child of the committed prefix, each node
-    /// the parent of the next) as committed positions and drops every other pending node:
-    /// O(path.count · layers) copies.
-    public func commitTree(path: UnsafeBufferPointer<Int32>) throws {
-        var expectParent: Int32 = -1
-        for p in path {
-            guard p >= 0, Int(p) < pendingCount, treeParent[Int(p)] == expectParent else {
-                throw LlamaError.invalidTreeParent(row: Int(p), parent: Int(expectParent))
+    /// the parent of the next) as committed positions, keeps the chain `keep` (which continues
+    /// `path`) as the new pending nodes, and drops every other pending node:
+    /// O((path + keep) · layers) copies, no allocation.
+    public func commitTree(path: UnsafeBufferPointer<Int32>, keep: UnsafeBufferPointer<Int32> = UnsafeBufferPointer(start: nil, count: 0)) throws {
+        let total = path.count + keep.count
+        func node(_ i: Int) -> Int { i < path.count ? Int(path[i]) : Int(keep[i - path.count]) }
+        var expectParent = -1
+        for i in 0..<total {
+            let p = node(i)
+            guard p >= 0, p < pendingCount, Int(treeParent[p]) == expectParent else {
+                throw LlamaError.invalidTreeParent(row: p, parent: expectParent)
             }
             expectParent = p
         }
-        for (i, node) in path.enumerated() where Int(node) != i {
-            let src = (committedLength + Int(node)) * c.kvDim, dst = (committedLength + i) * c.kvDim
+        // Nodes are numbered parents first, so every destination slot is at or below its source.
+        for i in 0..<total where node(i) != i {
+            let src = (committedLength + node(i)) * c.kvDim, dst = (committedLength + i) * c.kvDim
             for l in 0..<c.layers {
                 (keys[l].pointer + dst).update(from: keys[l].pointer + src, count: c.kvDim)
                 (values[l].pointer + dst).update(from: values[l].pointer + src, count: c.kvDim)
             }
         }
         committedLength += path.count
-        kvLength = committedLength
+        for i in 0..<keep.count {
+            treeParent[i] = Int32(i - 1)
+            treeDepth[i] = Int32(i)
+        }
+        kvLength = committedLength + keep.count
         batchRows = 0
         layersDone = 0
     }

@@ -63,6 +63,14 @@ public enum Ops {
                     Int32(new), mask, Int32(heads), Int32(kvHeads), Int32(headDim), scale, scratch)
     }
 
+    // MARK: threads
+
+    /// Pins the calling thread to `cpu`; false when that CPU does not exist or pinning failed.
+    @discardableResult
+    public static func pinCurrentThread(to cpu: Int) -> Bool { ck_pin_current_thread(Int32(cpu)) == 0 }
+    public static var onlineCPUs: Int { Int(ck_online_cpus()) }
+    @inline(__always) public static func cpuRelax() { ck_cpu_relax() }
+
     // MARK: int8
 
     @inline(__always)

@@ -56,7 +56,7 @@ final class SpeculativeToyTests: XCTestCase {
         // First two tokens over 20,000 seeded runs, target vocabulary 6, against the exact joint law.
         let v = 6, runs = 20_000
         for params in [try SamplingParams(temperature: 1), try SamplingParams(temperature: 0.8, topK: 4)] {
-            let exact = try exactJoint(ToyLM(vocabSize: v, seed: 5, sharpness: 2), params: params, v: v)
+            let exact = try exactJoint(ToyLM(vocabSize: v, seed: 5, sharpness: 2), prompt: prompt, params: params, v: v)
             var counts = [Int](repeating: 0, count: v * v)
             for run in 0..<runs {
                 var p = params
@@ -74,22 +74,6 @@ final class SpeculativeToyTests: XCTestCase {
             XCTAssertGreaterThan(pValue, 0.001, "the SD output law differs from the target's")
             XCTAssertLessThan(tv, 0.03)
         }
-    }
-
-    /// P(t1, t2) for the target alone, from its own distributions.
-    func exactJoint(_ target: ToyLM, params: SamplingParams, v: Int) throws -> [Double] {
-        let s = Sampler(params: params, vocabSize: v)
-        var p1 = [Float](repeating: 0, count: v), p2 = p1
-        let l = try target.forward(prompt, at: 0)
-        s.distribution(l, into: &p1)
-        var joint = [Double](repeating: 0, count: v * v)
-        for a in 0..<v where p1[a] > 0 {
-            let l2 = try target.forward([Int32(a)], at: prompt.count)
-            s.distribution(l2, into: &p2)
-            for b in 0..<v { joint[a * v + b] = Double(p1[a]) * Double(p2[b]) }
-            target.truncate(to: prompt.count)
-        }
-        return joint
     }
 }
 
@@ -118,4 +102,38 @@ func lowerRegularizedGamma(_ a: Double, _ x: Double) -> Double {
         k += 1
     }
     return min(1, exp(-x + a * log(x) - lgamma(a)) * sum)
+}
+
+/// P(t1, t2) for the target alone, from its own distributions.
+func exactJoint(_ target: ToyLM, prompt: [Int32], params: SamplingParams, v: Int) throws -> [Double] {
+    let s = Sampler(params: params, vocabSize: v)
+    var p1 = [Float](repeating: 0, count: v), p2 = p1
+    let l = try target.forward(prompt, at: 0)
+    s.distribution(l, into: &p1)
+    var joint = [Double](repeating: 0, count: v * v)
+    for a in 0..<v where p1[a] > 0 {
+        let l2 = try target.forward([Int32(a)], at: prompt.count)
+        s.distribution(l2, into: &p2)
+        for b in 0..<v { joint[a * v + b] = Double(p1[a]) * Double(p2[b]) }
+        target.truncate(to: prompt.count)
+    }
+    return joint
+}
+
+/// P(t2, t3) for the target alone (t1 marginalized), from its own distributions.
+func exactJointOfSecondAndThird(_ target: ToyLM, prompt: [Int32], params: SamplingParams, v: Int) throws -> [Double] {
+    let s = Sampler(params: params, vocabSize: v)
+    var p1 = [Float](repeating: 0, count: v), p2 = p1, p3 = p1
+    s.distribution(try target.forward(prompt, at: 0), into: &p1)
+    var joint = [Double](repeating: 0, count: v * v)
+    for a in 0..<v where p1[a] > 0 {
+        s.distribution(try target.forward([Int32(a)], at: prompt.count), into: &p2)
+        for b in 0..<v where p2[b] > 0 {
+            s.distribution(try target.forward([Int32(b)], at: prompt.count + 1), into: &p3)
+            for c in 0..<v { joint[b * v + c] += Double(p1[a]) * Double(p2[b]) * Double(p3[c]) }
+            target.truncate(to: prompt.count + 1)
+        }
+        target.truncate(to: prompt.count)
+    }
+    return joint
 }

@@ -1,4 +1,7 @@
 import Generation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GGUF
 import Tokenizer
 
@@ -6,10 +9,21 @@ import Tokenizer
 /// `order` tokens, so speculative decoders can be tested without weights. `skew` shifts the
 /// distribution (a draft that disagrees with its target), `agreement` chooses per context whether
 /// this model copies the target's logits or a shifted copy.
-public final class ToyLM: LanguageModel {
+public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageModel, @unchecked Sendable {
+    // Sendable: a toy model is used by one thread at a time (the worker that owns it).
     public let vocabSize: Int
     public let maxContext: Int
     public private(set) var context: [Int32] = []
+    /// Pending tree nodes after `context`: (token, parent node or -1).
+    public private(set) var pending: [(token: Int32, parent: Int)] = []
+    /// Scripted latency of every forward (and of the whole layer stack in early-exit use).
+    public var latency: Double = 0
+    /// How far the early-exit proxy is from the final logits (0: identical).
+    public var proxyNoise: Float = 0
+    public let layerCount = 4
+    var batch: [Int32] = []
+    var batchStart = 0
+    var layersDone = 0
     let seed: UInt64
     let order: Int
     let sharpness: Float
@@ -31,9 +45,75 @@ public final class ToyLM: LanguageModel {
 
     deinit { logits.deallocate() }
 
-    public var kvLength: Int { context.count }
+    public var kvLength: Int { context.count + pending.count }
+    public var committedLength: Int { context.count }
+    public var pendingCount: Int { pending.count }
 
-    public func truncate(to length: Int) { context.removeLast(context.count - length) }
+    public func truncate(to length: Int) {
+        if length <= context.count {
+            context.removeLast(context.count - length)
+            pending.removeAll()
+        } else {
+            pending.removeLast(pending.count - (length - context.count))
+        }
+    }
+
+    func pause(_ share: Double = 1) { if latency > 0 { usleep(UInt32(latency * share * 1e6)) } }
+
+    public func forwardTree(_ tokens: UnsafeBufferPointer<Int32>, parents: UnsafeBufferPointer<Int32>) throws -> UnsafeMutablePointer<Float> {
+        precondition(tokens.count <= 256 && context.count + pending.count + tokens.count <= maxContext)
+        forwardCalls += 1
+        pause()
+        for (r, t) in tokens.enumerated() {
+            let p = Int(parents[r])
+            precondition(p >= -1 && p < pending.count, "toy tree: bad parent \(p)")
+            pending.append((t, p))
+            var path: [Int32] = []
+            var a = pending.count - 1
+            while a >= 0 { path.insert(pending[a].token, at: 0); a = pending[a].parent }
+            fill(logits + r * vocabSize, after: (context + path)[...])
+        }
+        return logits
+    }
+
+    public func commitTree(path: UnsafeBufferPointer<Int32>, keep: UnsafeBufferPointer<Int32>) throws {
+        var expect = -1
+        for n in Array(path) + Array(keep) {
+            precondition(Int(n) < pending.count && pending[Int(n)].parent == expect, "toy tree: not a chain")
+            expect = Int(n)
+        }
+        let kept = keep.map { pending[Int($0)].token }
+        context += path.map { pending[Int($0)].token }
+        pending = kept.enumerated().map { ($0.element, $0.offset - 1) }
+    }
+
+    public func beginBatch(_ tokens: UnsafeBufferPointer<Int32>, at position: Int) throws {
+        precondition(pending.isEmpty && position == context.count)
+        batch = Array(tokens)
+        batchStart = position
+        context += batch
+        layersDone = 0
+    }
+
+    public func runLayers(_ range: Range<Int>) throws {
+        precondition(range.lowerBound == layersDone)
+        pause(Double(range.count) / Double(layerCount))
+        layersDone = range.upperBound
+    }
+
+    public func batchLogits() -> UnsafeMutablePointer<Float> {
+        for r in 0..<batch.count {
+            let row = logits + r * vocabSize
+            fill(row, after: context[..<(batchStart + r + 1)])
+            if layersDone < layerCount && proxyNoise > 0 {
+                for i in 0..<vocabSize {
+                    let h = Self.mix(UInt64(i) ^ UInt64(batchStart + r) &* 0x51 ^ 0xEE)
+                    row[i] += Float(Double(h >> 11) / Double(1 << 53)) * proxyNoise
+                }
+            }
+        }
+        return logits
+    }
 
     static func mix(_ x: UInt64) -> UInt64 {
         var z = x &+ 0x9E37_79B9_7F4A_7C15
@@ -59,7 +139,8 @@ public final class ToyLM: LanguageModel {
     }
 
     public func forward(_ tokens: UnsafeBufferPointer<Int32>, at position: Int, allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
-        precondition(position == context.count, "toy model: append at \(context.count), not \(position)")
+        precondition(pending.isEmpty && position == context.count, "toy model: append at \(context.count), not \(position)")
+        pause()
         precondition(context.count + tokens.count <= maxContext && tokens.count <= 256)
         forwardCalls += 1
         for (r, t) in tokens.enumerated() {

@@ -1,0 +1,278 @@
+import TensorCore
+
+/// The draft side of Mirror-SD, run on its own thread. Between rounds its model holds the committed
+/// sequence (through the target's pending token) plus the current window's spine w_1..w_{n-1} as
+/// pending tree nodes 0..n-2. On candidates it rolls out a γ-token branch for every (position j,
+/// candidate v); on the verdict it commits the matching branch (reuse) or rolls out afresh (fallback).
+final class DraftWorker: @unchecked Sendable {
+    // Sendable: all mutable state is touched by the draft thread only, until the target joins it.
+    let model: any TreeLanguageModel
+    let channel: MirrorChannel
+    let options: MirrorOptions
+    let prompt: [Int32]
+    let sampler: Sampler
+    let greedy: Bool
+    let v: Int
+    var stats = MirrorStats()
+    var traceKV = false
+    var trace: [Int] = []
+
+    // Branch bookkeeping, preallocated: branch b has position pos[b], candidate cand[b], tokens
+    // toks[b·γ + s] (b_1..), nodes nodes[b·γ + s] (node of v, then of b_1, ...), and len[b] tokens.
+    let maxBranches: Int
+    var count = 0
+    var pos: [Int]
+    var cand: [Int32]
+    var toks: [Int32]
+    var nodes: [Int32]
+    var len: [Int]
+    var rowTokens: [Int32]
+    var rowParents: [Int32]
+    var rowBranch: [Int]
+    var pathBuf: [Int32]
+    var keepBuf: [Int32]
+    var window: [Int32]
+    var n = 0            // current window length
+    var wnNode: Int32 = -1
+    let arena: [UnsafeMutablePointer<Float>]  // two, for alternate rounds (sampling only)
+
+    init(model: any TreeLanguageModel, channel: MirrorChannel, options: MirrorOptions, prompt: [Int32], sampling: SamplingParams) {
+        self.model = model
+        self.channel = channel
+        self.options = options
+        self.prompt = prompt
+        v = model.vocabSize
+        sampler = Sampler(params: sampling, vocabSize: v)
+        sampler.rng = SeededGenerator(seed: sampling.seed ^ 0x0D4A_F7)
+        greedy = sampling.isGreedy
+        maxBranches = max(options.maxBranches, 1)
+        let g = options.gamma
+        pos = [Int](repeating: 0, count: maxBranches)
+        cand = [Int32](repeating: 0, count: maxBranches)
+        toks = [Int32](repeating: 0, count: maxBranches * g)
+        nodes = [Int32](repeating: -1, count: maxBranches * g)
+        len = [Int](repeating: 0, count: maxBranches)
+        rowTokens = [Int32](repeating: 0, count: maxBranches + 1)
+        rowParents = [Int32](repeating: 0, count: maxBranches + 1)
+        rowBranch = [Int](repeating: 0, count: maxBranches + 1)
+        pathBuf = [Int32](repeating: 0, count: g + 2)
+        keepBuf = [Int32](repeating: 0, count: g + 2)
+        window = [Int32](repeating: 0, count: g + 2)
+        let rows = greedy ? 1 : (maxBranches + 1) * g * v
+        arena = [.allocate(capacity: rows), .allocate(capacity: rows)]
+    }
+
+    deinit { arena.forEach { $0.deallocate() } }
+
+    func run() {
+        do {
+            try loop()
+        } catch {
+            channel.window.payload.failed = "\(error)"
+            channel.window.post(UInt64.max)
+        }
+    }
+
+    /// Chooses the next token from `logits`, storing the draft distribution in `probsRow` when sampling.
+    @inline(__always)
+    func choose(_ logits: UnsafePointer<Float>, probsRow: UnsafeMutablePointer<Float>?) -> Int32 {
+        if greedy { return Sampler.argmax(logits, count: v) }
+        sampler.distribution(logits, into: probsRow!)
+        return sampler.draw(probsRow!)
+    }
+
+    func probsRow(_ parity: Int, branch: Int, step: Int) -> UnsafeMutablePointer<Float>? {
+        greedy ? nil : arena[parity] + (branch * options.gamma + step) * v
+    }
+
+    func loop() throws {
+        if options.pinThreads && Ops.onlineCPUs >= 2 { Ops.pinCurrentThread(to: 1) }
+        if prompt.count > 1 { _ = try prefill(model, Array(prompt.dropLast())) }
+        var idle = WallClock.now()
+        channel.start.wait(for: 1)
+        stats.draftIdleSeconds += WallClock.now() - idle
+        let first = channel.start.payload.first
+        var budget = channel.start.payload.budget
+        // The first window: fresh, after the last prompt token and the target's first token.
+        var t0 = WallClock.now()
+        rowTokens[0] = prompt[prompt.count - 1]
+        rowTokens[1] = first
+        n = try fresh(feed: 2, budget: budget, parity: 0)
+        stats.draftSelectSeconds += WallClock.now() - t0
+        stats.draftFreshSeconds += WallClock.now() - t0
+        publish(round: 0, reused: false, parity: 0)
+        var round = 0
+        while true {
+            idle = WallClock.now()
+            channel.candidates.wait(for: UInt64(round + 1))
+            stats.rendezvousCandidatesSeconds += WallClock.now() - channel.candidates.postedAt
+            stats.draftIdleSeconds += WallClock.now() - idle
+            let parity = (round + 1) % 2
+            t0 = WallClock.now()
+            let earlyVerdict = try rollOutBranches(round: round, parity: parity)
+            stats.draftBranchSeconds += WallClock.now() - t0
+            idle = WallClock.now()
+            if !earlyVerdict { channel.verdict.wait(for: UInt64(round + 1)) }
+            stats.rendezvousVerdictSeconds += max(0, WallClock.now() - max(channel.verdict.postedAt, idle))
+            stats.draftIdleSeconds += WallClock.now() - idle
+            let verdict = channel.verdict.payload
+            if verdict.stop { return }
+            budget = verdict.budget
+            t0 = WallClock.now()
+            let reused = try select(accepted: verdict.accepted, next: verdict.next, budget: budget, parity: parity)
+            stats.draftSelectSeconds += WallClock.now() - t0
+            if !reused { stats.draftFreshSeconds += WallClock.now() - t0 }
+            if traceKV { trace.append(model.committedLength) }
+            publish(round: round + 1, reused: reused, parity: parity)
+            round += 1
+        }
+    }
+
+    func publish(round: Int, reused: Bool, parity: Int) {
+        let w = channel.window.payload.tokens
+        for i in 0..<n { w[i] = window[i] }
+        channel.window.payload.n = n
+        channel.window.payload.reused = reused
+        if !greedy { channel.window.payload.probs = UnsafePointer(arena[parity] + (reused ? selectedBranch : maxBranches) * options.gamma * v) }
+        channel.window.post(UInt64(round + 1))
+    }
+
+    var selectedBranch = 0
+
+    /// Feeds rowTokens[0..<feed] causally after the committed prefix (no pending nodes), then rolls
+    /// out up to `budget` tokens as a pending chain. Probabilities go to the arena's last slot.
+    func fresh(feed: Int, budget: Int, parity: Int) throws -> Int {
+        guard budget > 0 else { return 0 }
+        var logits = try rowTokens.withUnsafeBufferPointer {
+            try model.forward(UnsafeBufferPointer(rebasing: $0[0..<feed]), at: model.kvLength, allLogits: false)
+        }
+        var m = 0
+        window[0] = choose(logits, probsRow: probsRow(parity, branch: maxBranches, step: 0))
+        m = 1
+        while m < budget {
+            rowTokens[0] = window[m - 1]
+            rowParents[0] = Int32(m - 2)  // -1 for the first, then the previous chain node
+            logits = try forwardRows(1)
+            window[m] = choose(logits, probsRow: probsRow(parity, branch: maxBranches, step: m))
+            m += 1
+        }
+        return m
+    }
+
+    @inline(__always)
+    func forwardRows(_ rows: Int) throws -> UnsafeMutablePointer<Float> {
+        try rowTokens.withUnsafeBufferPointer { t in
+            try rowParents.withUnsafeBufferPointer { p in
+                try model.forwardTree(UnsafeBufferPointer(rebasing: t[0..<rows]), parents: UnsafeBufferPointer(rebasing: p[0..<rows]))
+            }
+        }
+    }
+
+    /// The node holding window token w_{i+1} (i in 0..<n), or -1.
+    func windowNode(_ i: Int) -> Int32 { i < n - 1 ? Int32(i) : wnNode }
+
+    /// Rolls out every branch the candidates name; returns true when the verdict arrived meanwhile
+    /// (then only the branch it needs, if any, was finished).
+    func rollOutBranches(round: Int, parity: Int) throws -> Bool {
+        let msg = channel.candidates.payload
+        let kappa = msg.kappa
+        count = 0
+        wnNode = -1
+        guard kappa > 0, n > 0 else { return false }
+        let positions = min(n, (options.branchPositions ?? (n + 1)) - 1)
+        var rows = 0
+        let pc = Int32(model.pendingCount)
+        for j in 0...positions {
+            for k in 0..<kappa where count < maxBranches {
+                let token = msg.tokens[j * kappa + k]
+                guard token >= 0 else { continue }
+                if j == n && wnNode < 0 {  // the last window token needs a node of its own
+                    rowTokens[rows] = window[n - 1]
+                    rowParents[rows] = n >= 2 ? Int32(n - 2) : -1
+                    rowBranch[rows] = -1
+                    wnNode = pc + Int32(rows)
+                    rows += 1
+                }
+                pos[count] = j
+                cand[count] = token
+                len[count] = 0
+                rowTokens[rows] = token
+                rowParents[rows] = j == 0 ? -1 : (j < n ? Int32(j - 1) : wnNode)
+                rowBranch[rows] = count
+                nodes[count * options.gamma] = pc + Int32(rows)
+                rows += 1
+                count += 1
+            }
+        }
+        guard count > 0, model.kvLength + rows + count * (options.gamma - 1) <= model.maxContext else { return false }
+        stats.branchesRolled += count
+        var logits = try forwardRows(rows)
+        for r in 0..<rows where rowBranch[r] >= 0 {
+            let b = rowBranch[r]
+            toks[b * options.gamma] = choose(logits + r * v, probsRow: probsRow(parity, branch: b, step: 0))
+            len[b] = 1
+        }
+        var only = -1  // after an early verdict: the one branch still worth rolling
+        for step in 1..<options.gamma {
+            if only < 0 && channel.verdict.latest >= UInt64(round + 1) {
+                let verdict = channel.verdict.payload
+                if verdict.stop { return true }
+                guard let b = findBranch(accepted: verdict.accepted, next: verdict.next) else { return true }
+                only = b
+            }
+            rows = 0
+            let base = Int32(model.pendingCount)
+            for b in 0..<count where only < 0 || b == only {
+                rowTokens[rows] = toks[b * options.gamma + step - 1]
+                rowParents[rows] = nodes[b * options.gamma + step - 1]
+                rowBranch[rows] = b
+                nodes[b * options.gamma + step] = base + Int32(rows)
+                rows += 1
+            }
+            logits = try forwardRows(rows)
+            for r in 0..<rows {
+                let b = rowBranch[r]
+                toks[b * options.gamma + step] = choose(logits + r * v, probsRow: probsRow(parity, branch: b, step: step))
+                len[b] = step + 1
+            }
+        }
+        return only >= 0
+    }
+
+    func findBranch(accepted a: Int, next: Int32) -> Int? {
+        for b in 0..<count where pos[b] == a && cand[b] == next { return b }
+        return nil
+    }
+
+    /// After the verdict: the next window, from a prepared branch (true) or a fresh rollout (false).
+    func select(accepted a: Int, next: Int32, budget: Int, parity: Int) throws -> Bool {
+        if let b = findBranch(accepted: a, next: next), a < n || wnNode >= 0 {
+            selectedBranch = b
+            let m = min(len[b], budget)
+            for i in 0..<a { pathBuf[i] = windowNode(i) }
+            pathBuf[a] = nodes[b * options.gamma]
+            for s in 0..<max(m - 1, 0) { keepBuf[s] = nodes[b * options.gamma + s + 1] }
+            try pathBuf.withUnsafeBufferPointer { p in
+                try keepBuf.withUnsafeBufferPointer { k in
+                    try model.commitTree(path: UnsafeBufferPointer(rebasing: p[0..<(a + 1)]),
+                                         keep: UnsafeBufferPointer(rebasing: k[0..<max(m - 1, 0)]))
+                }
+            }
+            for s in 0..<m { window[s] = toks[b * options.gamma + s] }
+            n = m
+            return true
+        }
+        // Fallback: keep the accepted window tokens that have nodes, feed the rest and `next`.
+        let kept = (a < n || wnNode >= 0) ? a : n - 1
+        for i in 0..<kept { pathBuf[i] = windowNode(i) }
+        try pathBuf.withUnsafeBufferPointer { p in
+            try model.commitTree(path: UnsafeBufferPointer(rebasing: p[0..<kept]), keep: UnsafeBufferPointer(start: nil, count: 0))
+        }
+        var feed = 0
+        for i in kept..<a { rowTokens[feed] = window[i]; feed += 1 }
+        rowTokens[feed] = next
+        feed += 1
+        n = try fresh(feed: feed, budget: budget, parity: parity)
+        return false
+    }
+}

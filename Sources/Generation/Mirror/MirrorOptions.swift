@@ -1,0 +1,41 @@
+/// What the target does when the verdict's correction was not among the prepared branches.
+public enum FallbackPolicy: String, Sendable, CaseIterable, Codable {
+    /// F1: wait for the draft's fresh rollout.
+    case wait
+    /// F2: take one plain target step while the draft rolls out afresh; the step's token then
+    /// checks the fresh window's first token.
+    case plainStep = "step"
+}
+
+public struct MirrorOptions: Sendable {
+    public var gamma: Int
+    /// Candidates per verified position sent on the token channel (0: no early exit; every step
+    /// falls back, which isolates the channel's value).
+    public var kappa: Int
+    /// The target layer after which the proxy distribution is read (1 ..< layers).
+    public var exitLayer: Int
+    /// Verified positions (from the first) that get branches; nil: all γ + 1.
+    public var branchPositions: Int?
+    public var fallback: FallbackPolicy
+    /// Pin the target thread to CPU 0 and the draft thread to CPU 1 when there are two.
+    public var pinThreads: Bool
+
+    public init(gamma: Int = 4, kappa: Int = 2, exitLayer: Int, branchPositions: Int? = nil,
+                fallback: FallbackPolicy = .wait, pinThreads: Bool = true) throws {
+        guard gamma >= 1, gamma <= 16 else { throw GenerationError.invalidOption("--gamma must be in 1...16 for mirror mode, got \(gamma)") }
+        guard kappa >= 0, kappa <= 16 else { throw GenerationError.invalidOption("--kappa must be in 0...16, got \(kappa)") }
+        guard exitLayer >= 1 else { throw GenerationError.invalidOption("--exit-layer must be at least 1, got \(exitLayer)") }
+        if let b = branchPositions, b < 1 || b > gamma + 1 {
+            throw GenerationError.invalidOption("--branch-positions must be in 1...gamma+1, got \(b)")
+        }
+        self.gamma = gamma
+        self.kappa = kappa
+        self.exitLayer = exitLayer
+        self.branchPositions = branchPositions
+        self.fallback = fallback
+        self.pinThreads = pinThreads
+    }
+
+    /// Branches prepared per step at most.
+    var maxBranches: Int { kappa * (branchPositions ?? (gamma + 1)) }
+}

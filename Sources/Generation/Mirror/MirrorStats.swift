@@ -1,0 +1,74 @@
+/// Mirror-SD figures on top of the speculative ones.
+public struct MirrorStats: Sendable, Codable, Equatable {
+    public var speculative = SpeculativeStats()
+    /// Rounds whose next window was a prepared branch / a fresh rollout.
+    public var reused = 0
+    public var fallbacks = 0
+    /// Fallbacks by acceptance length A of the round that caused them.
+    public var fallbacksByAcceptance: [Int] = []
+    public var roundsByAcceptance: [Int] = []
+    /// Rounds whose committed next token was in the early-exit top-κ at its position (Ω_κ hits).
+    public var omegaHits = 0
+    public var omegaRounds = 0
+    /// Plain target steps taken under the F2 fallback policy, and how many of them the fresh
+    /// window's first token matched.
+    public var plainSteps = 0
+    public var plainStepMatches = 0
+    public var branchesRolled = 0
+
+    // Target worker times (seconds, summed over rounds).
+    public var targetPrefixSeconds = 0.0   // layers 1..ℓe and the proxy head
+    public var targetSuffixSeconds = 0.0   // layers ℓe+1..N, final head, verification
+    public var targetWaitSeconds = 0.0     // waiting for the draft's window (draft time exposed)
+    // Draft worker times.
+    public var draftBranchSeconds = 0.0    // branch rollouts
+    public var draftSelectSeconds = 0.0    // reuse bookkeeping or fresh rollout after the verdict
+    public var draftFreshSeconds = 0.0     // of which fresh rollouts
+    public var draftIdleSeconds = 0.0      // waiting for candidates or the verdict
+    // Rendezvous: from posting to the other side seeing the message.
+    public var rendezvousCandidatesSeconds = 0.0
+    public var rendezvousVerdictSeconds = 0.0
+    public var rendezvousWindowSeconds = 0.0
+
+    public init() {}
+
+    public var rounds: Int { speculative.rounds }
+    public var reuseRate: Double { rounds > 0 ? Double(reused) / Double(rounds) : 0 }
+    public var fallbackRate: Double { rounds > 0 ? Double(fallbacks) / Double(rounds) : 0 }
+    public var omega: Double { omegaRounds > 0 ? Double(omegaHits) / Double(omegaRounds) : 0 }
+    /// Draft work that ran while the target computed.
+    public var draftHiddenSeconds: Double { max(0, draftBranchSeconds + draftSelectSeconds - targetWaitSeconds) }
+    public var stepSeconds: Double { rounds > 0 ? (targetPrefixSeconds + targetSuffixSeconds + targetWaitSeconds) / Double(rounds) : 0 }
+
+    /// MIRROR-SD.md §4 with the fallback term: T_prefix + T_rv + max(Δ, T_branches) + FF · T_fresh.
+    public var predictedStepSeconds: Double {
+        guard rounds > 0 else { return 0 }
+        let r = Double(rounds)
+        let prefix = targetPrefixSeconds / r, delta = targetSuffixSeconds / r
+        let branches = draftBranchSeconds / r
+        let fresh = fallbacks > 0 ? draftFreshSeconds / Double(fallbacks) : 0
+        let rv = (rendezvousCandidatesSeconds + rendezvousVerdictSeconds + rendezvousWindowSeconds) / r
+        return prefix + rv + max(delta, branches) + fallbackRate * fresh
+    }
+
+    mutating func recordRound(accepted a: Int, reused hit: Bool) {
+        while roundsByAcceptance.count <= a { roundsByAcceptance.append(0); fallbacksByAcceptance.append(0) }
+        roundsByAcceptance[a] += 1
+        if hit { reused += 1 } else { fallbacks += 1; fallbacksByAcceptance[a] += 1 }
+    }
+
+    public var summary: String {
+        let ff = zip(fallbacksByAcceptance, roundsByAcceptance).enumerated().map { "A=\($0.offset): \($0.element.0)/\($0.element.1)" }
+            .joined(separator: ", ")
+        return String(format: """
+            reuse %.1f %%, fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
+            target prefix %.3f s, suffix %.3f s, waiting %.3f s; draft branches %.3f s, after-verdict %.3f s (fresh %.3f s), idle %.3f s, \
+            hidden %.3f s; rendezvous EE %.1f µs, FV %.1f µs, WIN %.1f µs per round; step %.2f ms measured, %.2f ms predicted
+            """,
+            reuseRate * 100, fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
+            targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds, draftBranchSeconds, draftSelectSeconds, draftFreshSeconds,
+            draftIdleSeconds, draftHiddenSeconds,
+            rounds > 0 ? rendezvousCandidatesSeconds / Double(rounds) * 1e6 : 0, rounds > 0 ? rendezvousVerdictSeconds / Double(rounds) * 1e6 : 0,
+            rounds > 0 ? rendezvousWindowSeconds / Double(rounds) * 1e6 : 0, stepSeconds * 1e3, predictedStepSeconds * 1e3)
+    }
+}

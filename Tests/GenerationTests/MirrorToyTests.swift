@@ -1,0 +1,118 @@
+import Generation
+import TestSupport
+import Tokenizer
+import XCTest
+
+final class MirrorToyTests: XCTestCase {
+    let tokenizer = try! ToyVocabulary.tokenizer()
+    let prompt: [Int32] = [1, 2, 3]
+
+    func greedy(_ seed: UInt64, n: Int) throws -> [Int32] {
+        try Generator(model: ToyLM(seed: seed), tokenizer: tokenizer).generate(prompt: prompt, options: GenerationOptions(maxTokens: n)).tokens
+    }
+
+    func mirror(target: ToyLM, draft: ToyLM, n: Int, _ options: MirrorOptions, sampling: SamplingParams = .greedy,
+                stopAtEOS: Bool = false) throws -> MirrorResult {
+        let dec = MirrorDecoder(target: target, draft: draft, tokenizer: tokenizer)
+        dec.traceKV = true
+        let r = try dec.generate(prompt: prompt, options: GenerationOptions(maxTokens: n, sampling: sampling, stopAtEOS: stopAtEOS),
+                                 mirror: options)
+        // After every round: target KV = committed − 1 (the newest token is the next input), draft
+        // committed = committed (it has fed it), on every round both sides saw.
+        XCTAssertEqual(r.draftTrace.count, r.targetTrace.count, "traces: target \(r.targetTrace.map { $0.committed }) draft \(r.draftTrace) \(options)")
+        for (i, t) in r.targetTrace.enumerated() {
+            XCTAssertEqual(t.targetKV, t.committed - 1, "round \(i)")
+            if i < r.draftTrace.count { XCTAssertEqual(r.draftTrace[i], t.committed, "draft, round \(i)") }
+        }
+        return r
+    }
+
+    func testGreedyMirrorEqualsPlainGreedyOverSettingsAndDrafts() throws {
+        let want = try greedy(7, n: 50)
+        for fallback in FallbackPolicy.allCases {
+            for (gamma, kappa, exit) in [(1, 1, 2), (3, 2, 2), (4, 0, 2), (4, 3, 1), (6, 4, 3)] {
+                for agreement in [1.0, 0.6, 0.0] {
+                    let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement)
+                    target.proxyNoise = 1.5
+                    let r = try mirror(target: target, draft: draft, n: 50,
+                                       MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false))
+                    XCTAssertEqual(r.tokens, want, "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement)")
+                    XCTAssertEqual(r.stats.reused + r.stats.fallbacks, r.stats.roundsByAcceptance.reduce(0, +))
+                    if kappa == 0 { XCTAssertEqual(r.stats.reused, 0) }
+                }
+            }
+        }
+    }
+
+    func testPerfectProxyAndAgreeingDraftReusesEveryBranch() throws {
+        let target = ToyLM(seed: 3), draft = ToyLM(seed: 3, agreement: 0.5)
+        let r = try mirror(target: target, draft: draft, n: 60, MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false))
+        XCTAssertEqual(r.tokens, try greedy(3, n: 60))
+        XCTAssertEqual(r.stats.omega, 1, "a noise-free proxy always holds the correction")
+        XCTAssertEqual(r.stats.fallbacks, 0)
+        XCTAssertGreaterThan(r.stats.reused, 5)
+    }
+
+    func testScriptedLatenciesDriveReuseFallbackAndCancellation() throws {
+        let want = try greedy(11, n: 30)
+        // Draft slower than the target's suffix: verdicts land mid-rollout, and only the needed branch
+        // is finished (or none, and the draft falls back).
+        let slowDraft = ToyLM(seed: 11, agreement: 0.5)
+        slowDraft.latency = 0.004
+        let fastTarget = ToyLM(seed: 11)
+        fastTarget.latency = 0.002
+        fastTarget.proxyNoise = 1
+        let a = try mirror(target: fastTarget, draft: slowDraft, n: 30, MirrorOptions(gamma: 4, kappa: 2, exitLayer: 1, pinThreads: false))
+        XCTAssertEqual(a.tokens, want)
+        XCTAssertGreaterThan(a.stats.targetWaitSeconds, 0, "a slow draft is exposed")
+        // Draft faster than the suffix: branches complete before the verdict; the draft then idles.
+        let fastDraft = ToyLM(seed: 11, agreement: 0.5)
+        let slowTarget = ToyLM(seed: 11)
+        slowTarget.latency = 0.008
+        slowTarget.proxyNoise = 1
+        let b = try mirror(target: slowTarget, draft: fastDraft, n: 30, MirrorOptions(gamma: 4, kappa: 2, exitLayer: 1, pinThreads: false))
+        XCTAssertEqual(b.tokens, want)
+        XCTAssertGreaterThan(b.stats.reused, 0)
+        XCTAssertGreaterThan(b.stats.fallbacks, 0)
+        XCTAssertGreaterThan(b.stats.draftIdleSeconds, 0)
+        XCTAssertEqual(b.stats.reused + b.stats.fallbacks, b.stats.roundsByAcceptance.reduce(0, +))
+    }
+
+    func testEndOfSequenceMidWindowStopsBothWorkers() throws {
+        // The token budget ends inside a window (n not a multiple of γ + 1): both workers must stop.
+        for n in [1, 2, 5, 13] {
+            let r = try mirror(target: ToyLM(seed: 5), draft: ToyLM(seed: 5), n: n, MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false))
+            XCTAssertEqual(r.tokens, try greedy(5, n: n))
+            XCTAssertEqual(r.stopReason, .maxTokens)
+        }
+    }
+
+    func testSampledMirrorMatchesTheTargetDistribution() throws {
+        let v = 6, runs = 20_000
+        let params = try SamplingParams(temperature: 1)
+        // Tokens 2 and 3: with γ = 1 the second window is a prepared branch whenever the proxy held the
+        // first verdict's token, so reused branches are sampled here, not only fresh rollouts.
+        let exact: [Double] = try exactJointOfSecondAndThird(ToyLM(vocabSize: v, seed: 5, sharpness: 2), prompt: prompt, params: params, v: v)
+        var counts = [Int](repeating: 0, count: v * v)
+        let options = try MirrorOptions(gamma: 1, kappa: 3, exitLayer: 2, pinThreads: false)
+        var reused = 0
+        for run in 0..<runs {
+            var p = params
+            p.seed = UInt64(run)
+            let target = ToyLM(vocabSize: v, seed: 5, sharpness: 2)
+            target.proxyNoise = 0.5
+            let dec = MirrorDecoder(target: target, draft: ToyLM(vocabSize: v, seed: 6, sharpness: 2, agreement: 0.7), tokenizer: tokenizer)
+            let r = try dec.generate(prompt: prompt, options: GenerationOptions(maxTokens: 3, sampling: p, stopAtEOS: false), mirror: options)
+            counts[Int(r.tokens[1]) * v + Int(r.tokens[2])] += 1
+            reused += r.stats.reused
+        }
+        let (chi2, df, pValue) = chiSquare(counts: counts, probabilities: exact, n: runs)
+        var tv = 0.0
+        for i in 0..<counts.count { tv += abs(Double(counts[i]) / Double(runs) - exact[i]) / 2 }
+        print(String(format: "Mirror-SD sampling (tokens 2-3): chi2 = %.1f, df = %d, p = %.3f, total variation %.4f, reused branches in %d of %d runs",
+                     chi2, df, pValue, tv, reused, runs))
+        XCTAssertGreaterThan(reused, runs / 10, "the test must exercise reused branches")
+        XCTAssertGreaterThan(pValue, 0.001)
+        XCTAssertLessThan(tv, 0.03)
+    }
+}

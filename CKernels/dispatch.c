@@ -6,6 +6,7 @@
 typedef struct {
     float (*dot)(const float *, const float *, int);
     void (*gemv)(float *, const float *, const float *, int, int);
+    void (*gemm_small)(float *, const float *, const float *, int, int, int);
     void (*rmsnorm)(float *, const float *, const float *, int, float);
     void (*softmax)(float *, int);
     void (*swiglu)(float *, const float *, const float *, int);
@@ -33,11 +34,11 @@ void ck_init(void) {
     const char *force = getenv("CK_FORCE_REF");
     int use_ref = !has_avx2_fma || (force && force[0] && strcmp(force, "0") != 0);
     if (use_ref) {
-        table = (ck_table){ck_vec_dot_f32_ref, ck_gemv_f32_ref, ck_rmsnorm_f32_ref, ck_softmax_f32_ref, ck_swiglu_f32_ref,
+        table = (ck_table){ck_vec_dot_f32_ref, ck_gemv_f32_ref, ck_gemm_f32_small_ref, ck_rmsnorm_f32_ref, ck_softmax_f32_ref, ck_swiglu_f32_ref,
                            ck_vec_add_f32_ref, ck_rope_f32_ref, ck_attn_f32_ref, ck_q8_quantize_row_ref,
                            ck_q8_block_dots_ref, ck_q8_matmul_ref, "ref"};
     } else {
-        table = (ck_table){ck_vec_dot_f32_avx2, ck_gemv_f32_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
+        table = (ck_table){ck_vec_dot_f32_avx2, ck_gemv_f32_avx2, ck_gemm_f32_small_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
                            ck_vec_add_f32_avx2, ck_rope_f32_avx2, ck_attn_f32_avx2, ck_q8_quantize_row_avx2,
                            ck_q8_block_dots_avx2, ck_q8_matmul_avx2, "avx2"};
     }
@@ -50,6 +51,7 @@ int ck_cpu_has_avx2_fma(void) { return has_avx2_fma; }
 
 float ck_vec_dot_f32(const float *a, const float *b, int n) { return table.dot(a, b, n); }
 void ck_gemv_f32(float *y, const float *w, const float *x, int n, int k) { table.gemv(y, w, x, n, k); }
+void ck_gemm_f32_small(float *y, const float *x, const float *w, int m, int n, int k) { table.gemm_small(y, x, w, m, n, k); }
 void ck_rmsnorm_f32(float *out, const float *x, const float *w, int n, float eps) {
     table.rmsnorm(out, x, w, n, eps);
 }

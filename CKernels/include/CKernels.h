@@ -43,6 +43,13 @@ void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k
 /// OpenBLAS sgemv, y[n] = W[n][k]·x.
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k);
 
+/// y[m][n] = x[m][k] · W[n][k]^T for a few rows (speculative verification, tree batches): each pair
+/// of weight rows is read from memory once and applied to every activation row while it sits in
+/// L1, so m rows cost little more than one when the weights stream from DRAM. Single-threaded.
+void ck_gemm_f32_small(float *y, const float *x, const float *w, int m, int n, int k);
+void ck_gemm_f32_small_ref(float *y, const float *x, const float *w, int m, int n, int k);
+void ck_gemm_f32_small_avx2(float *y, const float *x, const float *w, int m, int n, int k);
+
 /// y[n] = W[n][k] · x[k] (one activation row): our own single-threaded GEMV, measured against
 /// OpenBLAS sgemv by the profiler.
 void ck_gemv_f32(float *y, const float *w, const float *x, int n, int k);

@@ -25,6 +25,8 @@ struct BenchDecodeCommand: ParsableCommand {
     @Flag(help: "Skip the bandwidth probe.") var noProbe = false
     @Flag(help: "Also time the weight products alone (every matrix once, back to back) against the full forward.")
     var breakdown = false
+    @Option(help: "Also time one forward of each of these batch sizes at a 256-token context (the verification cost curve).")
+    var verifyRows: String?
 
     func validate() throws {
         guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
@@ -75,6 +77,7 @@ struct BenchDecodeCommand: ParsableCommand {
             }
         }
         if breakdown { try printBreakdown(model) }
+        if let v = verifyRows { try printVerifyCurve(model, rows: v.split(separator: ",").compactMap { Int($0) }) }
         print("model: \(modelOptions.model), backend \(backend.rawValue), kernels \(Ops.implementation)")
         print(String(format: "weights read per token: %.1f MB", mbPerToken))
         if !noProbe {
@@ -123,5 +126,30 @@ extension BenchDecodeCommand {
         print(String(format: "weight products alone: %.2f ms per token (%.1f GB/s); output head alone %.2f ms (%.1f GB/s)",
                      s.median * 1e3, mb / s.median / 1e3, head.median * 1e3,
                      Double(model.output.byteCount) / head.median / 1e9))
+    }
+}
+
+extension BenchDecodeCommand {
+    /// Time of one forward of n rows appended at position 256, relative to one row (llama-bench -p 1,2,..).
+    func printVerifyCurve(_ model: LlamaModel, rows: [Int]) throws {
+        Ops.setBLASThreads(1)
+        let session = model.makeSession(maxContext: 512, maxBatch: 64)
+        try session.prefill([Int32](repeating: 100, count: 256), at: 0)
+        var base = 0.0
+        print("| rows | ms per forward (median of 9) | × one row |")
+        print("|---|---|---|")
+        for n in rows where n >= 1 && n <= 64 {
+            var times: [Double] = []
+            for _ in 0..<9 {
+                let t0 = WallClock.now()
+                _ = try session.forward([Int32](repeating: 200, count: n), at: 256, allLogits: true)
+                times.append(WallClock.now() - t0)
+                session.truncate(to: 256)
+            }
+            let med = Stats(times).median
+            if base == 0 { base = med }
+            print(String(format: "| %d | %.2f | %.2f |", n, med * 1e3, med / base))
+        }
+        print("")
     }
 }

@@ -66,18 +66,47 @@ struct PromptOptions: ParsableArguments {
     }
 }
 
-enum DecodeMode: String, ExpressibleByArgument, CaseIterable { case ar, sd }
+enum DecodeMode: String, ExpressibleByArgument, CaseIterable { case ar, sd, mirror }
+
+extension FallbackPolicy: ExpressibleByArgument {}
+
+struct MirrorFlags: ParsableArguments {
+    @Option(help: "Mirror: target layer after which the early-exit proxy is read (default: the measured best for the model).")
+    var exitLayer: Int?
+    @Option(help: "Mirror: candidates per verified position on the token channel (0: no early exit).") var kappa: Int = 2
+    @Option(help: "Mirror: how many verified positions (from the first) get branches (default: all gamma + 1).")
+    var branchPositions: Int?
+    @Option(help: "Mirror: on a fallback the target waits, or takes a plain step meanwhile (wait, step).")
+    var fallback: FallbackPolicy = .wait
+    @Flag(help: "Mirror: do not pin the two workers to CPUs 0 and 1.") var noPin = false
+
+    func options(gamma: Int, layers: Int) throws -> MirrorOptions {
+        do {
+            return try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exitLayer ?? defaultExitLayer(layers: layers),
+                                     branchPositions: branchPositions, fallback: fallback, pinThreads: !noPin)
+        } catch let e as GenerationError { throw ValidationError(e.description) }
+    }
+
+    /// Measured on SmolLM2 (30 layers): see the README's Mirror-SD section.
+    func defaultExitLayer(layers: Int) -> Int { max(1, layers * 22 / 30) }
+}
 
 struct SpeculativeFlags: ParsableArguments {
-    @Option(help: "Draft model for --mode sd (default: the target file itself, run on the draft backend).")
+    @Option(help: "Draft for sd/mirror: a GGUF path, or 'lookup' for prompt lookup (n-gram copying, no model). Default: the target file itself on the draft backend.")
     var draft: String?
+    @Flag(help: "Put prompt lookup in front of the model draft (hybrid): lookup where it finds a match, the model elsewhere.")
+    var lookup = false
     @Option(help: "Backend of the draft: int8 or blas.") var draftBackend: BackendKind = .int8
     @Option(help: "Most tokens drafted per step.") var gamma: Int = 4
     @Option(help: "Drop drafts shorter than this (the step becomes a plain target step).") var draftMin: Int = 0
-    @Option(help: "Stop drafting when the draft's top probability is below this.") var draftPMin: Float = 0
+    @Option(help: "Stop drafting when the draft's top probability is below this (default 0; 0.5 for --draft lookup, which stops where lookup finds nothing).")
+    var draftPMin: Float?
+
+    var isLookupOnly: Bool { draft == "lookup" }
 
     func options() throws -> SpeculativeOptions {
-        do { return try SpeculativeOptions(gamma: gamma, draftMin: draftMin, draftPMin: draftPMin) } catch let e as GenerationError {
+        let pmin = draftPMin ?? (isLookupOnly ? 0.5 : 0)
+        do { return try SpeculativeOptions(gamma: gamma, draftMin: draftMin, draftPMin: pmin) } catch let e as GenerationError {
             throw ValidationError(e.description)
         }
     }
@@ -90,7 +119,8 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate text from a prompt, streaming tokens to stdout.",
         discussion: """
-            Modes: ar (plain decoding of the target), sd (serial speculative decoding with a draft). \
+            Modes: ar (plain decoding of the target), sd (serial speculative decoding with a draft), \
+            mirror (Mirror-SD: target and draft on two threads, early-exit candidates, branch rollouts). \
             Statistics go to stderr at the end (or into the JSON object with --json).
             """)
 
@@ -98,7 +128,8 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var promptOptions: PromptOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var spec: SpeculativeFlags
-    @Option(help: "Decoding mode: ar or sd.") var mode: DecodeMode = .ar
+    @OptionGroup var mirrorFlags: MirrorFlags
+    @Option(help: "Decoding mode: ar, sd or mirror.") var mode: DecodeMode = .ar
     @Option(name: [.short, .customLong("max-tokens")], help: "Stop after N generated tokens.") var n: Int = 128
     @Option(name: [.customLong("target-backend"), .customLong("backend")], help: "Backend of the target: blas (fp32) or int8.")
     var backend: BackendKind = .blas
@@ -112,7 +143,8 @@ struct GenerateCommand: ParsableCommand {
         guard n >= 1 else { throw ValidationError("-n must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         if let c = ctx, c < 2 { throw ValidationError("--ctx must be at least 2") }
-        if mode == .ar && spec.draft != nil { throw ValidationError("--draft needs --mode sd") }
+        if mode == .ar && (spec.draft != nil || spec.lookup) { throw ValidationError("--draft and --lookup need --mode sd or mirror") }
+        if spec.isLookupOnly && spec.lookup { throw ValidationError("--lookup adds lookup in front of a model draft; --draft lookup is lookup alone") }
     }
 
     func run() throws {
@@ -122,15 +154,9 @@ struct GenerateCommand: ParsableCommand {
         let model = try LlamaModel(file: file, backend: backend.make(threads: threads))
         let context = ctx ?? min(model.config.contextLength, 4096)
         let session = model.makeSession(maxContext: context, maxBatch: 64)
-        var draftSession: LlamaSession? = nil
-        if mode == .sd {
-            let draftPath = spec.draft ?? modelOptions.model
-            let draftFile = draftPath == modelOptions.model ? file : try ModelOptions(model: draftPath).openFile()
-            do { try validatePair(target: tok.vocab, draft: Vocabulary(file: draftFile)) } catch let e as PairError {
-                throw CLIError("\(e) (target \(modelOptions.model), draft \(draftPath))")
-            }
-            let draftModel = try LlamaModel(file: draftFile, backend: spec.draftBackend.make(threads: 1))
-            draftSession = draftModel.makeSession(maxContext: context, maxBatch: 64)
+        var draftSession: (any TreeLanguageModel)? = nil
+        if mode != .ar {
+            draftSession = try makeDraft(spec: spec, targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: context)
         }
         let loadSeconds = WallClock.now() - t0
         let prompt = try promptOptions.tokens(tok)
@@ -145,7 +171,17 @@ struct GenerateCommand: ParsableCommand {
         }
         var report = RunReport(mode: mode.rawValue, backend: backend.rawValue, threads: threads, loadSeconds: loadSeconds,
                                promptTokens: prompt.count, context: context)
-        if let d = draftSession {
+        if let d = draftSession, mode == .mirror {
+            let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers)
+            let dec = MirrorDecoder(target: session, draft: d, tokenizer: tok)
+            let r = try dec.generate(prompt: prompt, options: options, mirror: mo, onText: stream)
+            report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.speculative.prefillSeconds,
+                        decode: r.stats.speculative.decodeSeconds)
+            report.speculative = r.stats.speculative
+            report.mirror = r.stats
+            report.mirrorOptions = mo
+            report.draftBackend = spec.draftBackend.rawValue
+        } else if let d = draftSession {
             let dec = SerialSpeculativeDecoder(target: session, draft: d, tokenizer: tok)
             let r = try dec.generate(prompt: prompt, options: options, speculative: try spec.options(), onText: stream)
             report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.prefillSeconds,
@@ -163,4 +199,17 @@ struct GenerateCommand: ParsableCommand {
             report.printSummary()
         }
     }
+}
+
+/// The draft for sd/mirror: a model file on the draft backend, prompt lookup, or lookup in front of
+/// a model (hybrid). A model draft is refused unless its vocabulary is the target's.
+func makeDraft(spec: SpeculativeFlags, targetFile: GGUFFile, targetPath: String, vocab: Vocabulary, context: Int) throws -> any TreeLanguageModel {
+    if spec.isLookupOnly { return LookupDraft(vocabSize: vocab.count, maxContext: context) }
+    let path = spec.draft ?? targetPath
+    let file = path == targetPath ? targetFile : try ModelOptions(model: path).openFile()
+    do { try validatePair(target: vocab, draft: Vocabulary(file: file)) } catch let e as PairError {
+        throw CLIError("\(e) (target \(targetPath), draft \(path))")
+    }
+    let session = try LlamaModel(file: file, backend: spec.draftBackend.make(threads: 1)).makeSession(maxContext: context, maxBatch: 64)
+    return spec.lookup ? LookupDraft(vocabSize: vocab.count, maxContext: context, fallback: session) : session
 }

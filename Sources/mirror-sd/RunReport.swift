@@ -16,6 +16,8 @@ struct RunReport {
     var prefillSeconds = 0.0
     var decodeSeconds = 0.0
     var speculative: SpeculativeStats? = nil
+    var mirror: MirrorStats? = nil
+    var mirrorOptions: MirrorOptions? = nil
 
     mutating func fill(tokens: [Int32], text: String, stop: StopReason, prefill: Double, decode: Double) {
         self.tokens = tokens
@@ -35,6 +37,9 @@ struct RunReport {
         if let d = draftBackend { line += ", draft \(d)" }
         note(line + "]")
         if let s = speculative { note("[" + s.summary + "]") }
+        if let m = mirror, let o = mirrorOptions {
+            note("[mirror γ=\(o.gamma) κ=\(o.kappa) ℓe=\(o.exitLayer) fallback \(o.fallback.rawValue): " + m.summary + "]")
+        }
     }
 
     func json() throws -> String {
@@ -49,6 +54,19 @@ struct RunReport {
                 "mean_accepted_length": s.meanAcceptedLength, "tokens_per_target_step": s.tokensPerTargetStep,
                 "acceptance_by_position": s.acceptanceByPosition, "target_forwards": s.targetForwards,
                 "draft_forwards": s.draftForwards, "target_seconds": s.targetSeconds, "draft_seconds": s.draftSeconds,
+            ] as [String: Any]
+        }
+        if let m = mirror, let o = mirrorOptions {
+            stats["mirror"] = [
+                "gamma": o.gamma, "kappa": o.kappa, "exit_layer": o.exitLayer, "fallback": o.fallback.rawValue,
+                "reuse_rate": m.reuseRate, "fallback_rate": m.fallbackRate, "omega_kappa": m.omega,
+                "fallbacks_by_acceptance": m.fallbacksByAcceptance, "rounds_by_acceptance": m.roundsByAcceptance,
+                "plain_steps": m.plainSteps, "branches": m.branchesRolled,
+                "target_prefix_seconds": m.targetPrefixSeconds, "target_suffix_seconds": m.targetSuffixSeconds,
+                "target_wait_seconds": m.targetWaitSeconds, "draft_branch_seconds": m.draftBranchSeconds,
+                "draft_select_seconds": m.draftSelectSeconds, "draft_idle_seconds": m.draftIdleSeconds,
+                "draft_hidden_seconds": m.draftHiddenSeconds, "step_ms": m.stepSeconds * 1e3,
+                "predicted_step_ms": m.predictedStepSeconds * 1e3,
             ] as [String: Any]
         }
         var obj: [String: Any] = [

@@ -32,11 +32,26 @@ final class VectorKernelTests: XCTestCase {
         }
     }
 
+    func testSmallGemmMatchesReference() {
+        var rng = SeededRNG(seed: 17)
+        for k in oddSizes.filter({ $0 <= 127 }) + [576] {
+            for (m, n) in [(1, 1), (2, 3), (3, 5), (4, 2), (5, 7), (8, 9), (9, 4), (16, 1)] {
+                let x = rng.floats(m * k), w = rng.floats(n * k)
+                var y1 = [Float](repeating: 0, count: m * n), y2 = y1
+                ck_gemm_f32_small_ref(&y1, x, w, Int32(m), Int32(n), Int32(k))
+                ck_gemm_f32_small_avx2(&y2, x, w, Int32(m), Int32(n), Int32(k))
+                var scale = [Float](repeating: 0, count: m * n)
+                for i in 0..<m { for r in 0..<n { for j in 0..<k { scale[i * n + r] += abs(x[i * k + j] * w[r * k + j]) } } }
+                assertClose(y1, y2, rel: Tolerance.reorderedSum, scale: scale, "small gemm m=\(m) n=\(n) k=\(k)")
+            }
+        }
+    }
+
     func testMatmulUsesBLASForBatchesAndGemvForOneRow() {
         var rng = SeededRNG(seed: 12)
         ck_blas_set_threads(1)
         XCTAssertEqual(ck_blas_get_threads(), 1)
-        for (m, n, k) in [(1, 7, 33), (1, 64, 576), (2, 5, 17), (5, 31, 64), (8, 65, 127)] {
+        for (m, n, k) in [(1, 7, 33), (1, 64, 576), (2, 5, 17), (5, 31, 64), (8, 65, 127), (17, 9, 33), (40, 3, 64)] {
             let x = rng.floats(m * k), w = rng.floats(n * k)
             var y = [Float](repeating: 0, count: m * n)
             ck_matmul_f32(&y, x, w, Int32(m), Int32(n), Int32(k))

@@ -143,6 +143,7 @@ final class DraftWorker: @unchecked Sendable {
     /// out up to `budget` tokens as a pending chain. Probabilities go to the arena's last slot.
     func fresh(feed: Int, budget: Int, parity: Int) throws -> Int {
         guard budget > 0 else { return 0 }
+        stats.speculative.draftForwards += 1
         var logits = try rowTokens.withUnsafeBufferPointer {
             try model.forward(UnsafeBufferPointer(rebasing: $0[0..<feed]), at: model.kvLength, allLogits: false)
         }
@@ -161,7 +162,8 @@ final class DraftWorker: @unchecked Sendable {
 
     @inline(__always)
     func forwardRows(_ rows: Int) throws -> UnsafeMutablePointer<Float> {
-        try rowTokens.withUnsafeBufferPointer { t in
+        stats.speculative.draftForwards += 1
+        return try rowTokens.withUnsafeBufferPointer { t in
             try rowParents.withUnsafeBufferPointer { p in
                 try model.forwardTree(UnsafeBufferPointer(rebasing: t[0..<rows]), parents: UnsafeBufferPointer(rebasing: p[0..<rows]))
             }

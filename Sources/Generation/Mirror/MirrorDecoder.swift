@@ -69,6 +69,8 @@ public final class MirrorDecoder {
         stats.draftFreshSeconds = d.draftFreshSeconds
         stats.draftIdleSeconds = d.draftIdleSeconds
         stats.branchesRolled = d.branchesRolled
+        stats.speculative.draftForwards = d.speculative.draftForwards
+        stats.speculative.draftSeconds = d.draftBranchSeconds + d.draftSelectSeconds
         stats.rendezvousCandidatesSeconds = d.rendezvousCandidatesSeconds
         stats.rendezvousVerdictSeconds = d.rendezvousVerdictSeconds
         return MirrorResult(tokens: run.sink.tokens, text: run.sink.text, stopReason: run.sink.reason ?? .maxTokens, stats: stats,
@@ -200,6 +202,7 @@ final class TargetRun: @unchecked Sendable {
             }
             target.truncate(to: L + a)
             stats.speculative.record(drafted: draftN, accepted: a + offset)
+            stats.speculative.targetForwards += 1
             let hit = kappa > 0 && contains(cands + (a + offset) * kappa, kappa, next)
             if kappa > 0 { stats.omegaRounds += 1; if hit { stats.omegaHits += 1 } }
             for i in 0..<a { committed[i] = window[i] }
@@ -215,6 +218,7 @@ final class TargetRun: @unchecked Sendable {
                 // F2: the draft is rolling out afresh; take one plain step meanwhile.
                 let s0 = WallClock.now()
                 let l = try target.forward([c], at: L - 1)
+                stats.speculative.targetForwards += 1
                 let t = options.sampling.isGreedy ? Sampler.argmax(l, count: v) : verifier.sampler.sample(l)
                 going = try sink.commit([t], onText: onText)
                 stats.targetSuffixSeconds += WallClock.now() - s0

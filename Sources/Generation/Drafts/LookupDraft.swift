@@ -1,0 +1,126 @@
+/// Prompt lookup as a draft model (llama.cpp's "prompt lookup" / n-gram drafting): after a context,
+/// find the most recent earlier occurrence of its last n tokens (n = maxN down to minN) in the
+/// prompt and the text so far, and propose the token that followed. Its "logits" are one-hot on
+/// the proposal; with no match they are flat, so a draft-p-min above 1/vocab stops drafting there.
+///
+/// With a `fallback` model (hybrid drafting) every token also goes through the fallback, whose
+/// logits stand wherever lookup finds nothing. Conforms to the tree interface, so Mirror-SD's
+/// branch rollouts can use it: each branch looks up in its own context.
+public final class LookupDraft: TreeLanguageModel, @unchecked Sendable {
+    // Sendable: owned by one worker thread at a time.
+    public let vocabSize: Int
+    public let maxContext: Int
+    public let maxN: Int
+    public let minN: Int
+    public let fallback: (any TreeLanguageModel)?
+    public private(set) var committed: [Int32] = []
+    var pending: [(token: Int32, parent: Int)] = []
+    let rowsCapacity = 256
+    let logits: UnsafeMutablePointer<Float>
+    var hot: [Int]  // per row: the index set to the one-hot value last time, or -1
+    var path: [Int32] = []
+    /// Lookups that found a match, and all lookups.
+    public private(set) var hits = 0
+    public private(set) var lookups = 0
+    static let hotValue: Float = 30  // softmax of a one-hot at 30 over 49,152 zeros: p ≈ 1 − 5e-9
+
+    public init(vocabSize: Int, maxContext: Int, maxN: Int = 3, minN: Int = 1, fallback: (any TreeLanguageModel)? = nil) {
+        precondition(fallback == nil || fallback!.vocabSize == vocabSize)
+        self.vocabSize = vocabSize
+        self.maxContext = maxContext
+        self.maxN = maxN
+        self.minN = minN
+        self.fallback = fallback
+        logits = .allocate(capacity: rowsCapacity * vocabSize)
+        logits.initialize(repeating: 0, count: rowsCapacity * vocabSize)
+        hot = [Int](repeating: -1, count: rowsCapacity)
+        committed.reserveCapacity(maxContext)
+        path.reserveCapacity(maxContext)
+    }
+
+    deinit { logits.deallocate() }
+
+    public var kvLength: Int { committed.count + pending.count }
+    public var committedLength: Int { committed.count }
+    public var pendingCount: Int { pending.count }
+
+    public func truncate(to length: Int) {
+        if length <= committed.count {
+            committed.removeLast(committed.count - length)
+            pending.removeAll(keepingCapacity: true)
+        } else {
+            pending.removeLast(pending.count - (length - committed.count))
+        }
+        fallback?.truncate(to: length)
+    }
+
+    /// The proposal after `ctx` (the whole context of a row), or -1.
+    func propose(_ ctx: UnsafeBufferPointer<Int32>) -> Int32 {
+        lookups += 1
+        let len = ctx.count
+        var n = min(maxN, len - 1)
+        while n >= minN {
+            // The suffix ctx[len-n ..< len]; search earlier windows, most recent first.
+            var start = len - n - 1
+            while start >= 0 {
+                var match = true
+                for i in 0..<n where ctx[start + i] != ctx[len - n + i] { match = false; break }
+                if match { hits += 1; return ctx[start + n] }
+                start -= 1
+            }
+            n -= 1
+        }
+        return -1
+    }
+
+    /// Writes row r's logits from the context that `fill` leaves in `path`.
+    func setRow(_ r: Int, proposal: Int32, fallbackLogits: UnsafeMutablePointer<Float>?) {
+        let row = logits + r * vocabSize
+        if let f = fallbackLogits {
+            row.update(from: f + r * vocabSize, count: vocabSize)
+            hot[r] = -1
+            if proposal >= 0 { row[Int(proposal)] = f[r * vocabSize + Int(proposal)] + 1000 }
+            return
+        }
+        if hot[r] >= 0 { row[hot[r]] = 0; hot[r] = -1 }
+        if proposal >= 0 { row[Int(proposal)] = Self.hotValue; hot[r] = Int(proposal) }
+    }
+
+    public func forward(_ tokens: UnsafeBufferPointer<Int32>, at position: Int, allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
+        precondition(pending.isEmpty && position == committed.count && tokens.count <= rowsCapacity)
+        let f = try fallback?.forward(tokens, at: position, allLogits: allLogits)
+        let first = committed.count
+        committed.append(contentsOf: tokens)
+        for r in 0..<tokens.count where allLogits || r == tokens.count - 1 {
+            let proposal = committed.withUnsafeBufferPointer { propose(UnsafeBufferPointer(rebasing: $0[0..<(first + r + 1)])) }
+            setRow(allLogits ? r : 0, proposal: proposal, fallbackLogits: f)
+        }
+        return logits
+    }
+
+    public func forwardTree(_ tokens: UnsafeBufferPointer<Int32>, parents: UnsafeBufferPointer<Int32>) throws -> UnsafeMutablePointer<Float> {
+        precondition(tokens.count <= rowsCapacity)
+        let f = try fallback?.forwardTree(tokens, parents: parents)
+        for (r, t) in tokens.enumerated() {
+            pending.append((t, Int(parents[r])))
+            // The row's context: committed tokens, then its ancestors' tokens, then itself.
+            path.removeAll(keepingCapacity: true)
+            path.append(contentsOf: committed)
+            let depthStart = path.count
+            var a = pending.count - 1
+            while a >= 0 { path.append(pending[a].token); a = pending[a].parent }
+            path[depthStart...].reverse()
+            let proposal = path.withUnsafeBufferPointer { propose($0) }
+            setRow(r, proposal: proposal, fallbackLogits: f)
+        }
+        return logits
+    }
+
+    public func commitTree(path: UnsafeBufferPointer<Int32>, keep: UnsafeBufferPointer<Int32>) throws {
+        try fallback?.commitTree(path: path, keep: keep)
+        for n in path { committed.append(pending[Int(n)].token) }
+        var kept: [(token: Int32, parent: Int)] = []
+        for (i, n) in keep.enumerated() { kept.append((pending[Int(n)].token, i - 1)) }
+        pending = kept
+    }
+}

@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
         .target(name: "Generation", dependencies: ["Llama", "Tokenizer", "TensorCore"],
                 swiftSettings: swiftSettings),
+        .target(name: "Benchmark", swiftSettings: swiftSettings),
         .target(name: "Profiler", dependencies: ["Compute", "TensorCore", "CKernels", "Llama"],
                 swiftSettings: swiftSettings),
 
@@ -43,7 +44,7 @@ let package = Package(
             name: "MirrorSDCLI",
             dependencies: [
                 "GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "Llama", "Tokenizer",
-                "Generation", "Profiler",
+                "Generation", "Profiler", "Benchmark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mirror-sd", swiftSettings: swiftSettings),
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "GenerationTests",
                     dependencies: ["Generation", "Llama", "BackendBLAS", "BackendInt8", "Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF"], swiftSettings: swiftSettings),
     ]
 )

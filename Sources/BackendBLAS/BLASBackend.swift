@@ -44,6 +44,10 @@ final class FP32Weight: LinearWeight {
         Ops.matmul(y, x, data.pointer, m: rows, n: outFeatures, k: inFeatures)
     }
 
+    func apply(_ x: UnsafePointer<Float>, rows: Int, outRows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
+        Ops.matmul(y, x, data.pointer, m: rows, n: min(outRows, outFeatures), k: inFeatures)
+    }
+
     func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
         out.update(from: data.pointer + index * inFeatures, count: inFeatures)
     }

@@ -55,11 +55,15 @@ final class Int8Weight: LinearWeight {
     var byteCount: Int { qs.bytes + scales.bytes }
 
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
+        apply(x, rows: rows, outRows: outFeatures, into: y, scratch: scratch)
+    }
+
+    func apply(_ x: UnsafePointer<Float>, rows: Int, outRows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
         let scaleBytes = (rows * (inFeatures / 32) * 4 + 63) / 64 * 64
         let xs = scratch.bindMemory(to: Float.self, capacity: rows * inFeatures / 32)
         let xq = (scratch + scaleBytes).bindMemory(to: Int8.self, capacity: rows * inFeatures)
         Ops.quantizeRows(xq, scales: xs, x, rows: rows, k: inFeatures)
-        Ops.q8Matmul(y, xq: xq, xScales: xs, wq: qs.pointer, wScales: scales.pointer, m: rows, n: outFeatures, k: inFeatures)
+        Ops.q8Matmul(y, xq: xq, xScales: xs, wq: qs.pointer, wScales: scales.pointer, m: rows, n: min(outRows, outFeatures), k: inFeatures)
     }
 
     func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {

@@ -11,6 +11,8 @@ public protocol LinearWeight: AnyObject, Sendable {
     /// y[rows][out] = x[rows][in] · Wᵀ. `scratch` holds at least the backend's `scratchBytes` for
     /// `rows` rows. Allocates nothing.
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer)
+    /// Like `apply`, for the first `outRows` output rows only (y has `outRows` columns).
+    func apply(_ x: UnsafePointer<Float>, rows: Int, outRows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer)
     /// Writes row `index` (an embedding lookup) as fp32.
     func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>)
 }

@@ -204,12 +204,17 @@ public final class LlamaSession {
     /// logits; after fewer: the logit lens). Returns `rows.count` rows of `vocabSize` floats, valid
     /// until the next call.
     @discardableResult
-    public func computeLogits(rows: Range<Int>) -> UnsafeMutablePointer<Float> {
+    public func computeLogits(rows: Range<Int>, vocabLimit: Int? = nil) -> UnsafeMutablePointer<Float> {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= batchRows && !rows.isEmpty)
         for (i, r) in rows.enumerated() {
             Ops.rmsnorm(xb.pointer + i * c.dim, x.pointer + r * c.dim, weight: model.outputNorm.pointer, n: c.dim, eps: c.normEps)
         }
-        model.output.apply(xb.pointer, rows: rows.count, into: logitsBuf.pointer, scratch: scratch)
+        if let k = vocabLimit, k < c.vocabSize {
+            // Rows `k` apart: the logits of the first k tokens only (a cheaper early-exit proxy).
+            model.output.apply(xb.pointer, rows: rows.count, outRows: k, into: logitsBuf.pointer, scratch: scratch)
+        } else {
+            model.output.apply(xb.pointer, rows: rows.count, into: logitsBuf.pointer, scratch: scratch)
+        }
         return logitsBuf.pointer
     }
 

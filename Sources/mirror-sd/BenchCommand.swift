@@ -63,7 +63,7 @@ struct BenchCommand: ParsableCommand {
         let needsDraft = methods.contains { $0.kind != .ar }
         let draft = needsDraft ? try makeDraft(spec: spec, targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx) : nil
         let specOptions = try spec.options()
-        let mirrorOptions = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers)
+        let mirrorOptions = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: specOptions.draftPMin)
         let options = GenerationOptions(maxTokens: maxTokens, sampling: .greedy, stopAtEOS: false)
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
         let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,

@@ -79,11 +79,16 @@ struct MirrorFlags: ParsableArguments {
     @Option(help: "Mirror: on a fallback the target waits, or takes a plain step meanwhile (wait, step).")
     var fallback: FallbackPolicy = .wait
     @Flag(help: "Mirror: do not pin the two workers to CPUs 0 and 1.") var noPin = false
+    @Option(help: "Mirror: the early-exit proxy covers the first N token ids only (0: the whole vocabulary).")
+    var proxyVocab: Int = 0
 
-    func options(gamma: Int, layers: Int) throws -> MirrorOptions {
+    func options(gamma: Int, layers: Int, draftPMin: Float) throws -> MirrorOptions {
         do {
-            return try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exitLayer ?? defaultExitLayer(layers: layers),
-                                     branchPositions: branchPositions, fallback: fallback, pinThreads: !noPin)
+            var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exitLayer ?? defaultExitLayer(layers: layers),
+                                      branchPositions: branchPositions, fallback: fallback, pinThreads: !noPin)
+            o.draftPMin = draftPMin
+            o.proxyVocab = proxyVocab > 0 ? proxyVocab : nil
+            return o
         } catch let e as GenerationError { throw ValidationError(e.description) }
     }
 
@@ -172,7 +177,7 @@ struct GenerateCommand: ParsableCommand {
         var report = RunReport(mode: mode.rawValue, backend: backend.rawValue, threads: threads, loadSeconds: loadSeconds,
                                promptTokens: prompt.count, context: context)
         if let d = draftSession, mode == .mirror {
-            let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers)
+            let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options().draftPMin)
             let dec = MirrorDecoder(target: session, draft: d, tokenizer: tok)
             let r = try dec.generate(prompt: prompt, options: options, mirror: mo, onText: stream)
             report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.speculative.prefillSeconds,

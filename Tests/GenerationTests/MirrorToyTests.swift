@@ -116,3 +116,36 @@ final class MirrorToyTests: XCTestCase {
         XCTAssertLessThan(tv, 0.03)
     }
 }
+
+extension MirrorToyTests {
+    func testDraftPMinTruncatedRolloutsAndLookupDraftStayLossless() throws {
+        let want = try greedy(9, n: 60)
+        for pmin: Float in [0.12, 0.2, 0.5] {
+            var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
+            o.draftPMin = pmin
+            let target = ToyLM(seed: 9)
+            target.proxyNoise = 1
+            let r = try mirror(target: target, draft: ToyLM(seed: 9, agreement: 0.7), n: 60, o)
+            XCTAssertEqual(r.tokens, want, "p-min \(pmin)")
+        }
+        // Prompt lookup, alone and in front of a toy model, under SD and Mirror-SD (with a proxy
+        // vocabulary smaller than the whole).
+        let repetitive: [Int32] = [1, 2, 3, 4, 1, 2, 3, 4, 1, 2]
+        let plain = try Generator(model: ToyLM(seed: 2, order: 1), tokenizer: tokenizer)
+            .generate(prompt: repetitive, options: GenerationOptions(maxTokens: 40)).tokens
+        for hybrid in [false, true] {
+            let draft = { LookupDraft(vocabSize: 16, maxContext: 4096, fallback: hybrid ? ToyLM(seed: 2, order: 1, agreement: 0.5) : nil) }
+            let sd = try SerialSpeculativeDecoder(target: ToyLM(seed: 2, order: 1), draft: draft(), tokenizer: tokenizer)
+                .generate(prompt: repetitive, options: GenerationOptions(maxTokens: 40), speculative: SpeculativeOptions(gamma: 4, draftPMin: 0.5))
+            XCTAssertEqual(sd.tokens, plain, "SD, hybrid \(hybrid)")
+            var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
+            o.draftPMin = 0.5
+            o.proxyVocab = 8
+            let target = ToyLM(seed: 2, order: 1)
+            target.proxyNoise = 0.5
+            let m = try MirrorDecoder(target: target, draft: draft(), tokenizer: tokenizer)
+                .generate(prompt: repetitive, options: GenerationOptions(maxTokens: 40), mirror: o)
+            XCTAssertEqual(m.tokens, plain, "Mirror, hybrid \(hybrid)")
+        }
+    }
+}

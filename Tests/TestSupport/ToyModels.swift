@@ -101,7 +101,7 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
         layersDone = range.upperBound
     }
 
-    public func batchLogits() -> UnsafeMutablePointer<Float> {
+    public func batchLogits(vocabLimit: Int?) -> UnsafeMutablePointer<Float> {
         for r in 0..<batch.count {
             let row = logits + r * vocabSize
             fill(row, after: context[..<(batchStart + r + 1)])

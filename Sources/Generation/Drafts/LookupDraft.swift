@@ -6,7 +6,7 @@
 /// With a `fallback` model (hybrid drafting) every token also goes through the fallback, whose
 /// logits stand wherever lookup finds nothing. Conforms to the tree interface, so Mirror-SD's
 /// branch rollouts can use it: each branch looks up in its own context.
-public final class LookupDraft: TreeLanguageModel, @unchecked Sendable {
+public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceReporting, @unchecked Sendable {
     // Sendable: owned by one worker thread at a time.
     public let vocabSize: Int
     public let maxContext: Int
@@ -18,6 +18,7 @@ public final class LookupDraft: TreeLanguageModel, @unchecked Sendable {
     let rowsCapacity = 256
     let logits: UnsafeMutablePointer<Float>
     var hot: [Int]  // per row: the index set to the one-hot value last time, or -1
+    var proposed: [Bool]  // per row: lookup found a proposal (hybrid rows)
     var path: [Int32] = []
     /// Lookups that found a match, and all lookups.
     public private(set) var hits = 0
@@ -34,6 +35,7 @@ public final class LookupDraft: TreeLanguageModel, @unchecked Sendable {
         logits = .allocate(capacity: rowsCapacity * vocabSize)
         logits.initialize(repeating: 0, count: rowsCapacity * vocabSize)
         hot = [Int](repeating: -1, count: rowsCapacity)
+        proposed = [Bool](repeating: false, count: rowsCapacity)
         committed.reserveCapacity(maxContext)
         path.reserveCapacity(maxContext)
     }
@@ -73,9 +75,17 @@ public final class LookupDraft: TreeLanguageModel, @unchecked Sendable {
         return -1
     }
 
+    /// 1 where lookup proposed (alone: the one-hot; hybrid: the proposal), else the flat 1/vocab
+    /// (alone) or, for a hybrid, 0.5 so the fallback model's guesses are drafted but not trusted more.
+    public func topProbability(row: Int) -> Float {
+        if hot[row] >= 0 || proposed[row] { return 1 }
+        return fallback == nil ? 1 / Float(vocabSize) : 0.5
+    }
+
     /// Writes row r's logits from the context that `fill` leaves in `path`.
     func setRow(_ r: Int, proposal: Int32, fallbackLogits: UnsafeMutablePointer<Float>?) {
         let row = logits + r * vocabSize
+        proposed[r] = proposal >= 0
         if let f = fallbackLogits {
             row.update(from: f + r * vocabSize, count: vocabSize)
             hot[r] = -1
@@ -87,8 +97,12 @@ public final class LookupDraft: TreeLanguageModel, @unchecked Sendable {
     }
 
     public func forward(_ tokens: UnsafeBufferPointer<Int32>, at position: Int, allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
-        precondition(pending.isEmpty && position == committed.count && tokens.count <= rowsCapacity)
+        precondition(pending.isEmpty && position == committed.count && (!allLogits || tokens.count <= rowsCapacity))
         let f = try fallback?.forward(tokens, at: position, allLogits: allLogits)
+        return try append(tokens, allLogits: allLogits, fallbackLogits: f)
+    }
+
+    func append(_ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, fallbackLogits f: UnsafeMutablePointer<Float>?) throws -> UnsafeMutablePointer<Float> {
         let first = committed.count
         committed.append(contentsOf: tokens)
         for r in 0..<tokens.count where allLogits || r == tokens.count - 1 {
@@ -96,6 +110,12 @@ public final class LookupDraft: TreeLanguageModel, @unchecked Sendable {
             setRow(allLogits ? r : 0, proposal: proposal, fallbackLogits: f)
         }
         return logits
+    }
+
+    func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
+        precondition(pending.isEmpty)
+        let f = try fallback.map { try prefill($0, tokens) }
+        return try tokens.withUnsafeBufferPointer { try append($0, allLogits: false, fallbackLogits: f) }
     }
 
     public func forwardTree(_ tokens: UnsafeBufferPointer<Int32>, parents: UnsafeBufferPointer<Int32>) throws -> UnsafeMutablePointer<Float> {

@@ -26,6 +26,7 @@ final class DraftWorker: @unchecked Sendable {
     var toks: [Int32]
     var nodes: [Int32]
     var len: [Int]
+    var done: [Bool]
     var rowTokens: [Int32]
     var rowParents: [Int32]
     var rowBranch: [Int]
@@ -52,6 +53,7 @@ final class DraftWorker: @unchecked Sendable {
         toks = [Int32](repeating: 0, count: maxBranches * g)
         nodes = [Int32](repeating: -1, count: maxBranches * g)
         len = [Int](repeating: 0, count: maxBranches)
+        done = [Bool](repeating: false, count: maxBranches)
         rowTokens = [Int32](repeating: 0, count: maxBranches + 1)
         rowParents = [Int32](repeating: 0, count: maxBranches + 1)
         rowBranch = [Int](repeating: 0, count: maxBranches + 1)
@@ -74,6 +76,14 @@ final class DraftWorker: @unchecked Sendable {
     }
 
     /// Chooses the next token from `logits`, storing the draft distribution in `probsRow` when sampling.
+    /// Whether row `row` of the last forward is confident enough to draft from (--draft-p-min).
+    func confident(_ logits: UnsafePointer<Float>, row: Int, probsRow: UnsafeMutablePointer<Float>?) -> Bool {
+        guard options.draftPMin > 0 else { return true }
+        if let c = model as? ConfidenceReporting { return c.topProbability(row: row) >= options.draftPMin }
+        if let p = probsRow { return maxValue(p, v) >= options.draftPMin }
+        return topProbability(logits, v) >= options.draftPMin
+    }
+
     @inline(__always)
     func choose(_ logits: UnsafePointer<Float>, probsRow: UnsafeMutablePointer<Float>?) -> Int32 {
         if greedy { return Sampler.argmax(logits, count: v) }
@@ -149,14 +159,19 @@ final class DraftWorker: @unchecked Sendable {
         }
         var m = 0
         window[0] = choose(logits, probsRow: probsRow(parity, branch: maxBranches, step: 0))
+        if !confident(logits, row: 0, probsRow: probsRow(parity, branch: maxBranches, step: 0)) { return 0 }
         m = 1
         while m < budget {
             rowTokens[0] = window[m - 1]
             rowParents[0] = Int32(m - 2)  // -1 for the first, then the previous chain node
             logits = try forwardRows(1)
-            window[m] = choose(logits, probsRow: probsRow(parity, branch: maxBranches, step: m))
+            let row = probsRow(parity, branch: maxBranches, step: m)
+            window[m] = choose(logits, probsRow: row)
+            if !confident(logits, row: 0, probsRow: row) { break }
             m += 1
         }
+        // The chain holds nodes for window[0..<m-1]; a node fed beyond that is dropped.
+        if model.pendingCount > max(m - 1, 0) { model.truncate(to: model.committedLength + max(m - 1, 0)) }
         return m
     }
 
@@ -198,6 +213,7 @@ final class DraftWorker: @unchecked Sendable {
                 pos[count] = j
                 cand[count] = token
                 len[count] = 0
+                done[count] = false
                 rowTokens[rows] = token
                 rowParents[rows] = j == 0 ? -1 : (j < n ? Int32(j - 1) : wnNode)
                 rowBranch[rows] = count
@@ -211,8 +227,10 @@ final class DraftWorker: @unchecked Sendable {
         var logits = try forwardRows(rows)
         for r in 0..<rows where rowBranch[r] >= 0 {
             let b = rowBranch[r]
-            toks[b * options.gamma] = choose(logits + r * v, probsRow: probsRow(parity, branch: b, step: 0))
-            len[b] = 1
+            let row = probsRow(parity, branch: b, step: 0)
+            toks[b * options.gamma] = choose(logits + r * v, probsRow: row)
+            len[b] = confident(logits + r * v, row: r, probsRow: row) ? 1 : 0
+            done[b] = len[b] == 0
         }
         var only = -1  // after an early verdict: the one branch still worth rolling
         for step in 1..<options.gamma {
@@ -224,18 +242,20 @@ final class DraftWorker: @unchecked Sendable {
             }
             rows = 0
             let base = Int32(model.pendingCount)
-            for b in 0..<count where only < 0 || b == only {
+            for b in 0..<count where (only < 0 || b == only) && !done[b] {
                 rowTokens[rows] = toks[b * options.gamma + step - 1]
                 rowParents[rows] = nodes[b * options.gamma + step - 1]
                 rowBranch[rows] = b
                 nodes[b * options.gamma + step] = base + Int32(rows)
                 rows += 1
             }
+            if rows == 0 { break }
             logits = try forwardRows(rows)
             for r in 0..<rows {
                 let b = rowBranch[r]
-                toks[b * options.gamma + step] = choose(logits + r * v, probsRow: probsRow(parity, branch: b, step: step))
-                len[b] = step + 1
+                let row = probsRow(parity, branch: b, step: step)
+                toks[b * options.gamma + step] = choose(logits + r * v, probsRow: row)
+                if confident(logits + r * v, row: r, probsRow: row) { len[b] = step + 1 } else { done[b] = true }
             }
         }
         return only >= 0
@@ -265,7 +285,7 @@ final class DraftWorker: @unchecked Sendable {
             return true
         }
         // Fallback: keep the accepted window tokens that have nodes, feed the rest and `next`.
-        let kept = (a < n || wnNode >= 0) ? a : n - 1
+        let kept = (a < n || wnNode >= 0) ? a : max(n - 1, 0)
         for i in 0..<kept { pathBuf[i] = windowNode(i) }
         try pathBuf.withUnsafeBufferPointer { p in
             try model.commitTree(path: UnsafeBufferPointer(rebasing: p[0..<kept]), keep: UnsafeBufferPointer(start: nil, count: 0))

@@ -182,11 +182,12 @@ final class TargetRun: @unchecked Sendable {
             let cands = channel.candidates.payload.tokens
             let draftN = n + offset
             if kappa > 0 {
-                let proxy = target.batchLogits()
+                let pv = min(mirror.proxyVocab ?? v, v)
+                let proxy = target.batchLogits(vocabLimit: pv)
                 for k in 0..<(offset * kappa) { cands[k] = -1 }
                 for j in 0...n {
                     let exclude: Int32 = j < n ? window[j] : -1
-                    topK(proxy + j * v, v, kappa, excluding: exclude, into: cands + (j + offset) * kappa, scratch: topScratch)
+                    topK(proxy + j * pv, pv, kappa, excluding: exclude, into: cands + (j + offset) * kappa, scratch: topScratch)
                 }
             }
             channel.candidates.payload.n = draftN

@@ -19,6 +19,10 @@ public struct MirrorOptions: Sendable {
     public var fallback: FallbackPolicy
     /// Pin the target thread to CPU 0 and the draft thread to CPU 1 when there are two.
     public var pinThreads: Bool
+    /// A rollout (fresh or branch) stops where the draft's top probability falls below this.
+    public var draftPMin: Float = 0
+    /// The early-exit proxy covers the first `proxyVocab` token ids only (nil: the whole vocabulary).
+    public var proxyVocab: Int? = nil
 
     public init(gamma: Int = 4, kappa: Int = 2, exitLayer: Int, branchPositions: Int? = nil,
                 fallback: FallbackPolicy = .wait, pinThreads: Bool = true) throws {

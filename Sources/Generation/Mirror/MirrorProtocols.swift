@@ -19,12 +19,23 @@ public protocol EarlyExitLanguageModel: LanguageModel {
     /// Embeds a causal batch appended at `position` (== kvLength).
     func beginBatch(_ tokens: UnsafeBufferPointer<Int32>, at position: Int) throws
     func runLayers(_ range: Range<Int>) throws
-    /// Logits (final norm + head) of every batch row from the hidden state after the layers run so far.
-    func batchLogits() -> UnsafeMutablePointer<Float>
+    /// Logits (final norm + head) of every batch row from the hidden state after the layers run so far;
+    /// with `vocabLimit`, of the first `vocabLimit` tokens only (rows that far apart).
+    func batchLogits(vocabLimit: Int?) -> UnsafeMutablePointer<Float>
+}
+
+extension EarlyExitLanguageModel {
+    public func batchLogits() -> UnsafeMutablePointer<Float> { batchLogits(vocabLimit: nil) }
+}
+
+/// Drafts that can say how sure they are of a row's argmax cheaply (prompt lookup knows exactly).
+public protocol ConfidenceReporting {
+    /// The top probability of logit row `row` of the last forward.
+    func topProbability(row: Int) -> Float
 }
 
 extension LlamaSession: TreeLanguageModel, EarlyExitLanguageModel {
     public var layerCount: Int { config.layers }
     public func beginBatch(_ tokens: UnsafeBufferPointer<Int32>, at position: Int) throws { try begin(tokens: tokens, at: position) }
-    public func batchLogits() -> UnsafeMutablePointer<Float> { computeLogits(rows: 0..<batchRows) }
+    public func batchLogits(vocabLimit: Int?) -> UnsafeMutablePointer<Float> { computeLogits(rows: 0..<batchRows, vocabLimit: vocabLimit) }
 }

@@ -184,9 +184,11 @@ public final class SerialSpeculativeDecoder {
     }
 }
 
+/// Feeds a prompt (after whatever the model holds), in chunks where the model needs them; returns
+/// the last row's logits.
 func prefill(_ m: any LanguageModel, _ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
     if let s = m as? PrefillCapable { return try s.prefillChunked(tokens) }
-    return try m.forward(tokens, at: 0)
+    return try m.forward(tokens, at: m.kvLength)
 }
 
 /// Models that must prefill in chunks (their batch capacity is limited).

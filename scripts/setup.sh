@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time setup on a fresh machine: system packages, the model, the tokenizer test vocabularies,
-# a release build; then (unless --no-run) a Mirror-SD generation on the default model.
+# a release build; then (unless --no-run) a Mirror-SD generation on the default model (the target on the
+# fp32 backend, its int8 copy as the draft; see the README for the draft choices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +25,5 @@ fi
 if [ "$run" = 1 ]; then
   echo "building (release)..."
   swift build -c release --product mirror-sd 2>&1 | tail -1
-  .build/release/mirror-sd generate --chat -n 64 --prompt "Give three tips for writing clear code."
+  .build/release/mirror-sd generate --mode mirror --chat -n 64 --prompt "Give three tips for writing clear code."
 fi

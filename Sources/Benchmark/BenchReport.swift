@@ -9,6 +9,10 @@ public struct MethodRun: Codable, Sendable, Equatable {
     public var tokensPerStep: Double
     /// Other processes' CPU use during the run, in cores.
     public var foreignLoad: Double
+    /// Mirror-SD only: share of rounds whose next window was a prepared branch, and Ω_κ (the
+    /// committed token was in the early-exit top-κ).
+    public var reuseRate: Double? = nil
+    public var omega: Double? = nil
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens.count) / seconds : 0 }
     public init(tokens: [Int32], seconds: Double, tokensPerStep: Double, foreignLoad: Double) {
         self.tokens = tokens

@@ -84,6 +84,7 @@ struct BenchCommand: ParsableCommand {
                 let t0 = WallClock.now()
                 var tokens: [Int32] = []
                 var perStep = 1.0
+                var mirrorStats: MirrorStats? = nil
                 switch m.kind {
                 case .ar:
                     tokens = try Generator(model: target, tokenizer: tok).generate(prompt: prompt, options: options).tokens
@@ -97,8 +98,11 @@ struct BenchCommand: ParsableCommand {
                         .generate(prompt: prompt, options: options, mirror: mirrorOptions)
                     tokens = r.tokens
                     perStep = r.stats.speculative.tokensPerTargetStep
+                    mirrorStats = r.stats
                 }
-                let run = MethodRun(tokens: tokens, seconds: WallClock.now() - t0, tokensPerStep: perStep, foreignLoad: monitor.sample())
+                var run = MethodRun(tokens: tokens, seconds: WallClock.now() - t0, tokensPerStep: perStep, foreignLoad: monitor.sample())
+                run.reuseRate = mirrorStats?.reuseRate
+                run.omega = mirrorStats?.omega
                 runs[m.name] = run
                 done += 1
                 progress(done, total, "q\(q.questionId) \(q.task) \(m.name) \(String(format: "%.1f", run.tokensPerSecond)) tok/s")
@@ -108,7 +112,15 @@ struct BenchCommand: ParsableCommand {
         }
         FileHandle.standardError.write("\n".data(using: .utf8)!)
         let report = BenchReport(methods: methods.map(\.name), maxTokens: maxTokens, prompts: results)
-        let md = report.markdown()
+        var md = report.markdown()
+        let mirrorRuns = results.compactMap { p in methods.first { $0.kind == .mirror }.flatMap { p.runs[$0.name] } }
+        if !mirrorRuns.isEmpty {
+            let reuse = mirrorRuns.compactMap(\.reuseRate).reduce(0, +) / Double(mirrorRuns.count)
+            let omega = mirrorRuns.compactMap(\.omega).reduce(0, +) / Double(mirrorRuns.count)
+            md += String(format: "\nMirror-SD (γ=%d, κ=%d, ℓe=%d, proxy vocabulary %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%\n",
+                         mirrorOptions.gamma, mirrorOptions.kappa, mirrorOptions.exitLayer,
+                         mirrorOptions.proxyVocab.map(String.init) ?? "all", reuse * 100, omega * 100)
+        }
         print(md)
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

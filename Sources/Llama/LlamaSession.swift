@@ -78,6 +78,16 @@ public final class LlamaSession {
 
     public var config: LlamaConfig { c }
 
+    /// Attach to time every op of every layer (see OpProfile).
+    public var opProfile: OpProfile?
+
+    @inline(__always) func tick(_ l: Int, _ op: Int, _ t: inout Double) {
+        guard let p = opProfile else { return }
+        let now = WallClock.now()
+        p.seconds[l * OpProfile.ops.count + op] += now - t
+        t = now
+    }
+
     /// Drops every KV position at or after `length`. O(1): the slots are simply reused.
     public func truncate(to length: Int) {
         precondition(length >= 0 && length <= kvLength, "truncate(to: \(length)) outside 0...\(kvLength)")
@@ -194,6 +204,7 @@ public final class LlamaSession {
             throw LlamaError.invalidLayerRange(range, layers: c.layers)
         }
         for l in range { layer(l) }
+        if range.lowerBound == 0 { opProfile?.forwards += 1 }
         layersDone = range.upperBound
     }
 
@@ -206,6 +217,8 @@ public final class LlamaSession {
     @discardableResult
     public func computeLogits(rows: Range<Int>, vocabLimit: Int? = nil) -> UnsafeMutablePointer<Float> {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= batchRows && !rows.isEmpty)
+        let t0 = opProfile != nil ? WallClock.now() : 0
+        defer { if let p = opProfile { p.headSeconds += WallClock.now() - t0 } }
         for (i, r) in rows.enumerated() {
             Ops.rmsnorm(xb.pointer + i * c.dim, x.pointer + r * c.dim, weight: model.outputNorm.pointer, n: c.dim, eps: c.normEps)
         }
@@ -252,10 +265,13 @@ public final class LlamaSession {
         let kv = batchStart * c.kvDim
         let kCache = keys[l].pointer, vCache = values[l].pointer
         let qkvDim = c.qDim + 2 * c.kvDim
+        var t = opProfile != nil ? WallClock.now() : 0
         for r in 0..<n {
             Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.attnNorm.pointer, n: c.dim, eps: c.normEps)
         }
+        tick(l, 0, &t)
         w.wqkv.apply(xb.pointer, rows: n, into: qkv.pointer, scratch: scratch)
+        tick(l, 1, &t)
         for r in 0..<n {
             let row = qkv.pointer + r * qkvDim
             let cs = ropeCos.pointer + r * c.headDim, sn = ropeSin.pointer + r * c.headDim
@@ -264,21 +280,28 @@ public final class LlamaSession {
             (kCache + kv + r * c.kvDim).update(from: row + c.qDim, count: c.kvDim)
             (vCache + kv + r * c.kvDim).update(from: row + c.qDim + c.kvDim, count: c.kvDim)
         }
+        tick(l, 2, &t)
         Ops.attention(out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: kCache, v: vCache,
                       kvStride: c.kvDim, rows: n, prefix: attnPrefix, new: attnNew, mask: useMask ? UnsafePointer(mask.pointer) : nil,
                       heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                       scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer)
+        tick(l, 3, &t)
         w.wo.apply(att.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
+        tick(l, 4, &t)
         for r in 0..<n {
             Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.ffnNorm.pointer, n: c.dim, eps: c.normEps)
         }
+        tick(l, 5, &t)
         w.w13.apply(xb.pointer, rows: n, into: gateUp.pointer, scratch: scratch)
+        tick(l, 6, &t)
         for r in 0..<n {
             let row = gateUp.pointer + r * 2 * c.ffnDim
             Ops.swiglu(hb.pointer + r * c.ffnDim, gate: row, up: row + c.ffnDim, n: c.ffnDim)
         }
+        tick(l, 7, &t)
         w.w2.apply(hb.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
+        tick(l, 8, &t)
     }
 }

@@ -149,3 +149,30 @@ extension MirrorToyTests {
         }
     }
 }
+
+extension MirrorToyTests {
+    func testTimelineHasBothLanesWithOrderedNonOverlappingSpans() throws {
+        let target = ToyLM(seed: 4), draft = ToyLM(seed: 4, agreement: 0.6)
+        target.latency = 0.001
+        target.proxyNoise = 1
+        let dec = MirrorDecoder(target: target, draft: draft, tokenizer: tokenizer)
+        dec.traceTimeline = true
+        let r = try dec.generate(prompt: prompt, options: GenerationOptions(maxTokens: 30),
+                                 mirror: MirrorOptions(gamma: 3, kappa: 2, exitLayer: 2, pinThreads: false))
+        let t = try XCTUnwrap(r.timeline)
+        for (name, lane) in [("target", t.target), ("draft", t.draft)] {
+            XCTAssertGreaterThan(lane.count, 5, name)
+            for (a, b) in zip(lane, lane.dropFirst()) {
+                XCTAssertLessThanOrEqual(a.start, a.end, name)
+                XCTAssertLessThanOrEqual(a.end, b.start + 1e-9, "\(name): \(a.name) overlaps \(b.name)")
+            }
+        }
+        XCTAssertTrue(t.target.contains { $0.name == "verify prefix" } && t.target.contains { $0.name == "verify suffix" })
+        XCTAssertTrue(t.draft.contains { $0.name == "branches" } && t.draft.contains { $0.name == "wait verdict" })
+        let json = try JSONSerialization.jsonObject(with: t.chromeTrace()) as! [String: Any]
+        let events = json["traceEvents"] as! [[String: Any]]
+        XCTAssertEqual(Set(events.compactMap { $0["tid"] as? Int }), [1, 2])
+        XCTAssertEqual(events.filter { ($0["ph"] as? String) == "X" }.count, t.target.count + t.draft.count)
+        XCTAssertTrue(t.svg().contains("<rect"))
+    }
+}

@@ -115,3 +115,22 @@ final class TinyModelTests: XCTestCase {
         XCTAssertFalse(try loadTiny(TinyLlama.gguf(tied: false)).tiedEmbeddings)
     }
 }
+
+extension TinyModelTests {
+    func testOpProfileAccountsForEveryForwardAndCostsNothingDetached() throws {
+        let model = try loadTiny()
+        let s = model.makeSession(maxContext: 64, maxBatch: 8)
+        let want = Array(UnsafeBufferPointer(start: try s.forward([1, 2, 3], at: 0, allLogits: true), count: 3 * 96))
+        let s2 = model.makeSession(maxContext: 64, maxBatch: 8)
+        let p = OpProfile(layers: model.config.layers)
+        s2.opProfile = p
+        let got = Array(UnsafeBufferPointer(start: try s2.forward([1, 2, 3], at: 0, allLogits: true), count: 3 * 96))
+        _ = try s2.forward([4], at: 3)
+        XCTAssertEqual(got, want, "profiling does not change results")
+        XCTAssertEqual(p.forwards, 2)
+        XCTAssertGreaterThan(p.totalSeconds, 0)
+        XCTAssertGreaterThan(p.headSeconds, 0)
+        for l in 0..<model.config.layers { XCTAssertGreaterThan(p.layerSeconds(l), 0) }
+        XCTAssertEqual(p.seconds.reduce(0, +) + p.headSeconds, p.totalSeconds, accuracy: 1e-12)
+    }
+}

@@ -15,6 +15,7 @@ final class DraftWorker: @unchecked Sendable {
     let v: Int
     var stats = MirrorStats()
     var traceKV = false
+    var spans: SpanRecorder? = nil
     var trace: [Int] = []
 
     // Branch bookkeeping, preallocated: branch b has position pos[b], candidate cand[b], tokens
@@ -97,10 +98,13 @@ final class DraftWorker: @unchecked Sendable {
 
     func loop() throws {
         if options.pinThreads && Ops.onlineCPUs >= 2 { Ops.pinCurrentThread(to: 1) }
+        let pre = WallClock.now()
         if prompt.count > 1 { _ = try prefill(model, Array(prompt.dropLast())) }
         var idle = WallClock.now()
+        spans?.add("prefill", pre, idle)
         channel.start.wait(for: 1)
         stats.draftIdleSeconds += WallClock.now() - idle
+        spans?.add("wait candidates", idle, WallClock.now())
         let first = channel.start.payload.first
         var budget = channel.start.payload.budget
         // The first window: fresh, after the last prompt token and the target's first token.
@@ -110,6 +114,7 @@ final class DraftWorker: @unchecked Sendable {
         n = try fresh(feed: 2, budget: budget, parity: 0)
         stats.draftSelectSeconds += WallClock.now() - t0
         stats.draftFreshSeconds += WallClock.now() - t0
+        spans?.add("fresh rollout", t0, WallClock.now())
         publish(round: 0, reused: false, parity: 0)
         var round = 0
         while true {
@@ -117,14 +122,17 @@ final class DraftWorker: @unchecked Sendable {
             channel.candidates.wait(for: UInt64(round + 1))
             stats.rendezvousCandidatesSeconds += WallClock.now() - channel.candidates.postedAt
             stats.draftIdleSeconds += WallClock.now() - idle
+            spans?.add("wait candidates", idle, WallClock.now())
             let parity = (round + 1) % 2
             t0 = WallClock.now()
             let earlyVerdict = try rollOutBranches(round: round, parity: parity)
             stats.draftBranchSeconds += WallClock.now() - t0
             idle = WallClock.now()
+            if count > 0 { spans?.add("branches", t0, idle) }
             if !earlyVerdict { channel.verdict.wait(for: UInt64(round + 1)) }
             stats.rendezvousVerdictSeconds += max(0, WallClock.now() - max(channel.verdict.postedAt, idle))
             stats.draftIdleSeconds += WallClock.now() - idle
+            spans?.add("wait verdict", idle, WallClock.now())
             let verdict = channel.verdict.payload
             if verdict.stop { return }
             budget = verdict.budget
@@ -132,6 +140,7 @@ final class DraftWorker: @unchecked Sendable {
             let reused = try select(accepted: verdict.accepted, next: verdict.next, budget: budget, parity: parity)
             stats.draftSelectSeconds += WallClock.now() - t0
             if !reused { stats.draftFreshSeconds += WallClock.now() - t0 }
+            spans?.add(reused ? "reuse" : "fresh rollout", t0, WallClock.now())
             if traceKV { trace.append(model.committedLength) }
             publish(round: round + 1, reused: reused, parity: parity)
             round += 1

@@ -11,6 +11,8 @@ public struct MirrorResult: Sendable {
     /// after each window the draft prepared, its committed length (they must be L and L − 1, and L).
     public var targetTrace: [(committed: Int, targetKV: Int)] = []
     public var draftTrace: [Int] = []
+    /// With `traceTimeline`: both workers' spans.
+    public var timeline: MirrorTimeline? = nil
 }
 
 /// Mirror Speculative Decoding: the target verifies on one dedicated thread while the draft rolls
@@ -23,6 +25,8 @@ public final class MirrorDecoder {
     public let tokenizer: Tokenizer
     /// Record KV lengths on both sides every round (tests count them).
     public var traceKV = false
+    /// Record both workers' spans (the `profile` command's timeline).
+    public var traceTimeline = false
 
     public init(target: any EarlyExitLanguageModel, draft: any TreeLanguageModel, tokenizer: Tokenizer) {
         self.target = target
@@ -44,7 +48,9 @@ public final class MirrorDecoder {
         let channel = MirrorChannel(gamma: mirror.gamma, kappa: mirror.kappa)
         let worker = DraftWorker(model: draft, channel: channel, options: mirror, prompt: prompt, sampling: options.sampling)
         worker.traceKV = traceKV
+        if traceTimeline { worker.spans = SpanRecorder() }
         let run = TargetRun(decoder: self, channel: channel, options: options, mirror: mirror, prompt: prompt, context: context, onText: onText)
+        if traceTimeline { run.spans = SpanRecorder() }
         let draftDone = DispatchSemaphore(value: 0), targetDone = DispatchSemaphore(value: 0)
         let draftThread = Thread { worker.run(); draftDone.signal() }
         let targetThread = Thread { run.run(); targetDone.signal() }
@@ -74,7 +80,8 @@ public final class MirrorDecoder {
         stats.rendezvousCandidatesSeconds = d.rendezvousCandidatesSeconds
         stats.rendezvousVerdictSeconds = d.rendezvousVerdictSeconds
         return MirrorResult(tokens: run.sink.tokens, text: run.sink.text, stopReason: run.sink.reason ?? .maxTokens, stats: stats,
-                            targetTrace: run.trace, draftTrace: worker.trace)
+                            targetTrace: run.trace, draftTrace: worker.trace,
+                            timeline: traceTimeline ? MirrorTimeline(target: run.spans?.spans ?? [], draft: worker.spans?.spans ?? []) : nil)
     }
 }
 
@@ -93,6 +100,7 @@ final class TargetRun: @unchecked Sendable {
     var error: Error?
     var draftStopped = false
     var trace: [(committed: Int, targetKV: Int)] = []
+    var spans: SpanRecorder? = nil
 
     init(decoder: MirrorDecoder, channel: MirrorChannel, options: GenerationOptions, mirror: MirrorOptions, prompt: [Int32],
          context: Int, onText: @escaping (String) -> Bool) {
@@ -124,6 +132,7 @@ final class TargetRun: @unchecked Sendable {
 
         var t0 = WallClock.now()
         let firstLogits = try prefill(target, prompt)
+        spans?.add("prefill", t0, WallClock.now())
         let first = options.sampling.isGreedy ? Sampler.argmax(firstLogits, count: v) : verifier.sampler.sample(firstLogits)
         stats.speculative.prefillSeconds = WallClock.now() - t0
         t0 = WallClock.now()
@@ -141,6 +150,7 @@ final class TargetRun: @unchecked Sendable {
             let w0 = WallClock.now()
             channel.window.wait(for: UInt64(round + 1))
             stats.targetWaitSeconds += WallClock.now() - w0
+            spans?.add("wait window", w0, WallClock.now())
             stats.rendezvousWindowSeconds += max(0, WallClock.now() - max(channel.window.postedAt, w0))
             let msg = channel.window.payload
             if let f = msg.failed { throw GenerationError.invalidOption("draft worker failed: \(f)") }
@@ -195,6 +205,7 @@ final class TargetRun: @unchecked Sendable {
             channel.candidates.post(UInt64(round + 1))
             let p1 = WallClock.now()
             stats.targetPrefixSeconds += p1 - p0
+            spans?.add("verify prefix", p0, p1)
             // Target suffix, then the shared verification.
             try target.runLayers(mirror.exitLayer..<target.layerCount)
             let logits = target.batchLogits()
@@ -214,6 +225,7 @@ final class TargetRun: @unchecked Sendable {
             lastAccepted = a + offset
             going = postVerdict(round: round, accepted: a + offset, next: next, L: L, stop: !going)
             stats.targetSuffixSeconds += WallClock.now() - p1
+            spans?.add("verify suffix", p1, WallClock.now())
             round += 1
             if going && mirror.fallback == .plainStep && !hit {
                 // F2: the draft is rolling out afresh; take one plain step meanwhile.
@@ -223,6 +235,7 @@ final class TargetRun: @unchecked Sendable {
                 let t = options.sampling.isGreedy ? Sampler.argmax(l, count: v) : verifier.sampler.sample(l)
                 going = try sink.commit([t], onText: onText)
                 stats.targetSuffixSeconds += WallClock.now() - s0
+                spans?.add("plain step", s0, WallClock.now())
                 if going {
                     plainToken = t
                     c = t

@@ -149,7 +149,7 @@ extension CLITests {
         try Data(TinyLlama.gguf()).write(to: tmp)
         try assertFails(["generate", "--mode", "sd", "--draft", tmp.path, "--prompt", "hi"],
                         saying: "draft and target vocabularies differ: the target has 49152 tokens, the draft 96")
-        try assertFails(["generate", "--draft", tmp.path, "--prompt", "hi"], saying: "--draft needs --mode sd")
+        try assertFails(["generate", "--draft", tmp.path, "--prompt", "hi"], saying: "--draft and --lookup need --mode sd or mirror")
         try assertFails(["generate", "--mode", "sd", "--gamma", "0", "--prompt", "hi"], saying: "--gamma must be in 1...32")
     }
 

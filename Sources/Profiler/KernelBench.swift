@@ -1,0 +1,157 @@
+import CKernels
+import TensorCore
+
+/// One timed kernel: median and spread over repetitions after a warm-up, with the bytes and
+/// operations it moves, so throughput can be set against the machine's peaks.
+public struct KernelTiming: Sendable, Codable {
+    public var kernel: String
+    public var twin: String
+    public var shape: String
+    public var medianSeconds: Double
+    public var spread: Double
+    public var bytes: Double
+    /// FLOPs (fp32) or int8 MACs (int8 kernels).
+    public var ops: Double
+    public var opUnit: String
+    /// The peak this kernel is held to ("DRAM", "FMA", "int8") and the fraction of it reached.
+    public var peakName: String
+    public var peakFraction: Double
+
+    public var gbPerSecond: Double { bytes / medianSeconds / 1e9 }
+    public var gOpsPerSecond: Double { ops / medianSeconds / 1e9 }
+}
+
+/// Times every kernel on a model's shapes, reference and AVX2 twins side by side.
+public struct KernelBench {
+    public let peaks: MachinePeaks
+    public let dim: Int, qkv: Int, ffn: Int, vocab: Int, heads: Int, kvHeads: Int, headDim: Int
+    public var reps = 21
+
+    public init(peaks: MachinePeaks, dim: Int, qkv: Int, ffn: Int, vocab: Int, heads: Int, kvHeads: Int, headDim: Int) {
+        self.peaks = peaks
+        self.dim = dim
+        self.qkv = qkv
+        self.ffn = ffn
+        self.vocab = vocab
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+    }
+
+    func time(_ body: () -> Void) -> Stats {
+        body()
+        var t: [Double] = []
+        for _ in 0..<reps {
+            let t0 = WallClock.now()
+            body()
+            t.append(WallClock.now() - t0)
+        }
+        return Stats(t)
+    }
+
+    func row(_ kernel: String, _ twin: String, _ shape: String, _ s: Stats, bytes: Double, ops: Double, unit: String, peak: String) -> KernelTiming {
+        let peakValue: Double
+        let achieved: Double
+        switch peak {
+        case "DRAM": peakValue = peaks.dramReadGBs1T; achieved = bytes / s.median / 1e9
+        case "L3": peakValue = peaks.l3ReadGBs1T; achieved = bytes / s.median / 1e9
+        case "int8": peakValue = peaks.int8GMacs1T; achieved = ops / s.median / 1e9
+        default: peakValue = peaks.fmaGFlops1T; achieved = ops / s.median / 1e9
+        }
+        return KernelTiming(kernel: kernel, twin: twin, shape: shape, medianSeconds: s.median, spread: s.spread, bytes: bytes, ops: ops,
+                            opUnit: unit, peakName: peak, peakFraction: peakValue > 0 ? achieved / peakValue : 0)
+    }
+
+    /// Weight streams that fit in the 32 MiB L3 (with room for neighbours) are held to the L3 peak.
+    func memoryPeak(_ bytes: Double) -> String { bytes < 16e6 ? "L3" : "DRAM" }
+
+    public func run() -> [KernelTiming] {
+        Ops.setBLASThreads(1)  // explicit: OpenBLAS would otherwise use every core, with spin barriers
+        var out: [KernelTiming] = []
+        var seed: UInt32 = 1
+        func fill(_ b: FloatBuffer, _ scale: Float = 1) {
+            for i in 0..<b.count { seed = seed &* 1_664_525 &+ 1_013_904_223; b[i] = (Float(seed >> 8) / Float(1 << 24) - 0.5) * scale }
+        }
+        let projections = [("qkv", qkv, dim), ("attn_out", dim, dim), ("gate_up", 2 * ffn, dim), ("ffn_down", dim, ffn), ("head", vocab, dim)]
+        let x = FloatBuffer(count: 8 * max(dim, ffn)), y = FloatBuffer(count: 8 * max(vocab, 2 * ffn))
+        fill(x)
+        for (name, n, k) in projections {
+            let w = FloatBuffer(count: n * k)
+            fill(w, 0.1)
+            let bytes = Double(n * k * 4), flops1 = Double(2 * n * k)
+            let shape = "\(n)×\(k)"
+            out.append(row("gemv f32 (OpenBLAS sgemv)", "blas", shape, time { ck_blas_sgemv(y.pointer, w.pointer, x.pointer, Int32(n), Int32(k)) },
+                           bytes: bytes, ops: flops1, unit: "GFLOP/s", peak: memoryPeak(bytes)))
+            out.append(row("gemv f32", "avx2", shape, time { ck_gemv_f32_avx2(y.pointer, w.pointer, x.pointer, Int32(n), Int32(k)) },
+                           bytes: bytes, ops: flops1, unit: "GFLOP/s", peak: memoryPeak(bytes)))
+            if name != "head" {
+                out.append(row("gemv f32", "ref", shape, time { ck_gemv_f32_ref(y.pointer, w.pointer, x.pointer, Int32(n), Int32(k)) },
+                               bytes: bytes, ops: flops1, unit: "GFLOP/s", peak: memoryPeak(bytes)))
+            }
+            out.append(row("gemm f32, 5 rows (verification)", "avx2", shape,
+                           time { ck_gemm_f32_small_avx2(y.pointer, x.pointer, w.pointer, 5, Int32(n), Int32(k)) },
+                           bytes: bytes, ops: 5 * flops1, unit: "GFLOP/s", peak: "FMA"))
+            out.append(row("gemm f32, 5 rows (OpenBLAS sgemm)", "blas", shape,
+                           time { ck_matmul_f32(y.pointer, x.pointer, w.pointer, 5, Int32(n), Int32(k)) },
+                           bytes: bytes, ops: 5 * flops1, unit: "GFLOP/s", peak: "FMA"))
+            // int8: the same matrix quantized.
+            let wq = AlignedBuffer<Int8>(count: n * k), ws = FloatBuffer(count: n * k / 32)
+            Ops.quantizeRows(wq.pointer, scales: ws.pointer, w.pointer, rows: n, k: k)
+            let xq = AlignedBuffer<Int8>(count: 8 * k), xs = FloatBuffer(count: 8 * k / 32)
+            Ops.quantizeRows(xq.pointer, scales: xs.pointer, x.pointer, rows: 8, k: k)
+            let ib = Double(n * k + n * k / 8)
+            for rows in [1, 5] {
+                out.append(row("q8 matmul, \(rows) row\(rows > 1 ? "s" : "")", "avx2", shape,
+                               time { ck_q8_matmul_avx2(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k)) },
+                               bytes: ib, ops: Double(rows * n * k), unit: "G int8-MAC/s", peak: "int8"))
+            }
+            if name != "head" {
+                out.append(row("q8 matmul, 1 row", "ref", shape,
+                               time { ck_q8_matmul_ref(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, 1, Int32(n), Int32(k)) },
+                               bytes: ib, ops: Double(n * k), unit: "G int8-MAC/s", peak: "int8"))
+            }
+        }
+        // Attention: one query row over a cache of `ctx` positions (decode), GQA heads.
+        let kvDim = kvHeads * headDim
+        for ctx in [128, 512, 2048] {
+            let kc = FloatBuffer(count: ctx * kvDim), vc = FloatBuffer(count: ctx * kvDim), q = FloatBuffer(count: heads * headDim)
+            let o = FloatBuffer(count: heads * headDim), sc = FloatBuffer(count: ctx + 8)
+            fill(kc); fill(vc); fill(q)
+            let bytes = Double(2 * ctx * kvDim * 4), flops = Double(4 * heads * headDim * ctx)
+            for (twin, f) in [("avx2", ck_attn_f32_avx2), ("ref", ck_attn_f32_ref)] {
+                out.append(row("attention, decode", twin, "ctx \(ctx), \(heads)/\(kvHeads) heads × \(headDim)",
+                               time { f(o.pointer, Int32(heads * headDim), q.pointer, Int32(heads * headDim), kc.pointer, vc.pointer,
+                                        Int32(kvDim), 1, Int32(ctx - 1), 1, nil, Int32(heads), Int32(kvHeads), Int32(headDim), 0.125, sc.pointer) },
+                               bytes: bytes, ops: flops, unit: "GFLOP/s", peak: "FMA"))
+            }
+        }
+        // Vector kernels.
+        let a = FloatBuffer(count: max(vocab, ffn)), b = FloatBuffer(count: max(vocab, ffn)), c = FloatBuffer(count: max(vocab, ffn))
+        fill(a); fill(b)
+        let cs = FloatBuffer(count: headDim), sn = FloatBuffer(count: headDim)
+        Ops.ropeTable(cos: cs.pointer, sin: sn.pointer, headDim: headDim, position: 17, base: 10000)
+        for twin in ["avx2", "ref"] {
+            let avx = twin == "avx2"
+            out.append(row("rmsnorm", twin, "\(dim)", time { (avx ? ck_rmsnorm_f32_avx2 : ck_rmsnorm_f32_ref)(c.pointer, a.pointer, b.pointer, Int32(dim), 1e-5) },
+                           bytes: Double(3 * dim * 4), ops: Double(4 * dim), unit: "GFLOP/s", peak: "FMA"))
+            out.append(row("rope", twin, "\(heads) heads × \(headDim)", time { (avx ? ck_rope_f32_avx2 : ck_rope_f32_ref)(c.pointer, Int32(heads), Int32(headDim), cs.pointer, sn.pointer) },
+                           bytes: Double(2 * heads * headDim * 4), ops: Double(3 * heads * headDim), unit: "GFLOP/s", peak: "FMA"))
+            out.append(row("softmax", twin, "\(vocab)", time { c.pointer.update(from: a.pointer, count: vocab); (avx ? ck_softmax_f32_avx2 : ck_softmax_f32_ref)(c.pointer, Int32(vocab)) },
+                           bytes: Double(3 * vocab * 4), ops: Double(10 * vocab), unit: "GFLOP/s", peak: "FMA"))
+            out.append(row("swiglu", twin, "\(ffn)", time { (avx ? ck_swiglu_f32_avx2 : ck_swiglu_f32_ref)(c.pointer, a.pointer, b.pointer, Int32(ffn)) },
+                           bytes: Double(3 * ffn * 4), ops: Double(12 * ffn), unit: "GFLOP/s", peak: "FMA"))
+        }
+        return out
+    }
+
+    public static func markdown(_ rows: [KernelTiming], peaks: MachinePeaks) -> String {
+        var s = String(format: "machine: DRAM read %.1f GB/s (1 thread), %.1f GB/s (2 threads); L3 read %.1f GB/s; FMA peak %.1f GFLOP/s; int8 peak %.1f G int8-MAC/s\n\n",
+                       peaks.dramReadGBs1T, peaks.dramReadGBs2T, peaks.l3ReadGBs1T, peaks.fmaGFlops1T, peaks.int8GMacs1T)
+        s += "| kernel | twin | shape | median µs | spread | GB/s | throughput | of peak |\n|---|---|---|---|---|---|---|---|\n"
+        for r in rows {
+            s += String(format: "| %@ | %@ | %@ | %.1f | %.0f %% | %.1f | %.1f %@ | %.0f %% %@ |\n", r.kernel, r.twin, r.shape, r.medianSeconds * 1e6,
+                        r.spread * 100, r.gbPerSecond, r.gOpsPerSecond, r.opUnit, r.peakFraction * 100, r.peakName)
+        }
+        return s
+    }
+}

@@ -74,8 +74,10 @@ struct MirrorFlags: ParsableArguments {
     @Option(help: "Mirror: target layer after which the early-exit proxy is read (default: the measured best for the model).")
     var exitLayer: Int?
     @Option(help: "Mirror: candidates per verified position on the token channel (0: no early exit).") var kappa: Int = 2
-    @Option(help: "Mirror: how many verified positions (from the first) get branches (default: all gamma + 1).")
+    @Option(help: "Mirror: how many verified positions get branches (default: all gamma + 1).")
     var branchPositions: Int?
+    @Flag(help: "Mirror: count --branch-positions from the end of the window (the bonus slot first) instead of the start.")
+    var branchFromEnd = false
     @Option(help: "Mirror: on a fallback the target waits, or takes a plain step meanwhile (wait, step).")
     var fallback: FallbackPolicy = .wait
     @Flag(help: "Mirror: do not pin the two workers to CPUs 0 and 1.") var noPin = false
@@ -87,6 +89,7 @@ struct MirrorFlags: ParsableArguments {
             var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exitLayer ?? defaultExitLayer(layers: layers),
                                       branchPositions: branchPositions, fallback: fallback, pinThreads: !noPin)
             o.draftPMin = draftPMin
+            o.branchFromEnd = branchFromEnd
             o.proxyVocab = proxyVocab > 0 ? proxyVocab : nil
             return o
         } catch let e as GenerationError { throw ValidationError(e.description) }

@@ -120,9 +120,10 @@ final class MirrorToyTests: XCTestCase {
 extension MirrorToyTests {
     func testDraftPMinTruncatedRolloutsAndLookupDraftStayLossless() throws {
         let want = try greedy(9, n: 60)
-        for pmin: Float in [0.12, 0.2, 0.5] {
-            var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
+        for (pmin, fromEnd) in [(Float(0.12), false), (0.2, true), (0.5, true)] {
+            var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, branchPositions: 2, pinThreads: false)
             o.draftPMin = pmin
+            o.branchFromEnd = fromEnd
             let target = ToyLM(seed: 9)
             target.proxyNoise = 1
             let r = try mirror(target: target, draft: ToyLM(seed: 9, agreement: 0.7), n: 60, o)

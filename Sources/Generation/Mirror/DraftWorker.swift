@@ -205,10 +205,11 @@ final class DraftWorker: @unchecked Sendable {
         count = 0
         wnNode = -1
         guard kappa > 0, n > 0 else { return false }
-        let positions = min(n, (options.branchPositions ?? (n + 1)) - 1)
+        let limit = min(n + 1, options.branchPositions ?? (n + 1))
+        let first = options.branchFromEnd ? n + 1 - limit : 0
         var rows = 0
         let pc = Int32(model.pendingCount)
-        for j in 0...positions {
+        for j in first..<(first + limit) {
             for k in 0..<kappa where count < maxBranches {
                 let token = msg.tokens[j * kappa + k]
                 guard token >= 0 else { continue }

@@ -14,8 +14,11 @@ public struct MirrorOptions: Sendable {
     public var kappa: Int
     /// The target layer after which the proxy distribution is read (1 ..< layers).
     public var exitLayer: Int
-    /// Verified positions (from the first) that get branches; nil: all γ + 1.
+    /// Verified positions that get branches; nil: all γ + 1.
     public var branchPositions: Int?
+    /// Count those positions from the end (the bonus slot after a fully accepted window first)
+    /// instead of from the start: with an accurate draft most verdicts land at the end.
+    public var branchFromEnd = false
     public var fallback: FallbackPolicy
     /// Pin the target thread to CPU 0 and the draft thread to CPU 1 when there are two.
     public var pinThreads: Bool

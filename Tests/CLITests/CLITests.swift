@@ -165,3 +165,27 @@ extension CLITests {
         XCTAssertNotNil(spec["tokens_per_target_step"])
     }
 }
+
+extension CLITests {
+    func testBenchRunsTwoPromptsInTwoModesWithAConsistentReport() throws {
+        try requireModel()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try run(["bench", "--per-category", "1", "--categories", "qa,translation", "--max-tokens", "6", "--modes", "ar,sd",
+                         "--draft", "lookup", "--out", dir.path])
+        XCTAssertEqual(r.status, 0, r.err)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("bench.json"))) as! [String: Any]
+        let prompts = report["prompts"] as! [[String: Any]]
+        XCTAssertEqual(prompts.count, 2)
+        func tps(_ p: [String: Any], _ m: String) -> Double {
+            let run = (p["runs"] as! [String: Any])[m] as! [String: Any]
+            return Double((run["tokens"] as! [Int]).count) / (run["seconds"] as! Double)
+        }
+        let meanAR = prompts.map { tps($0, "ar") }.reduce(0, +) / 2, meanSD = prompts.map { tps($0, "sd") }.reduce(0, +) / 2
+        let overall = report["overall"] as! [[String: Any]]
+        XCTAssertEqual(overall[1]["speedup"] as! Double, meanSD / meanAR, accuracy: 1e-9)
+        XCTAssertEqual(overall[1]["equalToBaseline"] as? Int, 2, "greedy SD must reproduce AR")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bench-speedup.svg").path))
+        XCTAssertTrue(r.out.contains("| overall | sd | 2 |"))
+    }
+}

@@ -119,6 +119,7 @@ public final class Generator {
         var text = ""
         var reason = StopReason.maxTokens
         var pos = prompt.count
+        var input: [Int32] = [0]  // reused: the per-token path allocates nothing
         loop: while true {
             let token = sampler.sample(logits)
             if options.stopAtEOS, token == tokenizer.eosId { reason = .endOfSequence; break }
@@ -129,7 +130,8 @@ public final class Generator {
             if stopped { reason = .stopString; break loop }
             if out.count >= options.maxTokens { reason = .maxTokens; break }
             if pos + 1 > model.maxContext { reason = .contextFull; break }
-            logits = try model.forward([token], at: pos)
+            input[0] = token
+            logits = try input.withUnsafeBufferPointer { try model.forward($0, at: pos, allLogits: false) }
             pos += 1
         }
         if reason != .stopString {

@@ -230,7 +230,8 @@ final class TargetRun: @unchecked Sendable {
             if going && mirror.fallback == .plainStep && !hit {
                 // F2: the draft is rolling out afresh; take one plain step meanwhile.
                 let s0 = WallClock.now()
-                let l = try target.forward([c], at: L - 1)
+                block[0] = c
+                let l = try block.withUnsafeBufferPointer { try target.forward(UnsafeBufferPointer(rebasing: $0[0..<1]), at: L - 1, allLogits: false) }
                 stats.speculative.targetForwards += 1
                 let t = options.sampling.isGreedy ? Sampler.argmax(l, count: v) : verifier.sampler.sample(l)
                 going = try sink.commit([t], onText: onText)

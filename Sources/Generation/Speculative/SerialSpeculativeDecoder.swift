@@ -102,7 +102,10 @@ public final class SerialSpeculativeDecoder {
         let greedy = options.sampling.isGreedy
         let draftProbs = UnsafeMutablePointer<Float>.allocate(capacity: greedy ? 1 : gammaMax * v)
         defer { draftProbs.deallocate() }
+        // Reused every round: the per-token path allocates nothing.
         var window = [Int32](repeating: 0, count: gammaMax + 1)
+        var input = [Int32](repeating: 0, count: gammaMax + 1)
+        var one: [Int32] = [0]
         var stats = SpeculativeStats()
         stats.promptTokens = prompt.count
         var sink = CommitSink(tokenizer: tokenizer, options: options)
@@ -153,7 +156,10 @@ public final class SerialSpeculativeDecoder {
                     n += 1
                     if n < gamma {
                         let pos = L + n - 1
-                        logits = try timed(&stats.draftSeconds, &stats.draftForwards) { try draft.forward([d], at: pos) }
+                        one[0] = d
+                        logits = try timed(&stats.draftSeconds, &stats.draftForwards) {
+                            try one.withUnsafeBufferPointer { try draft.forward($0, at: pos, allLogits: false) }
+                        }
                     }
                 }
                 if n < speculative.draftMin {
@@ -162,9 +168,11 @@ public final class SerialSpeculativeDecoder {
                 }
             }
             // Verify [c, d_1..d_n] in one target forward.
-            window[n] = 0
-            let input = [seq[L - 1]] + window[0..<n]
-            let rows = try timed(&stats.targetSeconds, &stats.targetForwards) { try target.forward(input, at: L - 1, allLogits: true) }
+            input[0] = seq[L - 1]
+            for i in 0..<n { input[i + 1] = window[i] }
+            let rows = try timed(&stats.targetSeconds, &stats.targetForwards) {
+                try input.withUnsafeBufferPointer { try target.forward(UnsafeBufferPointer(rebasing: $0[0...n]), at: L - 1, allLogits: true) }
+            }
             let (a, next) = window.withUnsafeBufferPointer { w in
                 verifier.verify(window: UnsafeBufferPointer(rebasing: w[0..<n]), draftProbs: greedy ? nil : UnsafePointer(draftProbs),
                                 targetLogits: rows)
@@ -172,9 +180,9 @@ public final class SerialSpeculativeDecoder {
             stats.record(drafted: n, accepted: a)
             target.truncate(to: L + a)
             draft.truncate(to: min(draft.kvLength, L + a))
-            let committed = Array(window[0..<a]) + [next]
-            seq += committed
-            going = try sink.commit(committed, onText: onText)
+            window[a] = next
+            seq += window[0...a]
+            going = try sink.commit(window[0...a], onText: onText)
             onRound?(target.kvLength, draft.kvLength, seq.count)
         }
         sink.finish(onText: onText)

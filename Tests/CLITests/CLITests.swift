@@ -163,6 +163,14 @@ extension CLITests {
         XCTAssertEqual(a["tokens"] as? [Int], s["tokens"] as? [Int])
         let spec = (s["stats"] as! [String: Any])["speculative"] as! [String: Any]
         XCTAssertNotNil(spec["tokens_per_target_step"])
+        // Mirror-SD on the real model, two settings: the same tokens again.
+        for extra in [["--kappa", "2"], ["--kappa", "1", "--exit-layer", "15", "--fallback", "step", "--draft", "lookup"]] {
+            let m = try run(args + ["--mode", "mirror", "--gamma", "3"] + extra)
+            XCTAssertEqual(m.status, 0, m.err)
+            let j = try JSONSerialization.jsonObject(with: Data(m.out.utf8)) as! [String: Any]
+            XCTAssertEqual(j["tokens"] as? [Int], a["tokens"] as? [Int], "mirror \(extra)")
+            XCTAssertNotNil((j["stats"] as! [String: Any])["mirror"])
+        }
     }
 }
 

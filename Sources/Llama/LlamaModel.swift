@@ -24,7 +24,6 @@ public final class LlamaModel: Sendable {
     public let output: any LinearWeight
     public let outputNorm: FloatBuffer
     public let tiedEmbeddings: Bool
-    let scratchBytesPerRow: Int
     let backend: any ComputeBackend
 
     /// Binds every tensor by name with its expected shape (ggml order).
@@ -75,7 +74,6 @@ public final class LlamaModel: Sendable {
             output = tokenEmbedding
             tiedEmbeddings = true
         }
-        scratchBytesPerRow = backend.scratchBytes(rows: 1, maxIn: max(c.dim, c.ffnDim, c.qDim))
     }
 
     /// Bytes of weights read per single-token forward (every matrix once, the embedding row aside).

@@ -82,7 +82,7 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
         return fallback == nil ? 1 / Float(vocabSize) : 0.5
     }
 
-    /// Writes row r's logits from the context that `fill` leaves in `path`.
+    /// Writes row r: one-hot on the proposal, or the fallback model's row with the proposal on top.
     func setRow(_ r: Int, proposal: Int32, fallbackLogits: UnsafeMutablePointer<Float>?) {
         let row = logits + r * vocabSize
         proposed[r] = proposal >= 0
@@ -123,14 +123,15 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
         let f = try fallback?.forwardTree(tokens, parents: parents)
         for (r, t) in tokens.enumerated() {
             pending.append((t, Int(parents[r])))
-            // The row's context: committed tokens, then its ancestors' tokens, then itself.
+            // The row's context is the committed tokens, then its ancestors', then its own: append
+            // that short path to `committed` for the lookup and take it off again (O(depth), no copy
+            // of the whole context; capacity is reserved, so nothing allocates).
             path.removeAll(keepingCapacity: true)
-            path.append(contentsOf: committed)
-            let depthStart = path.count
             var a = pending.count - 1
             while a >= 0 { path.append(pending[a].token); a = pending[a].parent }
-            path[depthStart...].reverse()
-            let proposal = path.withUnsafeBufferPointer { propose($0) }
+            committed.append(contentsOf: path.reversed())
+            let proposal = committed.withUnsafeBufferPointer { propose($0) }
+            committed.removeLast(path.count)
             setRow(r, proposal: proposal, fallbackLogits: f)
         }
         return logits

@@ -126,8 +126,6 @@ final class TargetRun: @unchecked Sendable {
         var block = [Int32](repeating: 0, count: g + 2)
         var window = [Int32](repeating: 0, count: g + 2)
         var committed = [Int32](repeating: 0, count: g + 2)
-        let topScratch = UnsafeMutablePointer<Int32>.allocate(capacity: kappa + 1)
-        defer { topScratch.deallocate() }
         stats.speculative.promptTokens = prompt.count
 
         var t0 = WallClock.now()
@@ -197,7 +195,7 @@ final class TargetRun: @unchecked Sendable {
                 for k in 0..<(offset * kappa) { cands[k] = -1 }
                 for j in 0...n {
                     let exclude: Int32 = j < n ? window[j] : -1
-                    topK(proxy + j * pv, pv, kappa, excluding: exclude, into: cands + (j + offset) * kappa, scratch: topScratch)
+                    topK(proxy + j * pv, pv, kappa, excluding: exclude, into: cands + (j + offset) * kappa)
                 }
             }
             channel.candidates.payload.n = draftN
@@ -291,8 +289,7 @@ final class TargetRun: @unchecked Sendable {
 }
 
 /// The κ largest entries of `logits` (excluding one token), written to `out` in descending order.
-func topK(_ logits: UnsafePointer<Float>, _ n: Int, _ k: Int, excluding: Int32, into out: UnsafeMutablePointer<Int32>,
-          scratch: UnsafeMutablePointer<Int32>) {
+func topK(_ logits: UnsafePointer<Float>, _ n: Int, _ k: Int, excluding: Int32, into out: UnsafeMutablePointer<Int32>) {
     var filled = 0
     for i in 0..<n where Int32(i) != excluding {
         let x = logits[i]

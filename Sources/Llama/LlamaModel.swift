@@ -12,6 +12,9 @@ public struct LlamaLayer: Sendable {
     /// ffn_gate and ffn_up stacked: one product gives [gate | up].
     public let w13: any LinearWeight
     public let w2: any LinearWeight  // ffn_down
+    /// Optional `ffn_down.bias` (llama.cpp loads it for the llama architecture too). MirrorSD's
+    /// distilled drafts use one on their last block to stand in for the deep layers' large activation.
+    public let ffnDownBias: FloatBuffer?
 }
 
 /// A Llama-architecture model bound to one backend. Immutable and shared; each thread that runs it
@@ -24,6 +27,9 @@ public final class LlamaModel: Sendable {
     public let output: any LinearWeight
     public let outputNorm: FloatBuffer
     public let tiedEmbeddings: Bool
+    /// Output rows actually computed: the first `headVocab` token ids (GGUF key `mirrorsd.head_vocab`,
+    /// written for drafts trained with a restricted head); every other logit is -infinity.
+    public let headVocab: Int
     let backend: any ComputeBackend
 
     /// Binds every tensor by name with its expected shape (ggml order).
@@ -62,7 +68,8 @@ public final class LlamaModel: Sendable {
                 wo: try matrix(p + "attn_output.weight", in: c.qDim, out: c.dim),
                 ffnNorm: try vector(p + "ffn_norm.weight", c.dim),
                 w13: try stack([(p + "ffn_gate.weight", c.ffnDim), (p + "ffn_up.weight", c.ffnDim)], in: c.dim),
-                w2: try matrix(p + "ffn_down.weight", in: c.ffnDim, out: c.dim)))
+                w2: try matrix(p + "ffn_down.weight", in: c.ffnDim, out: c.dim),
+                ffnDownBias: file.tensor(named: p + "ffn_down.bias") != nil ? try vector(p + "ffn_down.bias", c.dim) : nil))
         }
         self.layers = layers
         outputNorm = try vector("output_norm.weight", c.dim)
@@ -74,7 +81,14 @@ public final class LlamaModel: Sendable {
             output = tokenEmbedding
             tiedEmbeddings = true
         }
+        if file.metadata[LlamaModel.headVocabKey] != nil {
+            headVocab = try file.int(LlamaModel.headVocabKey, in: 1...Int64(c.vocabSize))
+        } else {
+            headVocab = c.vocabSize
+        }
     }
+
+    public static let headVocabKey = "mirrorsd.head_vocab"
 
     /// Bytes of weights read per single-token forward (every matrix once, the embedding row aside).
     public var weightBytesPerToken: Int {
@@ -89,7 +103,7 @@ public final class LlamaModel: Sendable {
     /// Multiply-accumulates per token in the matrices (attention scores excluded).
     public var macsPerToken: Int {
         let c = config
-        return c.layers * (c.dim * c.qDim + 2 * c.dim * c.kvDim + c.qDim * c.dim + 3 * c.dim * c.ffnDim) + c.dim * c.vocabSize
+        return c.layers * (c.dim * c.qDim + 2 * c.dim * c.kvDim + c.qDim * c.dim + 3 * c.dim * c.ffnDim) + c.dim * headVocab
     }
 
     public func makeSession(maxContext: Int? = nil, maxBatch: Int = 64) -> LlamaSession {

@@ -222,9 +222,20 @@ public final class LlamaSession {
         for (i, r) in rows.enumerated() {
             Ops.rmsnorm(xb.pointer + i * c.dim, x.pointer + r * c.dim, weight: model.outputNorm.pointer, n: c.dim, eps: c.normEps)
         }
-        if let k = vocabLimit, k < c.vocabSize {
+        let head = model.headVocab
+        if let k = vocabLimit, k < min(c.vocabSize, head) {
             // Rows `k` apart: the logits of the first k tokens only (a cheaper early-exit proxy).
             model.output.apply(xb.pointer, rows: rows.count, outRows: k, into: logitsBuf.pointer, scratch: scratch)
+        } else if head < c.vocabSize {
+            // A restricted head: compute `head` rows, then spread them to full-vocabulary rows with
+            // -infinity beyond (last row first, so no row overwrites one not yet moved).
+            let v = vocabLimit.map { min($0, c.vocabSize) } ?? c.vocabSize
+            model.output.apply(xb.pointer, rows: rows.count, outRows: head, into: logitsBuf.pointer, scratch: scratch)
+            for i in stride(from: rows.count - 1, through: 0, by: -1) {
+                let dst = logitsBuf.pointer + i * v
+                if i > 0 { dst.update(from: logitsBuf.pointer + i * head, count: head) }
+                (dst + head).update(repeating: -Float.infinity, count: v - head)
+            }
         } else {
             model.output.apply(xb.pointer, rows: rows.count, into: logitsBuf.pointer, scratch: scratch)
         }
@@ -302,6 +313,9 @@ public final class LlamaSession {
         tick(l, 7, &t)
         w.w2.apply(hb.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
+        if let bias = w.ffnDownBias {
+            for r in 0..<n { Ops.add(x.pointer + r * c.dim, x.pointer + r * c.dim, bias.pointer, n: c.dim) }
+        }
         tick(l, 8, &t)
     }
 }

@@ -9,8 +9,10 @@ public enum TinyLlama {
                                                   vocabSize: 96, contextLength: 256, normEps: 1e-5, ropeBase: 10000)
 
     /// A GGUF image with random weights. `type` is the storage type of the matrices (F32 or Q8_0).
+    /// `downBias` adds an `ffn_down.bias` to the last block; `headVocab` writes `mirrorsd.head_vocab`.
+    /// Neither changes the random weights drawn for the rest.
     public static func gguf(config c: LlamaConfig = defaultConfig, seed: UInt64 = 1, tied: Bool = true,
-                            type: GGMLType = .f32) -> [UInt8] {
+                            type: GGMLType = .f32, downBias: [Float]? = nil, headVocab: Int? = nil) -> [UInt8] {
         var rng = SeededRNG(seed: seed)
         var w = GGUFWriter()
         w.set("general.architecture", .string("llama"))
@@ -26,6 +28,7 @@ public enum TinyLlama {
         w.set("llama.rope.dimension_count", .uint32(UInt32(c.headDim)))
         w.set("tokenizer.ggml.model", .string("gpt2"))
         w.set("tokenizer.ggml.tokens", .array(.string, (0..<c.vocabSize).map { .string("t\($0)") }))
+        if let headVocab { w.set(LlamaModel.headVocabKey, .uint32(UInt32(headVocab))) }
 
         func matrix(_ name: String, in inF: Int, out: Int, scale: Float) {
             let values = rng.floats(inF * out, scale: scale)
@@ -53,6 +56,7 @@ public enum TinyLlama {
             matrix(p + "ffn_down.weight", in: c.ffnDim, out: c.dim, scale: 0.2)
             matrix(p + "ffn_up.weight", in: c.dim, out: c.ffnDim, scale: 0.2)
         }
+        if let downBias { w.addTensor(name: "blk.\(c.layers - 1).ffn_down.bias", dims: [downBias.count], floats: downBias) }
         norm("output_norm.weight", c.dim)
         if !tied { matrix("output.weight", in: c.dim, out: c.vocabSize, scale: 0.5) }
         return w.serialize()

@@ -1,0 +1,157 @@
+import ArgumentParser
+import Benchmark
+import Foundation
+import Generation
+import GGUF
+import Llama
+import TensorCore
+import Tokenizer
+
+struct EvalDraftCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval-draft",
+        abstract: "Draft quality on held-out Spec-Bench prompts: agreement with the target's greedy answers and tokens per target step.",
+        discussion: """
+            The target answers each prompt greedily (up to --max-tokens, stopping at end-of-sequence); every \
+            draft then reads prompt and answer teacher-forced, and at each answer position its argmax is \
+            compared with the target's token. Tokens per target step at γ follow from those matches exactly as \
+            greedy serial SD would accept them. Drafts (--drafts, comma-separated): a GGUF path, 'lookup' \
+            (prompt lookup), or PATH+lookup (lookup first, the model where lookup finds nothing). \
+            Prompts are the first --per-category of each task in bench order: with 20 or fewer they are all \
+            in the held-out split of tools/draft/split.json.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Comma-separated drafts: PATH, lookup, or PATH+lookup.") var drafts: String = "lookup"
+    @Option(name: .customLong("per-category"), help: "Prompts per Spec-Bench task.") var perTask: Int = 20
+    @Option(help: "Comma-separated tasks.") var categories: String = SpecBench.tasks.joined(separator: ",")
+    @Option(help: "Longest target answer, in tokens.") var maxTokens: Int = 128
+    @Option(help: "Comma-separated window sizes γ.") var gammas: String = "3,4,5,7"
+    @Option(help: "Backend of model drafts: int8 or blas.") var draftBackend: BackendKind = .int8
+    @Flag(help: "Also time one-token decoding of each model draft against the target (single thread each).")
+    var timing = false
+    @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Option(help: "Spec-Bench question file.") var questions: String = "data/specbench/question.jsonl"
+    @Option(help: "Context size.") var ctx: Int = 4096
+
+    func parsedGammas() throws -> [Int] {
+        let g = gammas.split(separator: ",").compactMap { Int($0) }
+        guard !g.isEmpty, g.count == gammas.split(separator: ",").count, g.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--gammas must be positive integers separated by commas")
+        }
+        return g
+    }
+
+    func validate() throws {
+        guard perTask >= 1 else { throw ValidationError("--per-category must be at least 1") }
+        guard maxTokens >= 2 else { throw ValidationError("--max-tokens must be at least 2") }
+        _ = try parsedGammas()
+        for t in categories.split(separator: ",") where !SpecBench.tasks.contains(String(t)) {
+            throw ValidationError("unknown task '\(t)' (tasks: \(SpecBench.tasks.joined(separator: ", ")))")
+        }
+        guard !drafts.split(separator: ",").isEmpty else { throw ValidationError("--drafts is empty") }
+    }
+
+    func run() throws {
+        let gs = try parsedGammas()
+        let file = try modelOptions.openFile()
+        let tok = try Tokenizer(file: file)
+        let template = try ChatTemplate(template: tok.vocab.chatTemplate)
+        let targetModel = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
+        let target = targetModel.makeSession(maxContext: ctx, maxBatch: 64)
+        var models: [(name: String, lm: any LanguageModel, model: LlamaModel?)] = []
+        for spec in drafts.split(separator: ",").map(String.init) {
+            models.append(try makeEvalDraft(spec, targetFile: file, vocab: tok.vocab))
+        }
+        guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
+        let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,
+                                        tasks: categories.split(separator: ",").map(String.init))
+        note("eval-draft: \(selected.count) prompts, answers of up to \(maxTokens) tokens, drafts: \(models.map(\.name).joined(separator: ", "))")
+
+        var byTask: [[String: DraftAgreement]] = Array(repeating: [:], count: models.count)
+        var all = Array(repeating: DraftAgreement(), count: models.count)
+        let t0 = WallClock.now()
+        for (i, q) in selected.enumerated() {
+            let prompt = tok.encode(template.render([.init(role: "user", content: q.turns[0])], useDefaultSystem: false), parseSpecial: true)
+            guard prompt.count + maxTokens + 1 < ctx else { note("skipping question \(q.questionId): \(prompt.count) prompt tokens"); continue }
+            let answer = try DraftEval.greedyPath(target: target, prompt: prompt, maxTokens: maxTokens, eos: tok.eosId)
+            for (d, m) in models.enumerated() {
+                let match = try DraftEval.matches(draft: m.lm, prompt: prompt, answer: answer)
+                byTask[d][q.task, default: DraftAgreement()].add(match, gammas: gs)
+                all[d].add(match, gammas: gs)
+            }
+            note(String(format: "[%d/%d] q%d %@: %d answer tokens; top-1 so far %@ (%.0f s)", i + 1, selected.count, q.questionId,
+                        q.task, answer.count, all.map { String(format: "%.3f", $0.top1) }.joined(separator: " / "), WallClock.now() - t0))
+        }
+
+        let g4 = gs.contains(4) ? 4 : gs[0]
+        print("Draft agreement with the target's greedy answers (teacher-forced; tokens per target step = accepted + 1)\n")
+        print("| draft | task | positions | top-1 | " + gs.map { "tok/step γ=\($0)" }.joined(separator: " | ") + " |")
+        print("|---|---|---|---|" + gs.map { _ in "---|" }.joined())
+        var rows: [[String: Any]] = []
+        for (d, m) in models.enumerated() {
+            for task in SpecBench.tasks + ["ALL"] {
+                guard let a = task == "ALL" ? all[d] : byTask[d][task] else { continue }
+                print("| \(m.name) | \(task) | \(a.positions) | \(String(format: "%.3f", a.top1)) | "
+                      + gs.map { String(format: "%.2f", a.tokensPerStep(gamma: $0)) }.joined(separator: " | ") + " |")
+                var row: [String: Any] = ["draft": m.name, "task": task, "positions": a.positions, "top1": a.top1]
+                for g in gs { row["tokens_per_step_gamma\(g)"] = a.tokensPerStep(gamma: g) }
+                rows.append(row)
+            }
+        }
+        print("\nbest at γ=\(g4): " + (models.indices.max { all[$0].tokensPerStep(gamma: g4) < all[$1].tokensPerStep(gamma: g4) }
+            .map { "\(models[$0].name), \(String(format: "%.2f", all[$0].tokensPerStep(gamma: g4))) tokens per target step" } ?? "-"))
+
+        var costs: [[String: Any]] = []
+        let targetMACs = Double(targetModel.macsPerToken)
+        for m in models {
+            guard let model = m.model else { continue }
+            var c: [String: Any] = ["draft": m.name, "macs_per_token": model.macsPerToken,
+                                    "macs_relative": Double(model.macsPerToken) / targetMACs]
+            var line = String(format: "%@: %.1f M MAC/token (%.3f of the target's %.1f M)", m.name,
+                              Double(model.macsPerToken) / 1e6, Double(model.macsPerToken) / targetMACs, targetMACs / 1e6)
+            if timing {
+                let (td, tt) = (try decodeSeconds(model.makeSession(maxContext: 1024, maxBatch: 1)), try decodeSeconds(target))
+                c["ms_per_token"] = td * 1e3
+                c["target_ms_per_token"] = tt * 1e3
+                line += String(format: "; decode %.2f ms/token on %@ vs target %.2f ms (%.3f)", td * 1e3, model.backendName, tt * 1e3, td / tt)
+            }
+            print(line)
+            costs.append(c)
+        }
+        if let json {
+            let obj: [String: Any] = ["prompts": selected.count, "max_tokens": maxTokens, "gammas": gs, "rows": rows, "costs": costs]
+            try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: json))
+            note("wrote \(json)")
+        }
+    }
+
+    /// Median seconds of a one-token forward at context ~256 (after a warm-up).
+    private func decodeSeconds(_ s: LlamaSession) throws -> Double {
+        s.truncate(to: 0)
+        let ids = (0..<256).map { Int32(200 + $0 % 5000) }
+        try s.prefill(ids, at: 0)
+        var times: [Double] = []
+        for i in 0..<48 {
+            let t0 = WallClock.now()
+            _ = try s.forward([Int32(300 + i)], at: s.kvLength)
+            if i >= 8 { times.append(WallClock.now() - t0) }
+        }
+        s.truncate(to: 0)
+        return times.sorted()[times.count / 2]
+    }
+
+    private func makeEvalDraft(_ spec: String, targetFile: GGUFFile, vocab: Vocabulary) throws -> (name: String, lm: any LanguageModel, model: LlamaModel?) {
+        if spec == "lookup" { return (spec, LookupDraft(vocabSize: vocab.count, maxContext: ctx), nil) }
+        let hybrid = spec.hasSuffix("+lookup")
+        let path = hybrid ? String(spec.dropLast("+lookup".count)) : spec
+        let file = try ModelOptions(model: path).openFile()
+        do { try validatePair(target: vocab, draft: Vocabulary(file: file)) } catch let e as PairError {
+            throw CLIError("\(e) (draft \(path))")
+        }
+        let model = try LlamaModel(file: file, backend: draftBackend.make(threads: 1))
+        let session = model.makeSession(maxContext: ctx, maxBatch: 64)
+        let name = (path as NSString).lastPathComponent + (hybrid ? "+lookup" : "")
+        return (name, hybrid ? LookupDraft(vocabSize: vocab.count, maxContext: ctx, fallback: session) : session, model)
+    }
+}

@@ -1,0 +1,34 @@
+"""Reading the shards gen.py writes: sequences of tokens with the teacher's top-K labels."""
+import glob
+
+import numpy as np
+
+
+class Sequence:
+    __slots__ = ("qid", "temp", "tokens", "n_prompt", "top_ids", "top_vals", "lse")
+
+    def __init__(self, qid, temp, tokens, n_prompt, top_ids, top_vals, lse):
+        self.qid, self.temp, self.tokens, self.n_prompt = qid, temp, tokens, n_prompt
+        self.top_ids, self.top_vals, self.lse = top_ids, top_vals, lse
+
+
+def load(pattern):
+    seqs = []
+    paths = sorted(glob.glob(pattern))
+    if not paths:
+        raise FileNotFoundError(f"no shards match {pattern}")
+    for path in paths:
+        d = np.load(path)
+        off = loff = 0
+        for s in range(len(d["lengths"])):
+            n = int(d["lengths"][s])
+            if n < 2:
+                raise ValueError(f"{path}: sequence {s} has {n} tokens")
+            seqs.append(Sequence(int(d["qid"][s]), float(d["temp"][s]), d["tokens"][off:off + n],
+                                 int(d["n_prompt"][s]), d["top_ids"][loff:loff + n - 1],
+                                 d["top_vals"][loff:loff + n - 1], d["lse"][loff:loff + n - 1]))
+            off += n
+            loff += n - 1
+        if off != len(d["tokens"]) or loff != len(d["lse"]):
+            raise ValueError(f"{path}: lengths do not add up")
+    return seqs

@@ -14,7 +14,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Spec-Bench side by side: methods run interleaved prompt by prompt, greedy, with the chat template.",
         discussion: """
             Methods (--modes): ar[:THREADS] (plain decoding of the target), sd (serial speculative decoding), \
-            mirror (Mirror-SD). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
+            mirror (Mirror-SD). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
+            SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
             included) divided by the first method's. Each method's output is checked against the first's. \
             Other processes' CPU use is sampled from /proc and runs during which it exceeded 0.15 cores are \
             counted as busy. Build with -c release.
@@ -27,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated tasks (mt_bench, translation, summarization, qa, math_reasoning, rag).")
     var categories: String = SpecBench.tasks.joined(separator: ",")
     @Option(help: "New tokens per prompt.") var maxTokens: Int = 128
-    @Option(help: "Comma-separated methods, the first is the baseline: ar, ar:2 (two threads), sd, mirror.")
+    @Option(help: "Comma-separated methods, the first is the baseline: ar, ar:2 (two threads), sd, mirror, sd@DRAFT*GAMMA, mirror@DRAFT*GAMMA.")
     var modes: String = "ar,sd,mirror"
     @Option(help: "Spec-Bench question file.") var questions: String = "data/specbench/question.jsonl"
     @Option(help: "Write bench.md, bench.json and bench-speedup.svg into this folder.") var out: String?
@@ -43,13 +44,34 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    func parsedModes() throws -> [(name: String, kind: DecodeMode, threads: Int)] {
+    struct Method {
+        var name: String
+        var kind: DecodeMode
+        var threads = 1
+        var draft: String?
+        var gamma: Int?
+    }
+
+    func parsedModes() throws -> [Method] {
         try modes.split(separator: ",").map { m in
-            let parts = m.split(separator: ":")
-            guard let kind = DecodeMode(rawValue: String(parts[0])) else { throw ValidationError("unknown method '\(m)' in --modes") }
-            let threads = parts.count > 1 ? Int(parts[1]) ?? 0 : 1
-            guard threads >= 1 else { throw ValidationError("bad thread count in '\(m)'") }
-            return (String(m), kind, threads)
+            var rest = Substring(m)
+            var method = Method(name: String(m), kind: .ar)
+            if let star = rest.lastIndex(of: "*") {
+                guard let g = Int(rest[rest.index(after: star)...]), g >= 1 else { throw ValidationError("bad γ in '\(m)'") }
+                method.gamma = g
+                rest = rest[..<star]
+            }
+            if let at = rest.firstIndex(of: "@") {
+                method.draft = String(rest[rest.index(after: at)...])
+                rest = rest[..<at]
+            }
+            let parts = rest.split(separator: ":")
+            guard let first = parts.first, let kind = DecodeMode(rawValue: String(first)) else { throw ValidationError("unknown method '\(m)' in --modes") }
+            method.kind = kind
+            if kind == .ar, method.draft != nil || method.gamma != nil { throw ValidationError("'\(m)': ar takes no draft or γ") }
+            method.threads = parts.count > 1 ? Int(parts[1]) ?? 0 : 1
+            guard method.threads >= 1 else { throw ValidationError("bad thread count in '\(m)'") }
+            return method
         }
     }
 
@@ -60,15 +82,31 @@ struct BenchCommand: ParsableCommand {
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
         let model = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
-        let needsDraft = methods.contains { $0.kind != .ar }
-        let draft = needsDraft ? try makeDraft(spec: spec, targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx) : nil
-        let specOptions = try spec.options()
-        let mirrorOptions = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: specOptions.draftPMin)
+        // One draft instance per distinct draft name; one option set per method.
+        var drafts: [String: any TreeLanguageModel] = [:]
+        var choices: [String: DraftChoice] = [:]
+        var specOptions: [String: SpeculativeOptions] = [:]
+        var mirrorOptions: [String: MirrorOptions] = [:]
+        for m in methods where m.kind != .ar {
+            let choice = m.draft != nil ? try DraftChoice(parsing: m.draft!, targetPath: modelOptions.model)
+                                        : try spec.choice(for: m.kind, targetPath: modelOptions.model)
+            choices[m.name] = choice
+            if drafts[choice.description] == nil {
+                drafts[choice.description] = try makeDraft(choice, backend: spec.draftBackend, targetFile: file,
+                                                           targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
+            }
+            var so = try spec.options()
+            if let g = m.gamma { so.gamma = g }
+            if choice.path == nil, spec.draftPMin == nil { so.draftPMin = 0.5 }
+            specOptions[m.name] = so
+            mirrorOptions[m.name] = try mirrorFlags.options(gamma: so.gamma, layers: model.config.layers, draftPMin: so.draftPMin)
+        }
         let options = GenerationOptions(maxTokens: maxTokens, sampling: .greedy, stopAtEOS: false)
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
         let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,
                                         tasks: categories.split(separator: ",").map(String.init))
-        note("bench: \(selected.count) prompts × \(methods.count) methods (\(modes)), \(maxTokens) new tokens each, draft \(spec.draft ?? "target file")\(spec.lookup ? " + lookup" : "")")
+        note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each; "
+             + methods.map { m in choices[m.name].map { "\(m.name): draft \($0), γ=\(specOptions[m.name]!.gamma)" } ?? m.name }.joined(separator: "; "))
 
         var results: [PromptResult] = []
         var monitor = CPULoadMonitor()
@@ -89,13 +127,13 @@ struct BenchCommand: ParsableCommand {
                 case .ar:
                     tokens = try Generator(model: target, tokenizer: tok).generate(prompt: prompt, options: options).tokens
                 case .sd:
-                    let r = try SerialSpeculativeDecoder(target: target, draft: draft!, tokenizer: tok)
-                        .generate(prompt: prompt, options: options, speculative: specOptions)
+                    let r = try SerialSpeculativeDecoder(target: target, draft: drafts[choices[m.name]!.description]!, tokenizer: tok)
+                        .generate(prompt: prompt, options: options, speculative: specOptions[m.name]!)
                     tokens = r.tokens
                     perStep = r.stats.tokensPerTargetStep
                 case .mirror:
-                    let r = try MirrorDecoder(target: target, draft: draft!, tokenizer: tok)
-                        .generate(prompt: prompt, options: options, mirror: mirrorOptions)
+                    let r = try MirrorDecoder(target: target, draft: drafts[choices[m.name]!.description]!, tokenizer: tok)
+                        .generate(prompt: prompt, options: options, mirror: mirrorOptions[m.name]!)
                     tokens = r.tokens
                     perStep = r.stats.speculative.tokensPerTargetStep
                     mirrorStats = r.stats
@@ -113,13 +151,14 @@ struct BenchCommand: ParsableCommand {
         FileHandle.standardError.write("\n".data(using: .utf8)!)
         let report = BenchReport(methods: methods.map(\.name), maxTokens: maxTokens, prompts: results)
         var md = report.markdown()
-        let mirrorRuns = results.compactMap { p in methods.first { $0.kind == .mirror }.flatMap { p.runs[$0.name] } }
-        if !mirrorRuns.isEmpty {
-            let reuse = mirrorRuns.compactMap(\.reuseRate).reduce(0, +) / Double(mirrorRuns.count)
-            let omega = mirrorRuns.compactMap(\.omega).reduce(0, +) / Double(mirrorRuns.count)
-            md += String(format: "\nMirror-SD (γ=%d, κ=%d, ℓe=%d, proxy vocabulary %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%\n",
-                         mirrorOptions.gamma, mirrorOptions.kappa, mirrorOptions.exitLayer,
-                         mirrorOptions.proxyVocab.map(String.init) ?? "all", reuse * 100, omega * 100)
+        for m in methods where m.kind == .mirror {
+            let runs = results.compactMap { $0.runs[m.name] }
+            guard !runs.isEmpty, let mo = mirrorOptions[m.name] else { continue }
+            let reuse = runs.compactMap(\.reuseRate).reduce(0, +) / Double(runs.count)
+            let omega = runs.compactMap(\.omega).reduce(0, +) / Double(runs.count)
+            md += String(format: "\n%@ (draft %@, γ=%d, κ=%d, ℓe=%d, proxy vocabulary %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%\n",
+                         m.name, choices[m.name]!.description, mo.gamma, mo.kappa, mo.exitLayer,
+                         mo.proxyVocab.map(String.init) ?? "all", reuse * 100, omega * 100)
         }
         print(md)
         if let dir = out {

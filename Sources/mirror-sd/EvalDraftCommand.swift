@@ -15,19 +15,20 @@ struct EvalDraftCommand: ParsableCommand {
             The target answers each prompt greedily (up to --max-tokens, stopping at end-of-sequence); every \
             draft then reads prompt and answer teacher-forced, and at each answer position its argmax is \
             compared with the target's token. Tokens per target step at γ follow from those matches exactly as \
-            greedy serial SD would accept them. Drafts (--drafts, comma-separated): a GGUF path, 'lookup' \
-            (prompt lookup), or PATH+lookup (lookup first, the model where lookup finds nothing). \
+            greedy serial SD would accept them. Drafts (--drafts, comma-separated) are named as for generate \
+            --draft: small, large, self, a GGUF path, lookup, or any model draft with +lookup. \
             Prompts are the first --per-category of each task in bench order: with 20 or fewer they are all \
             in the held-out split of tools/draft/split.json.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Comma-separated drafts: PATH, lookup, or PATH+lookup.") var drafts: String = "lookup"
+    @Option(help: "Comma-separated drafts: small, large, self, PATH, lookup, or a model draft with +lookup.") var drafts: String = "small,large,lookup,small+lookup,large+lookup"
     @Option(name: .customLong("per-category"), help: "Prompts per Spec-Bench task.") var perTask: Int = 20
     @Option(help: "Comma-separated tasks.") var categories: String = SpecBench.tasks.joined(separator: ",")
     @Option(help: "Longest target answer, in tokens.") var maxTokens: Int = 128
     @Option(help: "Comma-separated window sizes γ.") var gammas: String = "3,4,5,7"
     @Option(help: "Backend of model drafts: int8 or blas.") var draftBackend: BackendKind = .int8
+    @Option(help: "Shortest lookup match used in front of a model draft.") var hybridMinN: Int = 2
     @Flag(help: "Also time one-token decoding of each model draft against the target (single thread each).")
     var timing = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
@@ -50,6 +51,7 @@ struct EvalDraftCommand: ParsableCommand {
             throw ValidationError("unknown task '\(t)' (tasks: \(SpecBench.tasks.joined(separator: ", ")))")
         }
         guard !drafts.split(separator: ",").isEmpty else { throw ValidationError("--drafts is empty") }
+        guard (1...8).contains(hybridMinN) else { throw ValidationError("--hybrid-min-n must be in 1...8") }
     }
 
     func run() throws {
@@ -142,16 +144,10 @@ struct EvalDraftCommand: ParsableCommand {
     }
 
     private func makeEvalDraft(_ spec: String, targetFile: GGUFFile, vocab: Vocabulary) throws -> (name: String, lm: any LanguageModel, model: LlamaModel?) {
-        if spec == "lookup" { return (spec, LookupDraft(vocabSize: vocab.count, maxContext: ctx), nil) }
-        let hybrid = spec.hasSuffix("+lookup")
-        let path = hybrid ? String(spec.dropLast("+lookup".count)) : spec
-        let file = try ModelOptions(model: path).openFile()
-        do { try validatePair(target: vocab, draft: Vocabulary(file: file)) } catch let e as PairError {
-            throw CLIError("\(e) (draft \(path))")
-        }
-        let model = try LlamaModel(file: file, backend: draftBackend.make(threads: 1))
-        let session = model.makeSession(maxContext: ctx, maxBatch: 64)
-        let name = (path as NSString).lastPathComponent + (hybrid ? "+lookup" : "")
-        return (name, hybrid ? LookupDraft(vocabSize: vocab.count, maxContext: ctx, fallback: session) : session, model)
+        let choice = try DraftChoice(parsing: spec, targetPath: modelOptions.model)
+        let lm = try makeDraft(choice, backend: draftBackend, targetFile: targetFile, targetPath: modelOptions.model, vocab: vocab,
+                               context: ctx, hybridMinN: hybridMinN)
+        let session = (lm as? LlamaSession) ?? ((lm as? LookupDraft)?.fallback as? LlamaSession)
+        return (choice.description, lm, session?.model)
     }
 }

@@ -100,9 +100,10 @@ struct MirrorFlags: ParsableArguments {
 }
 
 struct SpeculativeFlags: ParsableArguments {
-    @Option(help: "Draft for sd/mirror: a GGUF path, or 'lookup' for prompt lookup (n-gram copying, no model). Default: the target file itself on the draft backend.")
+    @Option(help: ArgumentHelp("Draft for sd/mirror: small, large (the shipped distilled drafts), self (the target file), a GGUF path, or lookup (prompt lookup, no model); append +lookup to put lookup in front of a model.",
+                               discussion: "Default: small+lookup for sd, large+lookup for mirror (measured best; README, Drafts)."))
     var draft: String?
-    @Flag(help: "Put prompt lookup in front of the model draft (hybrid): lookup where it finds a match, the model elsewhere.")
+    @Flag(help: "Put prompt lookup in front of the model draft (same as appending +lookup to --draft).")
     var lookup = false
     @Option(help: "Backend of the draft: int8 or blas.") var draftBackend: BackendKind = .int8
     @Option(help: "Most tokens drafted per step.") var gamma: Int = 4
@@ -111,6 +112,13 @@ struct SpeculativeFlags: ParsableArguments {
     var draftPMin: Float?
 
     var isLookupOnly: Bool { draft == "lookup" }
+
+    /// The draft for `mode`: --draft (plus --lookup), or the measured default.
+    func choice(for mode: DecodeMode, targetPath: String) throws -> DraftChoice {
+        var c = try DraftChoice(parsing: draft ?? DraftChoice.defaultName(for: mode), targetPath: targetPath)
+        if lookup { c.lookup = true }
+        return c
+    }
 
     func options() throws -> SpeculativeOptions {
         let pmin = draftPMin ?? (isLookupOnly ? 0.5 : 0)
@@ -163,8 +171,12 @@ struct GenerateCommand: ParsableCommand {
         let context = ctx ?? min(model.config.contextLength, 4096)
         let session = model.makeSession(maxContext: context, maxBatch: 64)
         var draftSession: (any TreeLanguageModel)? = nil
+        var draftChoice: DraftChoice? = nil
         if mode != .ar {
-            draftSession = try makeDraft(spec: spec, targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: context)
+            let choice = try spec.choice(for: mode, targetPath: modelOptions.model)
+            draftSession = try makeDraft(choice, backend: spec.draftBackend,
+                                         targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: context)
+            draftChoice = choice
         }
         let loadSeconds = WallClock.now() - t0
         let prompt = try promptOptions.tokens(tok)
@@ -189,6 +201,7 @@ struct GenerateCommand: ParsableCommand {
             report.mirror = r.stats
             report.mirrorOptions = mo
             report.draftBackend = spec.draftBackend.rawValue
+            report.draft = draftChoice?.description
         } else if let d = draftSession {
             let dec = SerialSpeculativeDecoder(target: session, draft: d, tokenizer: tok)
             let r = try dec.generate(prompt: prompt, options: options, speculative: try spec.options(), onText: stream)
@@ -196,6 +209,7 @@ struct GenerateCommand: ParsableCommand {
                         decode: r.stats.decodeSeconds)
             report.speculative = r.stats
             report.draftBackend = spec.draftBackend.rawValue
+            report.draft = draftChoice?.description
         } else {
             let r = try Generator(model: session, tokenizer: tok).generate(prompt: prompt, options: options, onText: stream)
             report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.prefillSeconds, decode: r.stats.decodeSeconds)
@@ -207,17 +221,4 @@ struct GenerateCommand: ParsableCommand {
             report.printSummary()
         }
     }
-}
-
-/// The draft for sd/mirror: a model file on the draft backend, prompt lookup, or lookup in front of
-/// a model (hybrid). A model draft is refused unless its vocabulary is the target's.
-func makeDraft(spec: SpeculativeFlags, targetFile: GGUFFile, targetPath: String, vocab: Vocabulary, context: Int) throws -> any TreeLanguageModel {
-    if spec.isLookupOnly { return LookupDraft(vocabSize: vocab.count, maxContext: context) }
-    let path = spec.draft ?? targetPath
-    let file = path == targetPath ? targetFile : try ModelOptions(model: path).openFile()
-    do { try validatePair(target: vocab, draft: Vocabulary(file: file)) } catch let e as PairError {
-        throw CLIError("\(e) (target \(targetPath), draft \(path))")
-    }
-    let session = try LlamaModel(file: file, backend: spec.draftBackend.make(threads: 1)).makeSession(maxContext: context, maxBatch: 64)
-    return spec.lookup ? LookupDraft(vocabSize: vocab.count, maxContext: context, fallback: session) : session
 }

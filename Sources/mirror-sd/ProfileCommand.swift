@@ -36,7 +36,8 @@ struct ProfileCommand: ParsableCommand {
         let tok = try Tokenizer(file: file)
         let model = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
-        let draft = try makeDraft(spec: spec, targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
+        let draft = try makeDraft(spec.choice(for: .mirror, targetPath: modelOptions.model), backend: spec.draftBackend,
+                                  targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
         let targetProfile = OpProfile(layers: model.config.layers)
         target.opProfile = targetProfile
         let draftSession = (draft as? LlamaSession) ?? ((draft as? LookupDraft)?.fallback as? LlamaSession)

@@ -10,6 +10,7 @@ struct RunReport {
     let promptTokens: Int
     let context: Int
     var draftBackend: String? = nil
+    var draft: String? = nil
     var tokens: [Int32] = []
     var text = ""
     var stop = StopReason.maxTokens
@@ -34,7 +35,7 @@ struct RunReport {
         if stop == .contextFull { note("[stopped: the context of \(context) tokens is full]") }
         var line = String(format: "[%@ | prompt %d tokens, prefill %.1f tok/s | generated %d tokens, %.1f tok/s | load %.2f s | stop: %@ | target %@, %d thread(s)",
                           mode, promptTokens, prefillRate, tokens.count, decodeRate, loadSeconds, stop.rawValue, backend, threads)
-        if let d = draftBackend { line += ", draft \(d)" }
+        if let d = draftBackend { line += ", draft \(draft.map { "\($0) on " } ?? "")\(d)" }
         note(line + "]")
         if let s = speculative { note("[" + s.summary + "]") }
         if let m = mirror, let o = mirrorOptions {
@@ -74,6 +75,7 @@ struct RunReport {
             "mode": mode, "backend": backend, "threads": threads, "stats": stats,
         ]
         if let d = draftBackend { obj["draft_backend"] = d }
+        if let d = draft { obj["draft"] = d }
         return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self)
     }
 }

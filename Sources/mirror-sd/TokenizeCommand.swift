@@ -51,6 +51,7 @@ struct TokenizeCommand: ParsableCommand {
     private func runJSONL(_ tok: Tokenizer) throws {
         let template = chat ? try ChatTemplate(template: tok.vocab.chatTemplate) : nil
         let decoder = JSONDecoder(), encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
         var lineNo = 0
         while let line = readLine(strippingNewline: true) {
             lineNo += 1

@@ -95,9 +95,8 @@ struct BenchCommand: ParsableCommand {
                 drafts[choice.description] = try makeDraft(choice, backend: spec.draftBackend, targetFile: file,
                                                            targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
             }
-            var so = try spec.options()
+            var so = try spec.options(for: choice)
             if let g = m.gamma { so.gamma = g }
-            if choice.path == nil, spec.draftPMin == nil { so.draftPMin = 0.5 }
             specOptions[m.name] = so
             mirrorOptions[m.name] = try mirrorFlags.options(gamma: so.gamma, layers: model.config.layers, draftPMin: so.draftPMin)
         }

@@ -12,6 +12,9 @@ struct DraftChoice: Equatable, CustomStringConvertible {
     /// nil: prompt lookup alone.
     var path: String?
     var lookup: Bool
+    /// The target file itself (on the draft backend).
+    var isSelf: Bool { path != nil && path == targetPath }
+    private var targetPath = ""
 
     static let shipped = ["small": "models/drafts/smollm2-135m-draft-small.q8_0.gguf",
                           "large": "models/drafts/smollm2-135m-draft-large.q8_0.gguf"]
@@ -22,6 +25,7 @@ struct DraftChoice: Equatable, CustomStringConvertible {
     init(parsing text: String, targetPath: String) throws {
         var name = text
         lookup = false
+        self.targetPath = targetPath
         if name.hasSuffix("+lookup") {
             name.removeLast("+lookup".count)
             lookup = true
@@ -44,6 +48,7 @@ struct DraftChoice: Equatable, CustomStringConvertible {
 
     var description: String {
         guard let p = path else { return "lookup" }
+        if isSelf { return "self" + (lookup ? "+lookup" : "") }
         let short = Self.shipped.first { $0.value == p }?.key ?? (p as NSString).lastPathComponent
         return short + (lookup ? "+lookup" : "")
     }

@@ -108,7 +108,7 @@ struct SpeculativeFlags: ParsableArguments {
     @Option(help: "Backend of the draft: int8 or blas.") var draftBackend: BackendKind = .int8
     @Option(help: "Most tokens drafted per step.") var gamma: Int = 4
     @Option(help: "Drop drafts shorter than this (the step becomes a plain target step).") var draftMin: Int = 0
-    @Option(help: "Stop drafting when the draft's top probability is below this (default 0; 0.5 for --draft lookup, which stops where lookup finds nothing).")
+    @Option(help: "Stop drafting when the draft's top probability is below this (default 0.5; 0 for --draft self, whose guesses are mostly right).")
     var draftPMin: Float?
 
     var isLookupOnly: Bool { draft == "lookup" }
@@ -120,8 +120,11 @@ struct SpeculativeFlags: ParsableArguments {
         return c
     }
 
-    func options() throws -> SpeculativeOptions {
-        let pmin = draftPMin ?? (isLookupOnly ? 0.5 : 0)
+    /// Window options for `choice`. The default confidence gate was measured with eval-draft/bench:
+    /// it keeps a weak draft from filling every window with rows the target then rejects, while the
+    /// target's own int8 copy is right often enough that gating only shortens its windows.
+    func options(for choice: DraftChoice? = nil) throws -> SpeculativeOptions {
+        let pmin = draftPMin ?? (choice?.isSelf == true ? 0 : 0.5)
         do { return try SpeculativeOptions(gamma: gamma, draftMin: draftMin, draftPMin: pmin) } catch let e as GenerationError {
             throw ValidationError(e.description)
         }
@@ -192,7 +195,7 @@ struct GenerateCommand: ParsableCommand {
         var report = RunReport(mode: mode.rawValue, backend: backend.rawValue, threads: threads, loadSeconds: loadSeconds,
                                promptTokens: prompt.count, context: context)
         if let d = draftSession, mode == .mirror {
-            let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options().draftPMin)
+            let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options(for: draftChoice).draftPMin)
             let dec = MirrorDecoder(target: session, draft: d, tokenizer: tok)
             let r = try dec.generate(prompt: prompt, options: options, mirror: mo, onText: stream)
             report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.speculative.prefillSeconds,
@@ -204,7 +207,7 @@ struct GenerateCommand: ParsableCommand {
             report.draft = draftChoice?.description
         } else if let d = draftSession {
             let dec = SerialSpeculativeDecoder(target: session, draft: d, tokenizer: tok)
-            let r = try dec.generate(prompt: prompt, options: options, speculative: try spec.options(), onText: stream)
+            let r = try dec.generate(prompt: prompt, options: options, speculative: try spec.options(for: draftChoice), onText: stream)
             report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.prefillSeconds,
                         decode: r.stats.decodeSeconds)
             report.speculative = r.stats

@@ -36,7 +36,8 @@ struct ProfileCommand: ParsableCommand {
         let tok = try Tokenizer(file: file)
         let model = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
-        let draft = try makeDraft(spec.choice(for: .mirror, targetPath: modelOptions.model), backend: spec.draftBackend,
+        let choice = try spec.choice(for: .mirror, targetPath: modelOptions.model)
+        let draft = try makeDraft(choice, backend: spec.draftBackend,
                                   targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
         let targetProfile = OpProfile(layers: model.config.layers)
         target.opProfile = targetProfile
@@ -45,7 +46,7 @@ struct ProfileCommand: ParsableCommand {
         draftSession?.opProfile = draftProfile
         let prompt = try promptOptions.tokens(tok)
         let options = GenerationOptions(maxTokens: n, sampling: .greedy, stopAtEOS: false)
-        let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options().draftPMin)
+        let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options(for: choice).draftPMin)
         let dec = MirrorDecoder(target: target, draft: draft, tokenizer: tok)
         dec.traceTimeline = true
         let r = try dec.generate(prompt: prompt, options: options, mirror: mo)

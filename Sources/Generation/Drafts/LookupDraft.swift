@@ -76,10 +76,12 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
     }
 
     /// 1 where lookup proposed (alone: the one-hot; hybrid: the proposal), else the flat 1/vocab
-    /// (alone) or, for a hybrid, 0.5 so the fallback model's guesses are drafted but not trusted more.
+    /// (alone) or, for a hybrid, the fallback model's own top probability, so --draft-p-min gates
+    /// the model's guesses as it would gate the model alone.
     public func topProbability(row: Int) -> Float {
         if hot[row] >= 0 || proposed[row] { return 1 }
-        return fallback == nil ? 1 / Float(vocabSize) : 0.5
+        guard fallback != nil else { return 1 / Float(vocabSize) }
+        return Generation.topProbability(logits + row * vocabSize, vocabSize)
     }
 
     /// Writes row r: one-hot on the proposal, or the fallback model's row with the proposal on top.

@@ -18,9 +18,10 @@ struct DraftChoice: Equatable, CustomStringConvertible {
 
     static let shipped = ["small": "models/drafts/smollm2-135m-draft-small.q8_0.gguf",
                           "large": "models/drafts/smollm2-135m-draft-large.q8_0.gguf"]
-    /// Measured best per mode on this machine (README, "Drafts"): serial SD pays for every draft
-    /// millisecond, Mirror-SD hides the draft behind the target's suffix.
-    static func defaultName(for mode: DecodeMode) -> String { mode == .mirror ? "large+lookup" : "small+lookup" }
+    /// Measured best for both modes on Spec-Bench here (README, "Results"): the int8 self-draft's
+    /// 4.7 tokens per step outweigh its cost; the distilled drafts reach 1.6 and win only on long
+    /// prompts (summarization, RAG), where the self-draft's prefill dominates.
+    static func defaultName(for mode: DecodeMode) -> String { "self" }
 
     init(parsing text: String, targetPath: String) throws {
         var name = text

@@ -224,11 +224,12 @@ extension CLITests {
         for c in costs { XCTAssertLessThan(c["macs_relative"] as! Double, 0.15, "\(c)") }
     }
 
-    func testDefaultDraftsAreTheShippedOnesAndBadDraftNamesAreClear() throws {
+    func testDraftNamesResolveAndBadOnesAreClear() throws {
         try requireModel()
         let args = ["generate", "--prompt", "Name a color.", "-n", "4", "--ignore-eos", "--json"]
-        for (mode, name) in [("sd", "small+lookup"), ("mirror", "large+lookup")] {
-            let r = try run(args + ["--mode", mode])
+        for (mode, draft, name) in [("sd", nil, "self"), ("mirror", nil, "self"), ("sd", "small+lookup", "small+lookup"),
+                                    ("mirror", "large", "large")] {
+            let r = try run(args + ["--mode", mode] + (draft.map { ["--draft", $0] } ?? []))
             XCTAssertEqual(r.status, 0, r.err)
             let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
             XCTAssertEqual(j["draft"] as? String, name, mode)

@@ -112,7 +112,7 @@ struct BenchCommand: ParsableCommand {
         let total = selected.count * methods.count
         var done = 0
         for q in selected {
-            let prompt = tok.encode(template.render([.init(role: "user", content: q.turns[0])], useDefaultSystem: false), parseSpecial: true)
+            let prompt = specBenchPrompt(q.turns[0], tok, template)
             guard prompt.count + maxTokens + 8 < ctx else { note("skipping question \(q.questionId): \(prompt.count) prompt tokens"); continue }
             var runs: [String: MethodRun] = [:]
             for m in methods {

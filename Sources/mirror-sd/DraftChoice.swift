@@ -13,8 +13,7 @@ struct DraftChoice: Equatable, CustomStringConvertible {
     var path: String?
     var lookup: Bool
     /// The target file itself (on the draft backend).
-    var isSelf: Bool { path != nil && path == targetPath }
-    private var targetPath = ""
+    let isSelf: Bool
 
     static let shipped = ["small": "models/drafts/smollm2-135m-draft-small.q8_0.gguf",
                           "large": "models/drafts/smollm2-135m-draft-large.q8_0.gguf"]
@@ -26,7 +25,6 @@ struct DraftChoice: Equatable, CustomStringConvertible {
     init(parsing text: String, targetPath: String) throws {
         var name = text
         lookup = false
-        self.targetPath = targetPath
         if name.hasSuffix("+lookup") {
             name.removeLast("+lookup".count)
             lookup = true
@@ -40,6 +38,7 @@ struct DraftChoice: Equatable, CustomStringConvertible {
         case "": throw CLIError("draft '\(text)' names no model")
         default: path = Self.shipped[name] ?? name
         }
+        isSelf = path != nil && path == targetPath
         if let p = path, !FileManager.default.fileExists(atPath: p) {
             throw CLIError(Self.shipped[name] != nil
                 ? "draft '\(name)' (\(p)) is missing from this checkout; it is committed under models/drafts"

@@ -74,7 +74,7 @@ struct EvalDraftCommand: ParsableCommand {
         var all = Array(repeating: DraftAgreement(), count: models.count)
         let t0 = WallClock.now()
         for (i, q) in selected.enumerated() {
-            let prompt = tok.encode(template.render([.init(role: "user", content: q.turns[0])], useDefaultSystem: false), parseSpecial: true)
+            let prompt = specBenchPrompt(q.turns[0], tok, template)
             guard prompt.count + maxTokens + 1 < ctx else { note("skipping question \(q.questionId): \(prompt.count) prompt tokens"); continue }
             let answer = try DraftEval.greedyPath(target: target, prompt: prompt, maxTokens: maxTokens, eos: tok.eosId)
             for (d, m) in models.enumerated() {

@@ -62,7 +62,7 @@ struct TokenizeCommand: ParsableCommand {
             }
             let ids: [Int32]
             if let template {
-                ids = tok.encode(template.render([.init(role: "user", content: item.text)], useDefaultSystem: false), parseSpecial: true)
+                ids = specBenchPrompt(item.text, tok, template)
             } else {
                 ids = tok.encode(item.text, parseSpecial: special, addBOS: false)
             }
@@ -85,4 +85,11 @@ enum JSONScalar: Codable {
         case let .string(s): try c.encode(s)
         }
     }
+}
+
+/// A Spec-Bench turn as `bench`, `eval-draft` and the draft recipe's `tokenize --jsonl --chat` all render it:
+/// one user message in the chat template, no default system prompt. Kept in one place so training data
+/// and evaluation cannot drift apart.
+func specBenchPrompt(_ text: String, _ tok: Tokenizer, _ template: ChatTemplate) -> [Int32] {
+    tok.encode(template.render([.init(role: "user", content: text)], useDefaultSystem: false), parseSpecial: true)
 }

@@ -30,8 +30,7 @@ final class BenchReportTests: XCTestCase {
     }
 
     func testSelectionIsStratified() throws {
-        let qs = try SpecBench.load(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("data/specbench/question.jsonl").path)
+        let qs = try SpecBench.load(Paths.specBenchQuestions.path)
         XCTAssertEqual(qs.count, 480)
         let s = SpecBench.select(qs, perTask: 5)
         XCTAssertEqual(s.count, 30)

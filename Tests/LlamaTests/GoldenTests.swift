@@ -5,7 +5,7 @@ import Llama
 import TestSupport
 import XCTest
 
-/// The fp32 engine against ../shared/data/golden/smollm2-135m-instruct.reference.json (a float32
+/// The fp32 engine against Tests/Fixtures/golden/smollm2-135m-instruct.reference.json (a float32
 /// numpy forward pass over the dequantized weights).
 final class GoldenTests: XCTestCase {
     static let tolerance: Float = 2e-2

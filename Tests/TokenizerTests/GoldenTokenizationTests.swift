@@ -67,7 +67,7 @@ final class GoldenTokenizationTests: XCTestCase {
 
     func testSpecBenchPromptsRoundTrip() throws {
         let tok = try tokenizer()
-        let lines = try String(contentsOf: Paths.shared.appendingPathComponent("data/specbench/question.jsonl"), encoding: .utf8)
+        let lines = try String(contentsOf: Paths.specBenchQuestions, encoding: .utf8)
             .split(separator: "\n")
         var checked = 0
         for (i, line) in lines.enumerated() where i % 10 == 0 {

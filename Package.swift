@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["GGUF", "TensorCore", "Llama", "Generation", "Tokenizer"],
                 path: "Tests/TestSupport",
                 swiftSettings: swiftSettings),
-        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TensorCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "LlamaTests",

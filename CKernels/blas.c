@@ -1,28 +1,46 @@
 // The only file that includes <cblas.h>.
 #include <cblas.h>
-#include "CKernels.h"
+#include "internal.h"
 
-// Up to this many rows the single-threaded small GEMM beats sgemm here (measured: see README).
-#define CK_SMALL_GEMM_ROWS 16
-
-void ck_blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+void ck_blas_set_threads(int n) {
+    if (n < 1) n = 1;
+    openblas_set_num_threads(n);
+    ck_pool_set_threads(n);
+}
 int ck_blas_get_threads(void) { return openblas_get_num_threads(); }
 const char *ck_blas_config(void) { return openblas_get_config(); }
 
+typedef struct {
+    float *y;
+    const float *x, *w;
+    int m, n, k;
+} gemm_job;
+
+// Part p of `parts` takes a contiguous range of weight rows, in multiples of 4 (one tile), so the
+// split never changes how an output is computed.
+static void gemm_part(void *ctx, int part, int parts) {
+    const gemm_job *j = ctx;
+    int tiles = (j->n + 3) / 4;
+    int t0 = tiles * part / parts, t1 = tiles * (part + 1) / parts;
+    int r0 = t0 * 4, r1 = t1 * 4 < j->n ? t1 * 4 : j->n;
+    if (r1 > r0) ck_gemm_f32(j->y + r0, j->n, j->x, j->w + (size_t)r0 * j->k, j->m, r1 - r0, j->k);
+}
+
 void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k) {
-    if (m >= 2 && m <= CK_SMALL_GEMM_ROWS && openblas_get_num_threads() == 1) {
-        // OpenBLAS sgemm packs the whole weight matrix on every call: for a few rows that costs as
-        // much as reading it. Streaming each weight row once for all rows is ~memory-bound instead.
-        ck_gemm_f32_small(y, x, w, m, n, k);
-    } else if (m == 1) {
-        // sgemv, never sgemm with M = 1 (~4x slower). Our own ck_gemv_f32 measured the same as sgemv
-        // on one thread (interleaved runs: 6 % faster once, equal later) and is single-threaded.
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, w, k, x, 1, 0.0f, y, 1);
+    if (m <= CK_GEMM_MAX_ROWS) {
+        // Decode and verification: our batch-invariant product. OpenBLAS sgemm would also re-pack the
+        // whole weight matrix on every call, which for a few rows costs as much as reading it.
+        gemm_job job = {y, x, w, m, n, k};
+        ck_pool_run(gemm_part, &job);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
+        ck_blas_sgemm(y, x, w, m, n, k);
     }
 }
 
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, w, k, x, 1, 0.0f, y, 1);
+}
+
+void ck_blas_sgemm(float *y, const float *x, const float *w, int m, int n, int k) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
 }

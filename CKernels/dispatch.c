@@ -1,12 +1,14 @@
-// The one runtime dispatch point: a table of function pointers filled by ck_init().
+// The one runtime dispatch point: a table of function pointers, filled once per tier choice.
+// A tier names an instruction-set level; within it each kernel takes the best twin that exists,
+// and the table records which one (a tier may reuse a lower tier's twin where nothing is gained).
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
 typedef struct {
     float (*dot)(const float *, const float *, int);
-    void (*gemv)(float *, const float *, const float *, int, int);
-    void (*gemm_small)(float *, const float *, const float *, int, int, int);
+    void (*gemm)(float *, int, const float *, const float *, int, int, int);
     void (*rmsnorm)(float *, const float *, const float *, int, float);
     void (*softmax)(float *, int);
     void (*swiglu)(float *, const float *, const float *, int);
@@ -17,41 +19,131 @@ typedef struct {
     void (*q8_quantize)(int8_t *, float *, const float *, int);
     void (*q8_block_dots)(int32_t *, const int8_t *, const int8_t *, int);
     void (*q8_matmul)(float *, const int8_t *, const float *, const int8_t *, const float *, int, int, int);
-    const char *name;
+    // Which twin each entry calls, in the order of ck_kernel_names.
+    const char *impl[CK_KERNEL_COUNT];
 } ck_table;
 
+static const char *const kernel_names[CK_KERNEL_COUNT] = {
+    "dot", "gemm", "rmsnorm", "softmax", "swiglu", "add", "rope", "attn", "q8_quantize", "q8_block_dots", "q8_matmul"};
+static const char *const tier_names[CK_TIER_COUNT] = {"ref", "avx2", "avxvnni", "avx512"};
+
 static ck_table table;
-static int has_avx2_fma;
+static int current_tier;
+static unsigned features;
+
+static const ck_table ref_table = {
+    ck_vec_dot_f32_ref, ck_gemm_f32_ref, ck_rmsnorm_f32_ref, ck_softmax_f32_ref, ck_swiglu_f32_ref,
+    ck_vec_add_f32_ref, ck_rope_f32_ref, ck_attn_f32_ref, ck_q8_quantize_row_ref, ck_q8_block_dots_ref,
+    ck_q8_matmul_ref, {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
+
+static const ck_table avx2_table = {
+    ck_vec_dot_f32_avx2, ck_gemm_f32_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
+    ck_vec_add_f32_avx2, ck_rope_f32_avx2, ck_attn_f32_avx2, ck_q8_quantize_row_avx2, ck_q8_block_dots_avx2,
+    ck_q8_matmul_avx2, {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
+
+static ck_table make_table(int tier) {
+    ck_table t;
+    switch (tier) {
+    case CK_TIER_REF:
+        return ref_table;
+    case CK_TIER_AVX2:
+        return avx2_table;
+    case CK_TIER_AVXVNNI:
+        t = avx2_table;
+        t.q8_block_dots = ck_q8_block_dots_avxvnni;
+        t.q8_matmul = ck_q8_matmul_avxvnni;
+        t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avxvnni";
+        return t;
+    default:  // CK_TIER_AVX512: the elementwise kernels gain nothing from 512-bit vectors at the model's sizes
+        t = avx2_table;
+        t.gemm = ck_gemm_f32_avx512;
+        t.attn = ck_attn_f32_avx512;
+        t.q8_quantize = ck_q8_quantize_row_avx512;
+        t.impl[CK_K_GEMM] = t.impl[CK_K_ATTN] = t.impl[CK_K_Q8_QUANTIZE] = "avx512";
+        if (features & CK_FEAT_AVX512_VNNI) {
+            t.q8_block_dots = ck_q8_block_dots_avx512vnni;
+            t.q8_matmul = ck_q8_matmul_avx512vnni;
+            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avx512vnni";
+        } else if (features & CK_FEAT_AVX_VNNI) {
+            t.q8_block_dots = ck_q8_block_dots_avxvnni;
+            t.q8_matmul = ck_q8_matmul_avxvnni;
+            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avxvnni";
+        }
+        return t;
+    }
+}
+
+const char *ck_tier_unsupported_reason(int tier) {
+    switch (tier) {
+    case CK_TIER_REF:
+        return NULL;
+    case CK_TIER_AVX2:
+        return features & CK_FEAT_AVX2_FMA ? NULL : "the CPU (or the OS) lacks AVX2, FMA or F16C";
+    case CK_TIER_AVXVNNI:
+        if (!(features & CK_FEAT_AVX2_FMA)) return "the CPU (or the OS) lacks AVX2, FMA or F16C";
+        return features & CK_FEAT_AVX_VNNI ? NULL : "the CPU lacks AVX-VNNI";
+    case CK_TIER_AVX512:
+        return features & CK_FEAT_AVX512 ? NULL : "the CPU lacks AVX-512 F/DQ/BW/VL, or the OS does not enable its state";
+    default:
+        return "no such tier";
+    }
+}
+
+int ck_tier_supported(int tier) { return tier >= 0 && tier < CK_TIER_COUNT && !ck_tier_unsupported_reason(tier); }
+
+int ck_best_tier(void) {
+    for (int t = CK_TIER_COUNT - 1; t > 0; t--)
+        if (ck_tier_supported(t)) return t;
+    return CK_TIER_REF;
+}
+
+int ck_set_tier(int tier) {
+    if (!ck_tier_supported(tier)) return -1;
+    table = make_table(tier);
+    current_tier = tier;
+    return 0;
+}
+
+int ck_tier_from_name(const char *name) {
+    for (int t = 0; t < CK_TIER_COUNT; t++)
+        if (strcmp(name, tier_names[t]) == 0) return t;
+    return -1;
+}
 
 void ck_init(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    has_avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                   __builtin_cpu_supports("f16c");
-#else
-    has_avx2_fma = 0;
-#endif
-    const char *force = getenv("CK_FORCE_REF");
-    int use_ref = !has_avx2_fma || (force && force[0] && strcmp(force, "0") != 0);
-    if (use_ref) {
-        table = (ck_table){ck_vec_dot_f32_ref, ck_gemv_f32_ref, ck_gemm_f32_small_ref, ck_rmsnorm_f32_ref, ck_softmax_f32_ref, ck_swiglu_f32_ref,
-                           ck_vec_add_f32_ref, ck_rope_f32_ref, ck_attn_f32_ref, ck_q8_quantize_row_ref,
-                           ck_q8_block_dots_ref, ck_q8_matmul_ref, "ref"};
-    } else {
-        table = (ck_table){ck_vec_dot_f32_avx2, ck_gemv_f32_avx2, ck_gemm_f32_small_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
-                           ck_vec_add_f32_avx2, ck_rope_f32_avx2, ck_attn_f32_avx2, ck_q8_quantize_row_avx2,
-                           ck_q8_block_dots_avx2, ck_q8_matmul_avx2, "avx2"};
+    features = ck_cpu_features();
+    int tier = ck_best_tier();
+    const char *force = getenv("CK_FORCE");
+    const char *force_ref = getenv("CK_FORCE_REF");
+    if (force && force[0]) {
+        int want = ck_tier_from_name(force);
+        if (want < 0)
+            fprintf(stderr, "warning: CK_FORCE=%s is not a tier (ref, avx2, avxvnni, avx512); using %s\n", force,
+                    tier_names[tier]);
+        else if (!ck_tier_supported(want))
+            fprintf(stderr, "warning: CK_FORCE=%s: %s; using %s\n", force, ck_tier_unsupported_reason(want),
+                    tier_names[tier]);
+        else
+            tier = want;
+    } else if (force_ref && force_ref[0] && strcmp(force_ref, "0") != 0) {
+        tier = CK_TIER_REF;
     }
+    ck_set_tier(tier);
 }
 
 __attribute__((constructor)) static void ck_init_at_load(void) { ck_init(); }
 
-const char *ck_impl_name(void) { return table.name; }
-int ck_cpu_has_avx2_fma(void) { return has_avx2_fma; }
+int ck_tier(void) { return current_tier; }
+const char *ck_tier_name(int tier) { return tier >= 0 && tier < CK_TIER_COUNT ? tier_names[tier] : "?"; }
+const char *ck_impl_name(void) { return tier_names[current_tier]; }
+const char *ck_kernel_name(int kernel) { return kernel >= 0 && kernel < CK_KERNEL_COUNT ? kernel_names[kernel] : "?"; }
+const char *ck_kernel_impl(int kernel) { return kernel >= 0 && kernel < CK_KERNEL_COUNT ? table.impl[kernel] : "?"; }
+int ck_cpu_has_avx2_fma(void) { return (features & CK_FEAT_AVX2_FMA) != 0; }
 
 float ck_vec_dot_f32(const float *a, const float *b, int n) { return table.dot(a, b, n); }
-void ck_gemv_f32(float *y, const float *w, const float *x, int n, int k) { table.gemv(y, w, x, n, k); }
-void ck_gemm_f32_small(float *y, const float *x, const float *w, int m, int n, int k) { table.gemm_small(y, x, w, m, n, k); }
+void ck_gemm_f32(float *y, int ldy, const float *x, const float *w, int m, int n, int k) {
+    table.gemm(y, ldy, x, w, m, n, k);
+}
 void ck_rmsnorm_f32(float *out, const float *x, const float *w, int n, float eps) {
     table.rmsnorm(out, x, w, n, eps);
 }

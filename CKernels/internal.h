@@ -4,6 +4,16 @@
 #include "CKernels.h"
 
 #define CK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define CK_AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define CK_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl")))
+#define CK_AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl,avx512vnni")))
+
+// The fp32 product's helper threads (pool.c). ck_pool_run calls fn(ctx, p, parts) for every part
+// p < parts, part 0 on the calling thread, and returns when all are done.
+typedef void (*ck_part_fn)(void *ctx, int part, int parts);
+int ck_pool_set_threads(int n);
+int ck_pool_threads(void);
+void ck_pool_run(ck_part_fn fn, void *ctx);
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -17,6 +27,13 @@ CK_AVX2 static inline float ck_hsum8(__m256 v) {
     lo = _mm_add_ps(lo, sh);
     sh = _mm_movehl_ps(sh, lo);
     return _mm_cvtss_f32(_mm_add_ss(lo, sh));
+}
+
+// Horizontal sum of 16 floats in a fixed order: the two 256-bit halves, then ck_hsum8's tree.
+CK_AVX512 static inline float ck_hsum16(__m512 v) {
+    __m256 lo = _mm512_castps512_ps256(v);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return ck_hsum8(_mm256_add_ps(lo, hi));
 }
 
 CK_AVX2 static inline float ck_hmax8(__m256 v) {
@@ -47,6 +64,28 @@ CK_AVX2 static inline __m256 ck_exp8(__m256 x) {
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
+// ck_exp8 on 16 lanes, the same steps and constants.
+CK_AVX512 static inline __m512 ck_exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 y = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
 #endif
+
+// Query rows the attention twins take per chunk, and the padded length of a score row.
+#define CK_ATTN_ROWS 8
+static inline int ck_attn_scratch_stride(int n_keys) { return (n_keys + 15) / 16 * 16; }
 
 #endif

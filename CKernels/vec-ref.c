@@ -49,11 +49,7 @@ void ck_rope_f32_ref(float *x, int n_heads, int head_dim, const float *cs, const
     }
 }
 
-void ck_gemv_f32_ref(float *y, const float *w, const float *x, int n, int k) {
-    for (int r = 0; r < n; r++) y[r] = ck_vec_dot_f32_ref(w + (size_t)r * k, x, k);
-}
-
-void ck_gemm_f32_small_ref(float *y, const float *x, const float *w, int m, int n, int k) {
+void ck_gemm_f32_ref(float *y, int ldy, const float *x, const float *w, int m, int n, int k) {
     for (int i = 0; i < m; i++)
-        for (int r = 0; r < n; r++) y[(size_t)i * n + r] = ck_vec_dot_f32_ref(x + (size_t)i * k, w + (size_t)r * k, k);
+        for (int r = 0; r < n; r++) y[(size_t)i * ldy + r] = ck_vec_dot_f32_ref(x + (size_t)i * k, w + (size_t)r * k, k);
 }

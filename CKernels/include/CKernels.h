@@ -1,15 +1,17 @@
-// CKernels: the only C the project writes. Scalar reference twins (suffix _ref), AVX2+FMA twins
-// (suffix _avx2), one runtime dispatch point (ck_init), and a thin OpenBLAS wrapper.
+// CKernels: the only C the project writes. Scalar reference twins (suffix _ref), SIMD twins per
+// instruction-set tier (_avx2, _avxvnni, _avx512, _avx512vnni), one runtime dispatch point
+// (ck_init / ck_set_tier), and a thin OpenBLAS wrapper.
 //
 // Conventions for every function here:
 //  - Matrices are row-major. A weight matrix W of shape [n][k] holds one output feature per row
 //    (GGUF/ggml layout, PyTorch nn.Linear.weight), so y_i = dot(W[i], x).
 //  - Pointers do not alias unless a parameter is documented as in-place. No alignment is required
 //    (unaligned loads are used), though 64-byte aligned buffers are faster.
-//  - No function allocates or spawns threads, except OpenBLAS inside ck_matmul_f32, whose thread
-//    count is set explicitly with ck_blas_set_threads (never inherited from the environment).
-//  - The dispatched names (no suffix) call the AVX2 twin when the CPU has AVX2+FMA and the
-//    environment variable CK_FORCE_REF is unset or "0"; otherwise the reference twin.
+//  - No function allocates. Threads: OpenBLAS's and the fp32 product's helper threads, whose count
+//    is set explicitly with ck_blas_set_threads (never inherited from the environment).
+//  - The dispatched names (no suffix) call the twins of the current tier: at load, the best tier the
+//    CPU and the OS support, unless the environment variable CK_FORCE names a lower one
+//    (ref|avx2|avxvnni|avx512; CK_FORCE_REF=1 is the old spelling of CK_FORCE=ref).
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -22,39 +24,73 @@ extern "C" {
 
 // MARK: dispatch
 
-/// Detects the CPU and reads CK_FORCE_REF. Runs automatically at load; call again to re-read the
-/// environment (tests). Not thread-safe against concurrent kernel calls.
+/// Tiers, lowest first. A tier's kernels may reuse a lower tier's twin (ck_kernel_impl says which).
+enum {
+    CK_TIER_REF = 0,      // scalar C
+    CK_TIER_AVX2 = 1,     // AVX2 + FMA + F16C
+    CK_TIER_AVXVNNI = 2,  // AVX2-class CPU with AVX-VNNI: the int8 products use vpdpbusd (VEX)
+    CK_TIER_AVX512 = 3,   // AVX-512 F/DQ/BW/VL; the int8 products use AVX512-VNNI where present
+    CK_TIER_COUNT = 4
+};
+/// Kernels of the dispatch table, for ck_kernel_name / ck_kernel_impl.
+enum {
+    CK_K_DOT, CK_K_GEMM, CK_K_RMSNORM, CK_K_SOFTMAX, CK_K_SWIGLU, CK_K_ADD, CK_K_ROPE, CK_K_ATTN,
+    CK_K_Q8_QUANTIZE, CK_K_Q8_BLOCK_DOTS, CK_K_Q8_MATMUL, CK_KERNEL_COUNT
+};
+/// CPU features that count (the CPU has them and the OS enables their register state).
+enum { CK_FEAT_AVX2_FMA = 1, CK_FEAT_AVX_VNNI = 2, CK_FEAT_AVX512 = 4, CK_FEAT_AVX512_VNNI = 8 };
+unsigned ck_cpu_features(void);
+
+/// Detects the CPU (CPUID and XCR0) and reads CK_FORCE / CK_FORCE_REF, then selects a tier. Runs
+/// automatically at load; call again to re-read the environment. An unknown or unsupported
+/// CK_FORCE is reported on stderr and the best tier is used. Not thread-safe against kernel calls.
 void ck_init(void);
-/// "avx2" or "ref": which twin the dispatched names call.
+/// Selects a tier: 0, or -1 (nothing changed) when the CPU or the OS does not support it.
+/// Not thread-safe against concurrent kernel calls (tests and start-up only).
+int ck_set_tier(int tier);
+int ck_tier(void);
+int ck_best_tier(void);
+int ck_tier_supported(int tier);
+/// Why a tier cannot run here (static string), or NULL when it can.
+const char *ck_tier_unsupported_reason(int tier);
+const char *ck_tier_name(int tier);
+/// The tier's index for a name ("ref", "avx2", "avxvnni", "avx512"), or -1.
+int ck_tier_from_name(const char *name);
+/// The current tier's name.
 const char *ck_impl_name(void);
-/// 1 when the CPU supports AVX2 and FMA (whether or not the reference path is forced).
+const char *ck_kernel_name(int kernel);
+/// Which twin the current table calls for a kernel ("ref", "avx2", "avxvnni", "avx512", "avx512vnni").
+const char *ck_kernel_impl(int kernel);
+/// 1 when the CPU supports AVX2 and FMA (whether or not a lower tier is forced).
 int ck_cpu_has_avx2_fma(void);
 
 // MARK: BLAS (OpenBLAS)
 
-/// Sets OpenBLAS's thread count (>= 1). Must be called before the first ck_matmul_f32.
+/// Sets the fp32 thread count (>= 1): OpenBLAS's, and the helper threads of ck_matmul_f32's own
+/// product (started here, so none is spawned on the per-token path). Call it from one thread while no
+/// product runs.
 void ck_blas_set_threads(int n);
 int ck_blas_get_threads(void);
 /// OpenBLAS's own description of its build and core (static string).
 const char *ck_blas_config(void);
-/// y[m][n] = x[m][k] · W[n][k]^T: OpenBLAS sgemm for m >= 2, sgemv for m == 1 (sgemm with M = 1 is
-/// ~4x slower than a GEMV).
+/// y[m][n] = x[m][k] · W[n][k]^T. Up to CK_GEMM_MAX_ROWS rows (decode, verification, draft
+/// branches): ck_gemm_f32, split by weight rows over the fp32 threads, so each row's result is
+/// bit-identical whatever m and the thread count are. More rows (prefill): OpenBLAS sgemm.
+#define CK_GEMM_MAX_ROWS 16
 void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k);
-/// OpenBLAS sgemv, y[n] = W[n][k]·x.
+/// OpenBLAS sgemv, y[n] = W[n][k]·x (measured by the profiler against ck_gemm_f32).
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k);
+/// OpenBLAS sgemm, y[m][n] = x[m][k] · W[n][k]^T, with OpenBLAS's thread count.
+void ck_blas_sgemm(float *y, const float *x, const float *w, int m, int n, int k);
 
-/// y[m][n] = x[m][k] · W[n][k]^T for a few rows (speculative verification, tree batches): each pair
-/// of weight rows is read from memory once and applied to every activation row while it sits in
-/// L1, so m rows cost little more than one when the weights stream from DRAM. Single-threaded.
-void ck_gemm_f32_small(float *y, const float *x, const float *w, int m, int n, int k);
-void ck_gemm_f32_small_ref(float *y, const float *x, const float *w, int m, int n, int k);
-void ck_gemm_f32_small_avx2(float *y, const float *x, const float *w, int m, int n, int k);
-
-/// y[n] = W[n][k] · x[k] (one activation row): our own single-threaded GEMV, measured against
-/// OpenBLAS sgemv by the profiler.
-void ck_gemv_f32(float *y, const float *w, const float *x, int n, int k);
-void ck_gemv_f32_ref(float *y, const float *w, const float *x, int n, int k);
-void ck_gemv_f32_avx2(float *y, const float *w, const float *x, int n, int k);
+/// y[i][r] = x[i][k] · W[r][k] for i < m, r < n, on the calling thread; row i of y starts at
+/// y + i·ldy (ldy >= n). Batch-invariant: output (i, r) is computed by the same sequence of
+/// operations for every m and every position of row i in the batch. Each weight row is read from
+/// memory once for all m rows, so a few rows cost little more than one when W streams from DRAM.
+void ck_gemm_f32(float *y, int ldy, const float *x, const float *w, int m, int n, int k);
+void ck_gemm_f32_ref(float *y, int ldy, const float *x, const float *w, int m, int n, int k);
+void ck_gemm_f32_avx2(float *y, int ldy, const float *x, const float *w, int m, int n, int k);
+void ck_gemm_f32_avx512(float *y, int ldy, const float *x, const float *w, int m, int n, int k);
 
 // MARK: vector kernels
 
@@ -101,7 +137,11 @@ void ck_rope_f32_avx2(float *x, int n_heads, int head_dim, const float *cs, cons
 /// Visible keys: every row sees positions [0, n_prefix); of the n_new positions that follow,
 /// row r sees j when mask[r·n_new + j] != 0, or, with mask == NULL, when j <= r (causal).
 /// Scores are scaled by `scale`. Each row must see at least one key.
-/// scratch: n_prefix + n_new floats. out: n_rows rows of n_heads·head_dim floats, out_stride apart.
+/// Each key/value row is read once for all query rows of a chunk and all heads of its KV group.
+/// Batch-invariant: a row's output does not depend on the other rows, on n_new, or on keys it
+/// cannot see. scratch: ck_attn_scratch_floats(...) floats. out: n_rows rows of n_heads·head_dim
+/// floats, out_stride apart.
+size_t ck_attn_scratch_floats(int n_rows, int n_heads, int n_kv_heads, int n_keys);
 void ck_attn_f32(float *out, int out_stride, const float *q, int q_stride, const float *k,
                  const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
                  const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
@@ -114,6 +154,10 @@ void ck_attn_f32_avx2(float *out, int out_stride, const float *q, int q_stride, 
                       const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
                       const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
                       float *scratch);
+void ck_attn_f32_avx512(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                        const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
+                        const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
+                        float *scratch);
 
 // MARK: format conversion (load time, scalar)
 
@@ -141,11 +185,14 @@ void ck_quantize_q8_0(uint8_t *out, const float *x, size_t n);
 void ck_q8_quantize_row(int8_t *qs, float *scales, const float *x, int n);
 void ck_q8_quantize_row_ref(int8_t *qs, float *scales, const float *x, int n);
 void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, int n);
+void ck_q8_quantize_row_avx512(int8_t *qs, float *scales, const float *x, int n);
 /// Integer part of the block dot: per block b, isum[b] = Σ_j a[32b+j]·b[32b+j] (exact int32).
 /// `a` may hold any int8 (-128 included); `b` must be in [-127, 127].
 void ck_q8_block_dots(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_ref(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_avx2(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
+void ck_q8_block_dots_avxvnni(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
+void ck_q8_block_dots_avx512vnni(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 /// y[m][n] = Σ_b wscale[r][b]·xscale[row][b]·(wq[r] · xq[row] over block b), for an int8 weight
 /// matrix of n rows × k columns (k % 32 == 0; wq row-major, wscale n × k/32) and m activation rows
 /// (m >= 1; xq m × k, xscale m × k/32). Each weight block is read once for all m rows.
@@ -157,6 +204,10 @@ void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int
                       const float *wscale, int m, int n, int k);
 void ck_q8_matmul_avx2(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
                        const float *wscale, int m, int n, int k);
+void ck_q8_matmul_avxvnni(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+                          const float *wscale, int m, int n, int k);
+void ck_q8_matmul_avx512vnni(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+                             const float *wscale, int m, int n, int k);
 
 // MARK: threads
 

@@ -35,7 +35,7 @@ public final class LlamaSession {
     let logitsBuf: FloatBuffer  // [vocab]
     let ropeCos: FloatBuffer  // [headDim]
     let ropeSin: FloatBuffer  // [headDim]
-    let attScratch: FloatBuffer  // [maxContext]
+    let attScratch: FloatBuffer  // Ops.attentionScratchFloats for maxBatch rows over the whole context
     let mask: AlignedBuffer<UInt8>  // maxBatch × (maxPending + maxBatch): row r sees new slot j
     var useMask = false
     var attnPrefix = 0  // KV slots every row sees
@@ -63,7 +63,8 @@ public final class LlamaSession {
         logitsBuf = FloatBuffer(count: maxBatch * c.vocabSize)
         ropeCos = FloatBuffer(count: maxBatch * c.headDim)
         ropeSin = FloatBuffer(count: maxBatch * c.headDim)
-        attScratch = FloatBuffer(count: maxContext + maxBatch)
+        attScratch = FloatBuffer(count: Ops.attentionScratchFloats(rows: maxBatch, heads: c.heads, kvHeads: c.kvHeads,
+                                                                  keys: maxContext + maxBatch))
         maxPending = 1024
         mask = AlignedBuffer<UInt8>(count: maxBatch * (maxPending + maxBatch))
         treeParent = AlignedBuffer<Int32>(count: maxPending + maxBatch)

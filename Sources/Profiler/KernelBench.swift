@@ -21,7 +21,7 @@ public struct KernelTiming: Sendable, Codable {
     public var gOpsPerSecond: Double { ops / medianSeconds / 1e9 }
 }
 
-/// Times every kernel on a model's shapes, reference and AVX2 twins side by side.
+/// Times every kernel on a model's shapes, the twins of every supported tier side by side.
 public struct KernelBench {
     public let peaks: MachinePeaks
     public let dim: Int, qkv: Int, ffn: Int, vocab: Int, heads: Int, kvHeads: Int, headDim: Int
@@ -65,8 +65,13 @@ public struct KernelBench {
     /// Weight streams that fit in the 32 MiB L3 (with room for neighbours) are held to the L3 peak.
     func memoryPeak(_ bytes: Double) -> String { bytes < 16e6 ? "L3" : "DRAM" }
 
-    public func run() -> [KernelTiming] {
+    /// Every tier the CPU supports runs each kernel through the dispatched names; a row's `twin` is the
+    /// implementation the tier chose (a tier may reuse a lower tier's twin). The reference tier skips
+    /// the output head, which takes seconds there. The tier in force before the run is restored.
+    public func run(tiers: [KernelTier] = KernelTier.supported) -> [KernelTiming] {
         Ops.setBLASThreads(1)  // explicit: OpenBLAS would otherwise use every core, with spin barriers
+        let before = KernelTier.current
+        defer { _ = before.select() }
         var out: [KernelTiming] = []
         var seed: UInt32 = 1
         func fill(_ b: FloatBuffer, _ scale: Float = 1) {
@@ -74,6 +79,7 @@ public struct KernelBench {
         }
         let projections = [("qkv", qkv, dim), ("attn_out", dim, dim), ("gate_up", 2 * ffn, dim), ("ffn_down", dim, ffn), ("head", vocab, dim)]
         let x = FloatBuffer(count: 8 * max(dim, ffn)), y = FloatBuffer(count: 8 * max(vocab, 2 * ffn))
+        let xqScratch = AlignedBuffer<Int8>(count: ffn), xsScratch = FloatBuffer(count: ffn / 32)
         fill(x)
         for (name, n, k) in projections {
             let w = FloatBuffer(count: n * k)
@@ -82,17 +88,8 @@ public struct KernelBench {
             let shape = "\(n)×\(k)"
             out.append(row("gemv f32 (OpenBLAS sgemv)", "blas", shape, time { ck_blas_sgemv(y.pointer, w.pointer, x.pointer, Int32(n), Int32(k)) },
                            bytes: bytes, ops: flops1, unit: "GFLOP/s", peak: memoryPeak(bytes)))
-            out.append(row("gemv f32", "avx2", shape, time { ck_gemv_f32_avx2(y.pointer, w.pointer, x.pointer, Int32(n), Int32(k)) },
-                           bytes: bytes, ops: flops1, unit: "GFLOP/s", peak: memoryPeak(bytes)))
-            if name != "head" {
-                out.append(row("gemv f32", "ref", shape, time { ck_gemv_f32_ref(y.pointer, w.pointer, x.pointer, Int32(n), Int32(k)) },
-                               bytes: bytes, ops: flops1, unit: "GFLOP/s", peak: memoryPeak(bytes)))
-            }
-            out.append(row("gemm f32, 5 rows (verification)", "avx2", shape,
-                           time { ck_gemm_f32_small_avx2(y.pointer, x.pointer, w.pointer, 5, Int32(n), Int32(k)) },
-                           bytes: bytes, ops: 5 * flops1, unit: "GFLOP/s", peak: "FMA"))
             out.append(row("gemm f32, 5 rows (OpenBLAS sgemm)", "blas", shape,
-                           time { ck_matmul_f32(y.pointer, x.pointer, w.pointer, 5, Int32(n), Int32(k)) },
+                           time { ck_blas_sgemm(y.pointer, x.pointer, w.pointer, 5, Int32(n), Int32(k)) },
                            bytes: bytes, ops: 5 * flops1, unit: "GFLOP/s", peak: "FMA"))
             // int8: the same matrix quantized.
             let wq = AlignedBuffer<Int8>(count: n * k), ws = FloatBuffer(count: n * k / 32)
@@ -100,29 +97,38 @@ public struct KernelBench {
             let xq = AlignedBuffer<Int8>(count: 8 * k), xs = FloatBuffer(count: 8 * k / 32)
             Ops.quantizeRows(xq.pointer, scales: xs.pointer, x.pointer, rows: 8, k: k)
             let ib = Double(n * k + n * k / 8)
-            for rows in [1, 5] {
-                out.append(row("q8 matmul, \(rows) row\(rows > 1 ? "s" : "")", "avx2", shape,
-                               time { ck_q8_matmul_avx2(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k)) },
-                               bytes: ib, ops: Double(rows * n * k), unit: "G int8-MAC/s", peak: "int8"))
-            }
-            if name != "head" {
-                out.append(row("q8 matmul, 1 row", "ref", shape,
-                               time { ck_q8_matmul_ref(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, 1, Int32(n), Int32(k)) },
-                               bytes: ib, ops: Double(n * k), unit: "G int8-MAC/s", peak: "int8"))
+            for tier in tiers where tier != .ref || name != "head" {
+                _ = tier.select()
+                for rows in tier == .ref ? [1] : [1, 5, 8] {
+                    let label = rows == 1 ? "1 row" : "\(rows) rows"
+                    out.append(row("gemm f32, \(label)", Ops.kernelImplementation(Int(CK_K_GEMM)), shape,
+                                   time { ck_gemm_f32(y.pointer, Int32(n), x.pointer, w.pointer, Int32(rows), Int32(n), Int32(k)) },
+                                   bytes: bytes, ops: Double(rows) * flops1, unit: "GFLOP/s", peak: rows == 1 ? memoryPeak(bytes) : "FMA"))
+                    out.append(row("q8 matmul, \(label)", Ops.kernelImplementation(Int(CK_K_Q8_MATMUL)), shape,
+                                   time { ck_q8_matmul(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k)) },
+                                   bytes: ib, ops: Double(rows * n * k), unit: "G int8-MAC/s", peak: "int8"))
+                }
             }
         }
-        // Attention: one query row over a cache of `ctx` positions (decode), GQA heads.
+        // Attention: 1 (decode) and 5 (verification) query rows over a cache of `ctx` positions, GQA heads.
         let kvDim = kvHeads * headDim
         for ctx in [128, 512, 2048] {
-            let kc = FloatBuffer(count: ctx * kvDim), vc = FloatBuffer(count: ctx * kvDim), q = FloatBuffer(count: heads * headDim)
-            let o = FloatBuffer(count: heads * headDim), sc = FloatBuffer(count: ctx + 8)
+            let kc = FloatBuffer(count: ctx * kvDim), vc = FloatBuffer(count: ctx * kvDim), q = FloatBuffer(count: 5 * heads * headDim)
+            let o = FloatBuffer(count: 5 * heads * headDim)
+            let sc = FloatBuffer(count: ck_attn_scratch_floats(5, Int32(heads), Int32(kvHeads), Int32(ctx)))
             fill(kc); fill(vc); fill(q)
-            let bytes = Double(2 * ctx * kvDim * 4), flops = Double(4 * heads * headDim * ctx)
-            for (twin, f) in [("avx2", ck_attn_f32_avx2), ("ref", ck_attn_f32_ref)] {
-                out.append(row("attention, decode", twin, "ctx \(ctx), \(heads)/\(kvHeads) heads × \(headDim)",
-                               time { f(o.pointer, Int32(heads * headDim), q.pointer, Int32(heads * headDim), kc.pointer, vc.pointer,
-                                        Int32(kvDim), 1, Int32(ctx - 1), 1, nil, Int32(heads), Int32(kvHeads), Int32(headDim), 0.125, sc.pointer) },
-                               bytes: bytes, ops: flops, unit: "GFLOP/s", peak: "FMA"))
+            let bytes = Double(2 * ctx * kvDim * 4)
+            for tier in tiers {
+                _ = tier.select()
+                for rows in [1, 5] {
+                    let flops = Double(4 * rows * heads * headDim * ctx)
+                    out.append(row(rows == 1 ? "attention, decode" : "attention, \(rows) rows", Ops.kernelImplementation(Int(CK_K_ATTN)),
+                                   "ctx \(ctx), \(heads)/\(kvHeads) heads × \(headDim)",
+                                   time { ck_attn_f32(o.pointer, Int32(heads * headDim), q.pointer, Int32(heads * headDim), kc.pointer, vc.pointer,
+                                                      Int32(kvDim), Int32(rows), Int32(ctx - rows), Int32(rows), nil, Int32(heads), Int32(kvHeads),
+                                                      Int32(headDim), 0.125, sc.pointer) },
+                                   bytes: bytes, ops: flops, unit: "GFLOP/s", peak: "FMA"))
+                }
             }
         }
         // Vector kernels.
@@ -130,16 +136,21 @@ public struct KernelBench {
         fill(a); fill(b)
         let cs = FloatBuffer(count: headDim), sn = FloatBuffer(count: headDim)
         Ops.ropeTable(cos: cs.pointer, sin: sn.pointer, headDim: headDim, position: 17, base: 10000)
-        for twin in ["avx2", "ref"] {
-            let avx = twin == "avx2"
-            out.append(row("rmsnorm", twin, "\(dim)", time { (avx ? ck_rmsnorm_f32_avx2 : ck_rmsnorm_f32_ref)(c.pointer, a.pointer, b.pointer, Int32(dim), 1e-5) },
+        for tier in tiers {
+            _ = tier.select()
+            out.append(row("rmsnorm", Ops.kernelImplementation(Int(CK_K_RMSNORM)), "\(dim)", time { ck_rmsnorm_f32(c.pointer, a.pointer, b.pointer, Int32(dim), 1e-5) },
                            bytes: Double(3 * dim * 4), ops: Double(4 * dim), unit: "GFLOP/s", peak: "FMA"))
-            out.append(row("rope", twin, "\(heads) heads × \(headDim)", time { (avx ? ck_rope_f32_avx2 : ck_rope_f32_ref)(c.pointer, Int32(heads), Int32(headDim), cs.pointer, sn.pointer) },
+            out.append(row("rope", Ops.kernelImplementation(Int(CK_K_ROPE)), "\(heads) heads × \(headDim)",
+                           time { ck_rope_f32(c.pointer, Int32(heads), Int32(headDim), cs.pointer, sn.pointer) },
                            bytes: Double(2 * heads * headDim * 4), ops: Double(3 * heads * headDim), unit: "GFLOP/s", peak: "FMA"))
-            out.append(row("softmax", twin, "\(vocab)", time { c.pointer.update(from: a.pointer, count: vocab); (avx ? ck_softmax_f32_avx2 : ck_softmax_f32_ref)(c.pointer, Int32(vocab)) },
+            out.append(row("softmax", Ops.kernelImplementation(Int(CK_K_SOFTMAX)), "\(vocab)",
+                           time { c.pointer.update(from: a.pointer, count: vocab); ck_softmax_f32(c.pointer, Int32(vocab)) },
                            bytes: Double(3 * vocab * 4), ops: Double(10 * vocab), unit: "GFLOP/s", peak: "FMA"))
-            out.append(row("swiglu", twin, "\(ffn)", time { (avx ? ck_swiglu_f32_avx2 : ck_swiglu_f32_ref)(c.pointer, a.pointer, b.pointer, Int32(ffn)) },
+            out.append(row("swiglu", Ops.kernelImplementation(Int(CK_K_SWIGLU)), "\(ffn)", time { ck_swiglu_f32(c.pointer, a.pointer, b.pointer, Int32(ffn)) },
                            bytes: Double(3 * ffn * 4), ops: Double(12 * ffn), unit: "GFLOP/s", peak: "FMA"))
+            out.append(row("q8 quantize", Ops.kernelImplementation(Int(CK_K_Q8_QUANTIZE)), "\(ffn)",
+                           time { ck_q8_quantize_row(xqScratch.pointer, xsScratch.pointer, a.pointer, Int32(ffn)) },
+                           bytes: Double(ffn * 5), ops: Double(3 * ffn), unit: "GFLOP/s", peak: "FMA"))
         }
         return out
     }

@@ -3,15 +3,24 @@ import CKernels
 /// The safe(ish) Swift face of CKernels: models call these, never the C functions. Pointers are the
 /// caller's; sizes are passed explicitly so nothing allocates.
 public enum Ops {
-    /// Which kernel twin is active ("avx2" or "ref").
+    /// The kernel tier in force ("ref", "avx2", "avxvnni", "avx512").
     public static var implementation: String { String(cString: ck_impl_name()) }
+    /// Re-reads CK_FORCE / CK_FORCE_REF and selects the tier again.
     public static func reinitializeDispatch() { ck_init() }
+    /// Which twin the current tier calls for a kernel (CK_K_GEMM, …).
+    public static func kernelImplementation(_ kernel: Int) -> String { String(cString: ck_kernel_impl(Int32(kernel))) }
+    /// "kernel=twin" for every kernel of the current tier, for reports.
+    public static var kernelImplementations: String {
+        (0..<Int(CK_KERNEL_COUNT)).map { "\(String(cString: ck_kernel_name(Int32($0))))=\(kernelImplementation($0))" }
+            .joined(separator: " ")
+    }
 
     public static func setBLASThreads(_ n: Int) { ck_blas_set_threads(Int32(n)) }
     public static var blasThreads: Int { Int(ck_blas_get_threads()) }
     public static var blasConfig: String { String(cString: ck_blas_config()) }
 
-    /// y[m][n] = x[m][k] · W[n][k]ᵀ (fp32, OpenBLAS).
+    /// y[m][n] = x[m][k] · W[n][k]ᵀ (fp32): up to 16 rows batch-invariant on the fp32 threads, more
+    /// rows (prefill) through OpenBLAS.
     @inline(__always)
     public static func matmul(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                               m: Int, n: Int, k: Int) {
@@ -53,6 +62,11 @@ public enum Ops {
         ck_rope_f32(x, Int32(heads), Int32(headDim), cos, sin)
     }
 
+    /// Scratch floats `attention` needs for `rows` query rows over `keys` keys.
+    public static func attentionScratchFloats(rows: Int, heads: Int, kvHeads: Int, keys: Int) -> Int {
+        Int(ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(keys)))
+    }
+
     /// Attention for `rows` query rows over a KV cache: see ck_attn_f32 for the visibility rule.
     @inline(__always)
     public static func attention(out: UnsafeMutablePointer<Float>, outStride: Int, q: UnsafePointer<Float>, qStride: Int,
@@ -86,4 +100,25 @@ public enum Ops {
                                 wq: UnsafePointer<Int8>, wScales: UnsafePointer<Float>, m: Int, n: Int, k: Int) {
         ck_q8_matmul(y, xq, xScales, wq, wScales, Int32(m), Int32(n), Int32(k))
     }
+}
+
+/// An instruction-set tier of the kernels (CKernels.h). Selecting one is for start-up and tests: it
+/// must not race kernel calls on other threads.
+public enum KernelTier: Int32, CaseIterable, Sendable, CustomStringConvertible {
+    case ref = 0, avx2, avxvnni, avx512
+
+    public var description: String { String(cString: ck_tier_name(rawValue)) }
+    public var isSupported: Bool { ck_tier_supported(rawValue) != 0 }
+    /// Why this tier cannot run on this machine, or nil.
+    public var unsupportedReason: String? { ck_tier_unsupported_reason(rawValue).map { String(cString: $0) } }
+    public static var supported: [KernelTier] { allCases.filter(\.isSupported) }
+    public static var current: KernelTier { KernelTier(rawValue: ck_tier()) ?? .ref }
+    public static var best: KernelTier { KernelTier(rawValue: ck_best_tier()) ?? .ref }
+    public init?(name: String) {
+        let t = ck_tier_from_name(name)
+        guard t >= 0, let tier = KernelTier(rawValue: t) else { return nil }
+        self = tier
+    }
+    /// Makes this tier current; false (nothing changed) when it cannot run here.
+    @discardableResult public func select() -> Bool { ck_set_tier(rawValue) == 0 }
 }

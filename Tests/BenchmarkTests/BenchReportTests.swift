@@ -1,4 +1,5 @@
 import Benchmark
+import TestSupport
 import Foundation
 import XCTest
 

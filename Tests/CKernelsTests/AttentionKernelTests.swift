@@ -1,4 +1,5 @@
 import CKernels
+import TensorCore
 import TestSupport
 import XCTest
 
@@ -9,7 +10,7 @@ final class AttentionKernelTests: XCTestCase {
              q: [Float], k: [Float], v: [Float], rows: Int, prefix: Int, new: Int, mask: [UInt8]?, heads: Int,
              kvHeads: Int, headDim: Int) -> [Float] {
         var out = [Float](repeating: .nan, count: rows * heads * headDim)
-        var scratch = [Float](repeating: 0, count: prefix + new)
+        var scratch = [Float](repeating: 0, count: Int(ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(prefix + new))))
         let maskPtr = mask.map { m -> UnsafeMutablePointer<UInt8> in
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: m.count)
             p.initialize(from: m, count: m.count)
@@ -23,44 +24,73 @@ final class AttentionKernelTests: XCTestCase {
     }
 
     func testAttentionMatchesReferenceOverOddKeyCountsAndHeadSizes() {
-        var rng = SeededRNG(seed: 21)
-        for keys in oddSizes {
-            for (heads, kvHeads, headDim) in [(1, 1, 8), (4, 2, 7), (9, 3, 64), (2, 1, 17)] {
-                for rows in [1, 3] where rows <= keys {
-                    let prefix = keys - rows
-                    let q = rng.floats(rows * heads * headDim, scale: 2)
-                    let k = rng.floats(keys * kvHeads * headDim, scale: 2), v = rng.floats(keys * kvHeads * headDim)
-                    let a = run(ck_attn_f32_ref, q: q, k: k, v: v, rows: rows, prefix: prefix, new: rows, mask: nil,
-                                heads: heads, kvHeads: kvHeads, headDim: headDim)
-                    let b = run(ck_attn_f32_avx2, q: q, k: k, v: v, rows: rows, prefix: prefix, new: rows, mask: nil,
-                                heads: heads, kvHeads: kvHeads, headDim: headDim)
-                    assertClose(a, b, rel: 1e-5, scale: [Float](repeating: 1, count: a.count),
-                                "attention keys=\(keys) heads=\(heads)/\(kvHeads) d=\(headDim) rows=\(rows)")
+        forEachTier { _ in
+            var rng = SeededRNG(seed: 21)
+            for keys in oddSizes {
+                for (heads, kvHeads, headDim) in [(1, 1, 8), (4, 2, 7), (9, 3, 64), (2, 1, 17)] {
+                    for rows in [1, 3] where rows <= keys {
+                        let prefix = keys - rows
+                        let q = rng.floats(rows * heads * headDim, scale: 2)
+                        let k = rng.floats(keys * kvHeads * headDim, scale: 2), v = rng.floats(keys * kvHeads * headDim)
+                        let a = run(ck_attn_f32_ref, q: q, k: k, v: v, rows: rows, prefix: prefix, new: rows, mask: nil,
+                                    heads: heads, kvHeads: kvHeads, headDim: headDim)
+                        let b = run(ck_attn_f32, q: q, k: k, v: v, rows: rows, prefix: prefix, new: rows, mask: nil,
+                                    heads: heads, kvHeads: kvHeads, headDim: headDim)
+                        assertClose(a, b, rel: 1e-5, scale: [Float](repeating: 1, count: a.count),
+                                    "attention keys=\(keys) heads=\(heads)/\(kvHeads) d=\(headDim) rows=\(rows)")
+                    }
                 }
             }
         }
     }
 
     func testOneKeyReturnsItsValueAndMaskHidesKeys() {
-        let v: [Float] = [0.5, -2, 3, 7]
-        for impl in [ck_attn_f32_ref, ck_attn_f32_avx2] {
-            let out = run(impl, q: [1, 2, 3, 4], k: [9, 9, 9, 9], v: v, rows: 1, prefix: 1, new: 0, mask: nil,
-                          heads: 1, kvHeads: 1, headDim: 4)
-            XCTAssertEqual(out, v)
-            // Two new rows; row 1 sees only itself (not row 0) through the mask.
-            let out2 = run(impl, q: [1, 0, 0, 0, 0, 1, 0, 0], k: [5, 0, 0, 0, 0, 5, 0, 0], v: [1, 1, 1, 1, 2, 2, 2, 2],
-                           rows: 2, prefix: 0, new: 2, mask: [1, 0, 0, 1], heads: 1, kvHeads: 1, headDim: 4)
-            XCTAssertEqual(Array(out2[0..<4]), [1, 1, 1, 1])
-            XCTAssertEqual(Array(out2[4..<8]), [2, 2, 2, 2])
+        forEachTier { _ in
+            let v: [Float] = [0.5, -2, 3, 7]
+            for impl in [ck_attn_f32_ref, ck_attn_f32] {
+                let out = run(impl, q: [1, 2, 3, 4], k: [9, 9, 9, 9], v: v, rows: 1, prefix: 1, new: 0, mask: nil,
+                              heads: 1, kvHeads: 1, headDim: 4)
+                XCTAssertEqual(out, v)
+                // Two new rows; row 1 sees only itself (not row 0) through the mask.
+                let out2 = run(impl, q: [1, 0, 0, 0, 0, 1, 0, 0], k: [5, 0, 0, 0, 0, 5, 0, 0], v: [1, 1, 1, 1, 2, 2, 2, 2],
+                               rows: 2, prefix: 0, new: 2, mask: [1, 0, 0, 1], heads: 1, kvHeads: 1, headDim: 4)
+                XCTAssertEqual(Array(out2[0..<4]), [1, 1, 1, 1])
+                XCTAssertEqual(Array(out2[4..<8]), [2, 2, 2, 2])
+            }
         }
     }
 
     func testLargeScoresStayFinite() {
-        var rng = SeededRNG(seed: 22)
-        let q = rng.floats(64, scale: 100), k = rng.floats(33 * 64, scale: 100), v = rng.floats(33 * 64)
-        let a = run(ck_attn_f32_ref, q: q, k: k, v: v, rows: 1, prefix: 32, new: 1, mask: nil, heads: 1, kvHeads: 1, headDim: 64)
-        let b = run(ck_attn_f32_avx2, q: q, k: k, v: v, rows: 1, prefix: 32, new: 1, mask: nil, heads: 1, kvHeads: 1, headDim: 64)
-        XCTAssertTrue(b.allSatisfy(\.isFinite))
-        assertClose(a, b, rel: 1e-5, scale: [Float](repeating: 1, count: 64), "large scores")
+        forEachTier { _ in
+            var rng = SeededRNG(seed: 22)
+            let q = rng.floats(64, scale: 100), k = rng.floats(33 * 64, scale: 100), v = rng.floats(33 * 64)
+            let a = run(ck_attn_f32_ref, q: q, k: k, v: v, rows: 1, prefix: 32, new: 1, mask: nil, heads: 1, kvHeads: 1, headDim: 64)
+            let b = run(ck_attn_f32, q: q, k: k, v: v, rows: 1, prefix: 32, new: 1, mask: nil, heads: 1, kvHeads: 1, headDim: 64)
+            XCTAssertTrue(b.allSatisfy(\.isFinite))
+            assertClose(a, b, rel: 1e-5, scale: [Float](repeating: 1, count: 64), "large scores")
+        }
+    }
+
+    /// Row r of a causal verification batch (prefix L, new n) sees keys [0, L + r]: its output must be
+    /// bit-identical to decoding that row alone over L + r cached keys, for every row and chunk split.
+    func testAttentionIsBatchInvariant() {
+        forEachTier { tier in
+            var rng = SeededRNG(seed: 23)
+            for (heads, kvHeads, headDim) in [(9, 3, 64), (4, 2, 7), (3, 3, 16)] {
+                for (prefix, new) in [(0, 5), (7, 5), (40, 16), (130, 9), (511, 12)] {
+                    let keys = prefix + new, width = heads * headDim
+                    let q = rng.floats(new * width, scale: 2)
+                    let k = rng.floats(keys * kvHeads * headDim, scale: 2), v = rng.floats(keys * kvHeads * headDim)
+                    let batch = run(ck_attn_f32, q: q, k: k, v: v, rows: new, prefix: prefix, new: new, mask: nil,
+                                    heads: heads, kvHeads: kvHeads, headDim: headDim)
+                    for r in 0..<new {
+                        let alone = run(ck_attn_f32, q: Array(q[(r * width)..<((r + 1) * width)]), k: k, v: v, rows: 1,
+                                        prefix: prefix + r, new: 1, mask: nil, heads: heads, kvHeads: kvHeads, headDim: headDim)
+                        XCTAssertEqual(Array(batch[(r * width)..<((r + 1) * width)]), alone,
+                                       "\(tier): row \(r) of \(new) over prefix \(prefix), heads \(heads)/\(kvHeads) d=\(headDim)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CKernels
+import TensorCore
 import TestSupport
 import XCTest
 
@@ -24,5 +25,19 @@ func assertClose(_ a: [Float], _ b: [Float], rel: Float, scale: [Float]? = nil, 
             XCTFail("\(msg): element \(i): \(a[i]) vs \(b[i]) (tolerance \(rel * s))", file: file, line: line)
             return
         }
+    }
+}
+
+/// Runs `body` once under every SIMD tier this machine supports, so the dispatched names call that
+/// tier's twins (tests compare them against the `_ref` twins). Tiers the machine lacks are printed
+/// with the reason, never skipped silently. The best tier is restored afterwards.
+func forEachTier(_ body: (KernelTier) throws -> Void) rethrows {
+    for t in KernelTier.allCases where !t.isSupported {
+        print("kernel tier \(t) not exercised here: \(t.unsupportedReason ?? "?")")
+    }
+    defer { KernelTier.best.select() }
+    for t in KernelTier.supported where t != .ref {
+        XCTAssertTrue(t.select())
+        try body(t)
     }
 }

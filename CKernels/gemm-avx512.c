@@ -1,0 +1,13 @@
+// AVX-512 twin of the batch-invariant fp32 product (the body is gemm-simd.h).
+#include <math.h>
+#include "internal.h"
+
+#define V_ATTR CK_AVX512
+#define V_T __m512
+#define V_W 16
+#define V_ZERO() _mm512_setzero_ps()
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define V_HSUM(v) ck_hsum16(v)
+#define GEMM_FN ck_gemm_f32_avx512
+#include "gemm-simd.h"

@@ -25,8 +25,10 @@ struct BenchDecodeCommand: ParsableCommand {
     @Flag(help: "Skip the bandwidth probe.") var noProbe = false
     @Flag(help: "Also time the weight products alone (every matrix once, back to back) against the full forward.")
     var breakdown = false
-    @Option(help: "Also time one forward of each of these batch sizes at a 256-token context (the verification cost curve).")
+    @Option(help: "Also time one forward of each of these batch sizes (the verification cost curve, relative to the first).")
     var verifyRows: String?
+    @Option(help: "Context length the verification rows are appended to.")
+    var verifyContext: Int = 512
 
     func validate() throws {
         guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
@@ -130,24 +132,31 @@ extension BenchDecodeCommand {
 }
 
 extension BenchDecodeCommand {
-    /// Time of one forward of n rows appended at position 256, relative to one row (llama-bench -p 1,2,..).
+    /// Time of one forward of n rows (all logits) appended at position `verifyContext`, relative to the
+    /// first batch size (llama-bench -p 1,2,.. at depth), batch sizes interleaved over 9 rounds.
     func printVerifyCurve(_ model: LlamaModel, rows: [Int]) throws {
+        let rows = rows.filter { $0 >= 1 && $0 <= 64 }
+        guard verifyContext >= 1, verifyContext + 64 <= model.config.contextLength else {
+            throw ValidationError("--verify-context must be in 1...\(model.config.contextLength - 64)")
+        }
         Ops.setBLASThreads(1)
-        let session = model.makeSession(maxContext: 512, maxBatch: 64)
-        try session.prefill([Int32](repeating: 100, count: 256), at: 0)
-        var base = 0.0
-        print("| rows | ms per forward (median of 9) | × one row |")
-        print("|---|---|---|")
-        for n in rows where n >= 1 && n <= 64 {
-            var times: [Double] = []
-            for _ in 0..<9 {
+        let session = model.makeSession(maxContext: verifyContext + 64, maxBatch: 64)
+        try session.prefill([Int32](repeating: 100, count: verifyContext), at: 0)
+        var times = [[Double]](repeating: [], count: rows.count)
+        for _ in 0..<9 {
+            for (i, n) in rows.enumerated() {
                 let t0 = WallClock.now()
-                _ = try session.forward([Int32](repeating: 200, count: n), at: 256, allLogits: true)
-                times.append(WallClock.now() - t0)
-                session.truncate(to: 256)
+                _ = try session.forward([Int32](repeating: 200, count: n), at: verifyContext, allLogits: true)
+                times[i].append(WallClock.now() - t0)
+                session.truncate(to: verifyContext)
             }
-            let med = Stats(times).median
-            if base == 0 { base = med }
+        }
+        print("verification at a \(verifyContext)-token context, 1 thread, kernels \(Ops.implementation):")
+        print("| rows | ms per forward (median of 9) | × \(rows.first ?? 1) row(s) |")
+        print("|---|---|---|")
+        let base = times.first.map { Stats($0).median } ?? 1
+        for (i, n) in rows.enumerated() {
+            let med = Stats(times[i]).median
             print(String(format: "| %d | %.2f | %.2f |", n, med * 1e3, med / base))
         }
         print("")

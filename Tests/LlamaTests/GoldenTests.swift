@@ -2,6 +2,7 @@ import BackendBLAS
 import Foundation
 import GGUF
 import Llama
+import TensorCore
 import TestSupport
 import XCTest
 
@@ -10,11 +11,23 @@ import XCTest
 final class GoldenTests: XCTestCase {
     static let tolerance: Float = 2e-2
 
-    func testSmolLM2MatchesReferenceLogitsAndGreedyIds() throws {
+    /// On every kernel tier this machine has (each tier's twins sum in their own order).
+    func testSmolLM2MatchesReferenceLogitsAndGreedyIdsOnEveryTier() throws {
         let path: String
         do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
         let golden = try Paths.json(Paths.golden.appendingPathComponent("smollm2-135m-instruct.reference.json")) as! [String: Any]
         let model = try LlamaModel(file: GGUFFile(path: path), backend: BLASBackend(threads: 1))
+        defer { KernelTier.best.select() }
+        for tier in KernelTier.allCases where !tier.isSupported {
+            print("golden: tier \(tier) not exercised here: \(tier.unsupportedReason ?? "?")")
+        }
+        for tier in KernelTier.supported {
+            XCTAssertTrue(tier.select())
+            try check(model, golden: golden, tier: tier)
+        }
+    }
+
+    func check(_ model: LlamaModel, golden: [String: Any], tier: KernelTier) throws {
         let vocab = model.config.vocabSize
         var worst: Float = 0
         var minGap = Float.infinity
@@ -30,7 +43,7 @@ final class GoldenTests: XCTestCase {
                 for pair in top {
                     let diff = abs(row[Int(pair[0])] - Float(pair[1]))
                     worst = max(worst, diff)
-                    XCTAssertLessThanOrEqual(diff, Self.tolerance, "prompt \(pi) position \(t) token \(Int(pair[0]))")
+                    XCTAssertLessThanOrEqual(diff, Self.tolerance, "\(tier): prompt \(pi) position \(t) token \(Int(pair[0]))")
                     checked += 1
                 }
             }
@@ -40,18 +53,18 @@ final class GoldenTests: XCTestCase {
                 let want = step["id"] as! Int
                 let sorted = last.enumerated().sorted { $0.element > $1.element }
                 minGap = min(minGap, sorted[0].element - sorted[1].element)
-                XCTAssertEqual(sorted[0].offset, want, "prompt \(pi) greedy step \(s)")
+                XCTAssertEqual(sorted[0].offset, want, "\(tier): prompt \(pi) greedy step \(s)")
                 let next = try session.forward([Int32(want)], at: pos)
                 pos += 1
                 last = Array(UnsafeBufferPointer(start: next, count: vocab))
                 for pair in step["top10_after"] as! [[Double]] {
                     let diff = abs(last[Int(pair[0])] - Float(pair[1]))
                     worst = max(worst, diff)
-                    XCTAssertLessThanOrEqual(diff, Self.tolerance, "prompt \(pi) after greedy step \(s)")
+                    XCTAssertLessThanOrEqual(diff, Self.tolerance, "\(tier): prompt \(pi) after greedy step \(s)")
                     checked += 1
                 }
             }
         }
-        print("golden: \(checked) logits checked, worst |diff| \(worst), smallest top-2 gap on the greedy paths \(minGap)")
+        print("golden, tier \(tier): \(checked) logits checked, worst |diff| \(worst), smallest top-2 gap on the greedy paths \(minGap)")
     }
 }

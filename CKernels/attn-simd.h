@@ -3,9 +3,9 @@
 //   V_ATTR, V_T, V_W, V_ZERO(), V_LOAD(p), V_STORE(p, v), V_FMA(a, b, acc), V_ADD, V_MUL, V_MAX,
 //   V_SUB, V_SET1(f), V_HSUM(v), V_HMAX(v), V_EXP(v), V_ZERO_WHERE_NEG_INF(e, s), and ATTN_FN.
 //
-// Memory: each key and value row is loaded once per chunk of CK_ATTN_ROWS query rows, for every row of
-// the chunk and every query head of its KV group (verification of 5 rows × 3 heads per group reads
-// K/V once instead of 15 times).
+// Memory: the rows of a chunk (CK_ATTN_ROWS query rows) and the heads of a KV group run back to back
+// over the same keys and values, so K/V come from DRAM or L2 once per chunk and from L1 after that.
+// Compute: eight keys share each load of the query, and a head's value sum stays in registers.
 //
 // Batch invariance: for one (row, head) the scores, the max, the exp sum and the weighted sum of
 // values are the same operations in the same order whatever the other rows are. Scores sit in a
@@ -21,6 +21,63 @@ V_ATTR static inline float attn_dot(const float *a, const float *b, int n) {
     return s;
 }
 
+// Scores of keys [j0, min(j0 + ATTN_KEYS, jend)) for one query head, scaled: the keys share each
+// load of q. Past jend the last key is repeated and its result dropped, so a key's score never
+// depends on its neighbours.
+#define ATTN_KEYS 8
+V_ATTR static inline void attn_scores(float *s, const float *qh, const float *k, int kv_stride, int j0, int jend,
+                                      int head_dim, float scale) {
+    const float *kr[ATTN_KEYS];
+    for (int t = 0; t < ATTN_KEYS; t++) kr[t] = k + (size_t)(j0 + t < jend ? j0 + t : jend - 1) * kv_stride;
+    V_T acc[ATTN_KEYS];
+    for (int t = 0; t < ATTN_KEYS; t++) acc[t] = V_ZERO();
+    int d = 0;
+    for (; d + V_W <= head_dim; d += V_W) {
+        V_T qv = V_LOAD(qh + d);
+        for (int t = 0; t < ATTN_KEYS; t++) acc[t] = V_FMA(qv, V_LOAD(kr[t] + d), acc[t]);
+    }
+    int n = jend - j0 < ATTN_KEYS ? jend - j0 : ATTN_KEYS;
+    for (int t = 0; t < n; t++) {
+        float x = V_HSUM(acc[t]);
+        for (int e = d; e < head_dim; e++) x = fmaf(qh[e], kr[t][e], x);
+        s[t] = x * scale;
+    }
+}
+
+// o (+)= Σ_j p[j]·v_j over keys [j0, j1) in order, skipping zero weights (o starts at zero when
+// j0 == 0); within a block the sum stays in registers when the head fits in ATTN_VREGS vectors.
+#define ATTN_VREGS 8
+#define ATTN_BLOCK 64
+V_ATTR static inline void attn_values(float *o, const float *p, const float *v, int kv_stride, int j0, int j1,
+                                      int head_dim) {
+    if (head_dim % V_W == 0 && head_dim <= ATTN_VREGS * V_W) {
+        int nv = head_dim / V_W;
+        V_T acc[ATTN_VREGS];
+        for (int c = 0; c < ATTN_VREGS; c++) acc[c] = c < nv && j0 > 0 ? V_LOAD(o + c * V_W) : V_ZERO();
+        for (int j = j0; j < j1; j++) {
+            float pj = p[j];
+            if (pj == 0.0f) continue;
+            const float *vj = v + (size_t)j * kv_stride;
+            V_T vp = V_SET1(pj);
+            for (int c = 0; c < ATTN_VREGS; c++)
+                if (c < nv) acc[c] = V_FMA(vp, V_LOAD(vj + c * V_W), acc[c]);
+        }
+        for (int c = 0; c < nv; c++) V_STORE(o + c * V_W, acc[c]);
+        return;
+    }
+    if (j0 == 0)
+        for (int d = 0; d < head_dim; d++) o[d] = 0;
+    for (int j = j0; j < j1; j++) {
+        float pj = p[j];
+        if (pj == 0.0f) continue;
+        const float *vj = v + (size_t)j * kv_stride;
+        V_T vp = V_SET1(pj);
+        int d = 0;
+        for (; d + V_W <= head_dim; d += V_W) V_STORE(o + d, V_FMA(vp, V_LOAD(vj + d), V_LOAD(o + d)));
+        for (; d < head_dim; d++) o[d] = fmaf(pj, vj[d], o[d]);
+    }
+}
+
 V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
                     int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads,
                     int n_kv_heads, int head_dim, float scale, float *scratch) {
@@ -33,16 +90,21 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
         // Keys past jend are invisible to every row of the chunk.
         int jend = mask ? n_keys : n_prefix + (r0 + rows < n_new ? r0 + rows : n_new);
         for (int g = 0; g < n_kv_heads; g++) {
-            for (int j = 0; j < jend; j++) {
-                const float *kj = k + (size_t)j * kv_stride + g * head_dim;
+            // A block of ATTN_BLOCK keys stays in L1 while every (row, head) pair of the chunk scores it.
+            for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
+                int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
                 for (int rr = 0; rr < rows; rr++) {
                     int r = r0 + rr;
-                    int visible = j < n_prefix ||
-                                  (mask ? mask[(size_t)r * n_new + (j - n_prefix)] != 0 : (j - n_prefix) <= r);
                     const float *qr = q + (size_t)r * q_stride + g * group * head_dim;
-                    float *sr = scratch + (size_t)rr * group * ld + j;
-                    for (int hh = 0; hh < group; hh++)
-                        sr[(size_t)hh * ld] = visible ? attn_dot(qr + hh * head_dim, kj, head_dim) * scale : -INFINITY;
+                    for (int hh = 0; hh < group; hh++) {
+                        float *sr = scratch + (size_t)(rr * group + hh) * ld;
+                        for (int j = jb; j < je; j += ATTN_KEYS)
+                            attn_scores(sr + j, qr + hh * head_dim, k + g * head_dim, kv_stride, j, je, head_dim, scale);
+                        for (int j = jb > n_prefix ? jb : n_prefix; j < je; j++) {
+                            int visible = mask ? mask[(size_t)r * n_new + (j - n_prefix)] != 0 : (j - n_prefix) <= r;
+                            if (!visible) sr[j] = -INFINITY;
+                        }
+                    }
                 }
             }
             const V_T neg_inf = V_SET1(-INFINITY);
@@ -58,21 +120,14 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
                     V_STORE(s + j, e);
                     vsum = V_ADD(vsum, e);
                 }
-                float *o = out + (size_t)(r0 + p / group) * out_stride + (g * group + p % group) * head_dim;
-                for (int d = 0; d < head_dim; d++) o[d] = 0;
                 // The pair's normaliser, after the score rows.
                 scratch[(size_t)pairs * ld + p] = V_HSUM(vsum);
             }
-            for (int j = 0; j < jend; j++) {
-                const float *vj = v + (size_t)j * kv_stride + g * head_dim;
+            for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
+                int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
                 for (int p = 0; p < pairs; p++) {
-                    float pj = scratch[(size_t)p * ld + j];
-                    if (pj == 0.0f) continue;
                     float *o = out + (size_t)(r0 + p / group) * out_stride + (g * group + p % group) * head_dim;
-                    V_T vp = V_SET1(pj);
-                    int d = 0;
-                    for (; d + V_W <= head_dim; d += V_W) V_STORE(o + d, V_FMA(vp, V_LOAD(vj + d), V_LOAD(o + d)));
-                    for (; d < head_dim; d++) o[d] = fmaf(pj, vj[d], o[d]);
+                    attn_values(o, scratch + (size_t)p * ld, v + g * head_dim, kv_stride, jb, je, head_dim);
                 }
             }
             for (int p = 0; p < pairs; p++) {

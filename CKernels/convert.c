@@ -122,3 +122,11 @@ void ck_quantize_q8_0(uint8_t *out, const float *x, size_t n) {
         for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)roundf(xb[j] * id);
     }
 }
+
+long long ck_first_nonfinite(const float *x, size_t n) {
+    // Any bit pattern whose exponent field is all ones is ±inf or NaN.
+    const uint32_t *u = (const uint32_t *)x;
+    for (size_t i = 0; i < n; i++)
+        if ((u[i] & 0x7f800000u) == 0x7f800000u) return (long long)i;
+    return -1;
+}

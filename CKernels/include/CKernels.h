@@ -177,6 +177,9 @@ void ck_dequant_q4_1(float *out, const uint8_t *in, size_t n);
 /// q = round-half-away(x/d). n must be a multiple of 32; out holds n/32 · 34 bytes.
 void ck_quantize_q8_0(uint8_t *out, const float *x, size_t n);
 
+/// Index of the first NaN or ±inf among n floats, or -1 (load-time weight check).
+long long ck_first_nonfinite(const float *x, size_t n);
+
 // MARK: int8 (Q8_0-style blocks of 32, one fp32 scale per block)
 
 /// Quantized row: n/32 blocks, scales[b] (fp32) and qs[32·b .. 32·b+31] (int8, in [-127, 127]).

@@ -23,7 +23,9 @@ public struct Int8Backend: ComputeBackend {
                 let src = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 for b in 0..<blocks {
                     let blk = src + b * 34
-                    w.scales[block + b] = Dequantize.fp16ToFloat(UInt16(blk[0]) | UInt16(blk[1]) << 8)
+                    let d = Dequantize.fp16ToFloat(UInt16(blk[0]) | UInt16(blk[1]) << 8)
+                    guard d.isFinite else { throw NonFiniteWeight(tensor: info.name, index: b * 32, value: d) }
+                    w.scales[block + b] = d
                     let dst = w.qs.pointer + (block + b) * 32
                     for j in 0..<32 { dst[j] = max(Int8(bitPattern: blk[2 + j]), -127) }
                 }

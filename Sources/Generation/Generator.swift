@@ -43,12 +43,15 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case emptyPrompt
     case promptTooLong(tokens: Int, context: Int)
     case invalidOption(String)
+    case nonFiniteLogits(position: Int, token: Int, value: Float)
 
     public var description: String {
         switch self {
         case .emptyPrompt: return "the prompt is empty"
         case let .promptTooLong(t, c): return "the prompt has \(t) tokens but the context holds \(c) (raise --ctx or shorten the prompt)"
         case let .invalidOption(s): return s
+        case let .nonFiniteLogits(p, t, v):
+            return "the model computed a non-finite logit (\(v) for token \(t)) at position \(p); its weights or activations are broken, so generation stopped"
         }
     }
 }
@@ -132,6 +135,7 @@ public final class Generator {
             if pos + 1 > model.maxContext { reason = .contextFull; break }
             input[0] = token
             logits = try input.withUnsafeBufferPointer { try model.forward($0, at: pos, allLogits: false) }
+            try requireFinite(logits, rows: 1, vocab: model.vocabSize, position: pos)
             pos += 1
         }
         if reason != .stopString {

@@ -5,7 +5,7 @@ import GGUF
 public enum Dequantize {
     public static let supported: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
 
-    /// Writes `info.elementCount` floats to `out`.
+    /// Writes `info.elementCount` floats to `out`; a NaN or infinite weight is an error naming the tensor.
     public static func toFloat(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>) throws {
         let n = info.elementCount
         guard let base = bytes.baseAddress, bytes.count == info.byteCount else {
@@ -20,6 +20,12 @@ public enum Dequantize {
         case .q4_1: ck_dequant_q4_1(out, base.assumingMemoryBound(to: UInt8.self), n)
         default: throw GGUFError.unsupportedTensorType(tensor: info.name, type: info.type.name)
         }
+        try requireFinite(out, count: n, tensor: info.name)
+    }
+
+    public static func requireFinite(_ x: UnsafePointer<Float>, count: Int, tensor: String) throws {
+        let i = ck_first_nonfinite(x, count)
+        if i >= 0 { throw NonFiniteWeight(tensor: tensor, index: Int(i), value: x[Int(i)]) }
     }
 
     public static func toFloatBuffer(_ info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer) throws -> FloatBuffer {
@@ -37,4 +43,20 @@ public enum Dequantize {
 
     public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }
+}
+
+/// A weight (or a block scale) that is NaN or infinite: the file is corrupt, and a model bound to it
+/// would compute garbage.
+public struct NonFiniteWeight: Error, CustomStringConvertible, Equatable {
+    public let tensor: String
+    public let index: Int
+    public let value: Float
+    public init(tensor: String, index: Int, value: Float) {
+        self.tensor = tensor
+        self.index = index
+        self.value = value
+    }
+    public var description: String {
+        "tensor '\(tensor)' holds a non-finite value (\(value)) at element \(index): the file is corrupt"
+    }
 }

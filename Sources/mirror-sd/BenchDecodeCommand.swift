@@ -45,6 +45,7 @@ struct BenchDecodeCommand: ParsableCommand {
     func run() throws {
         let file = try modelOptions.openFile()
         let counts = backend == .blas ? parsedThreads! : [1]
+        for t in counts { try Limits.threads(t) }
         let t0 = WallClock.now()
         let model = try LlamaModel(file: file, backend: backend.make(threads: counts[0]))
         note("loaded \(modelOptions.model) on \(backend.rawValue) in \(String(format: "%.2f", WallClock.now() - t0)) s; kernels: \(Ops.implementation)")

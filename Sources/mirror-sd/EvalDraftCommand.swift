@@ -60,6 +60,7 @@ struct EvalDraftCommand: ParsableCommand {
         let tok = try Tokenizer(file: file)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
         let targetModel = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
+        let ctx = try Limits.context(ctx, config: targetModel.config, sessions: 2)
         let target = targetModel.makeSession(maxContext: ctx, maxBatch: 64)
         var models: [(name: String, lm: any LanguageModel, model: LlamaModel?)] = []
         for spec in drafts.split(separator: ",").map(String.init) {

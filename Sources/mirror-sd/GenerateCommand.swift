@@ -152,16 +152,15 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: [.short, .customLong("max-tokens")], help: "Stop after N generated tokens.") var n: Int = 128
     @Option(name: [.customLong("target-backend"), .customLong("backend")], help: "Backend of the target: blas (fp32) or int8.")
     var backend: BackendKind = .blas
-    @Option(help: "Threads (OpenBLAS) for the blas backend.") var threads: Int = 1
-    @Option(help: "Context size in tokens (default: the model's, at most 4096).") var ctx: Int?
+    @Option(help: "fp32 threads of the blas backend (at most the online cores).") var threads: Int = 1
+    @Option(help: "Context size in tokens (default: the model's, at most 4096; never above what it was trained for).") var ctx: Int?
     @Option(help: "Stop when this text appears (repeatable).") var stop: [String] = []
     @Flag(help: "Keep generating past the end-of-sequence token.") var ignoreEos = false
     @Flag(help: "Print one JSON object (text, token ids, statistics) instead of streaming.") var json = false
 
     func validate() throws {
         guard n >= 1 else { throw ValidationError("-n must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let c = ctx, c < 2 { throw ValidationError("--ctx must be at least 2") }
+        try Limits.threads(threads)
         if mode == .ar && (spec.draft != nil || spec.lookup) { throw ValidationError("--draft and --lookup need --mode sd or mirror") }
         if spec.isLookupOnly && spec.lookup { throw ValidationError("--lookup adds lookup in front of a model draft; --draft lookup is lookup alone") }
     }
@@ -171,7 +170,7 @@ struct GenerateCommand: ParsableCommand {
         let file = try modelOptions.openFile()
         let tok = try Tokenizer(file: file)
         let model = try LlamaModel(file: file, backend: backend.make(threads: threads))
-        let context = ctx ?? min(model.config.contextLength, 4096)
+        let context = try Limits.context(ctx, config: model.config, sessions: mode == .ar ? 1 : 2)
         let session = model.makeSession(maxContext: context, maxBatch: 64)
         var draftSession: (any TreeLanguageModel)? = nil
         var draftChoice: DraftChoice? = nil

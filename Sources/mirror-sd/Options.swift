@@ -5,6 +5,7 @@ import Compute
 import Foundation
 import GGUF
 import Llama
+import TensorCore
 
 struct ModelOptions: ParsableArguments {
     static let defaultModel = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -45,4 +46,43 @@ struct CLIError: Error, CustomStringConvertible {
 /// Progress and diagnostics go to stderr so stdout stays clean for results.
 func note(_ s: String) {
     FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+}
+
+/// Limits that hold for every command: a thread count the machine has, and a context the model was
+/// trained for and whose KV cache fits in memory. Refused with the numbers, never clamped silently.
+enum Limits {
+    static func threads(_ n: Int, flag: String = "--threads") throws {
+        let cores = Ops.onlineCPUs
+        guard n >= 1 else { throw CLIError("\(flag) must be at least 1") }
+        guard n <= cores else { throw CLIError("\(flag) \(n) exceeds the \(cores) online core(s) of this machine") }
+    }
+
+    /// The context to use: `requested`, or the model's own length capped at `defaultCap`. `sessions`
+    /// counts the models that keep a KV cache of this length (target and draft).
+    static func context(_ requested: Int?, config: LlamaConfig, sessions: Int = 1, defaultCap: Int = 4096,
+                        flag: String = "--ctx") throws -> Int {
+        let trained = config.contextLength
+        let ctx = requested ?? min(trained, defaultCap)
+        guard ctx >= 2 else { throw CLIError("\(flag) must be at least 2") }
+        guard ctx <= trained else {
+            throw CLIError("\(flag) \(ctx) exceeds the \(trained) positions the model was trained for")
+        }
+        // K and V per layer, fp32, plus the attention scratch: what a session allocates up front.
+        let kvBytes = Double(sessions) * Double(ctx) * Double(config.layers * config.kvDim * 2 * 4)
+        if let available = availableMemoryBytes(), kvBytes > 0.8 * available {
+            throw CLIError(String(format: "\(flag) \(ctx) needs %.1f GB of KV cache, more than the %.1f GB of memory available here",
+                                  kvBytes / 1e9, available / 1e9))
+        }
+        return ctx
+    }
+
+    /// MemAvailable from /proc/meminfo (Linux), nil elsewhere.
+    static func availableMemoryBytes() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 2, let kb = Double(parts[1]) { return kb * 1024 }
+        }
+        return nil
+    }
 }

@@ -237,4 +237,21 @@ extension CLITests {
         try assertFails(args + ["--mode", "sd", "--draft", "medium"], saying: "draft file 'medium' not found")
         try assertFails(args + ["--mode", "sd", "--draft", "lookup+lookup"], saying: "lookup+lookup is just 'lookup'")
     }
+
+    func testLimitsHoldAndCorruptWeightsAreRefused() throws {
+        try requireModel()
+        try assertFails(["generate", "--ctx", "1000000", "--prompt", "hi"], saying: "exceeds the 8192 positions the model was trained for")
+        try assertFails(["generate", "--threads", "1000", "--prompt", "hi"], saying: "exceeds the")
+        try assertFails(["bench-decode", "--threads", "1,999", "--no-probe"], saying: "--threads 999 exceeds the")
+        // The tensor data overwritten with 0xff bytes: NaN scales and weights, refused at load, naming a tensor.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: Paths.defaultModel))
+        let tail = 40_000_000
+        bytes.replaceSubrange((bytes.count - tail)..<bytes.count, with: Data(repeating: 0xff, count: tail))
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("mirrorsd-nan-\(getpid()).gguf")
+        try bytes.write(to: bad)
+        defer { try? FileManager.default.removeItem(at: bad) }
+        for backend in ["blas", "int8"] {
+            try assertFails(["generate", "-m", bad.path, "--backend", backend, "-n", "4", "--prompt", "hi"], saying: "holds a non-finite value")
+        }
+    }
 }

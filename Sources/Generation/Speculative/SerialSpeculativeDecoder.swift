@@ -173,6 +173,7 @@ public final class SerialSpeculativeDecoder {
             let rows = try timed(&stats.targetSeconds, &stats.targetForwards) {
                 try input.withUnsafeBufferPointer { try target.forward(UnsafeBufferPointer(rebasing: $0[0...n]), at: L - 1, allLogits: true) }
             }
+            try requireFinite(rows, rows: n + 1, vocab: v, position: L - 1)
             let (a, next) = window.withUnsafeBufferPointer { w in
                 verifier.verify(window: UnsafeBufferPointer(rebasing: w[0..<n]), draftProbs: greedy ? nil : UnsafePointer(draftProbs),
                                 targetLogits: rows)
@@ -195,8 +196,23 @@ public final class SerialSpeculativeDecoder {
 /// Feeds a prompt (after whatever the model holds), in chunks where the model needs them; returns
 /// the last row's logits.
 func prefill(_ m: any LanguageModel, _ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
-    if let s = m as? PrefillCapable { return try s.prefillChunked(tokens) }
-    return try m.forward(tokens, at: m.kvLength)
+    let start = m.kvLength
+    let logits: UnsafeMutablePointer<Float>
+    if let s = m as? PrefillCapable { logits = try s.prefillChunked(tokens) } else { logits = try m.forward(tokens, at: start) }
+    try requireFinite(logits, rows: 1, vocab: m.vocabSize, position: start + tokens.count - 1)
+    return logits
+}
+
+/// Throws when a row of logits holds NaN or +∞ (−∞ is how a restricted head marks ids it never
+/// predicts). A model that computes such a row is broken, and sampling from it would silently yield
+/// token 0. One pass over the row, next to the forward that made it.
+func requireFinite(_ logits: UnsafePointer<Float>, rows: Int, vocab: Int, position: Int) throws {
+    for r in 0..<rows {
+        let row = logits + r * vocab
+        for i in 0..<vocab where row[i].isNaN || row[i] == .infinity {
+            throw GenerationError.nonFiniteLogits(position: position + r, token: i, value: row[i])
+        }
+    }
 }
 
 /// Models that must prefill in chunks (their batch capacity is limited).

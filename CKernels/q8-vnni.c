@@ -12,7 +12,7 @@
 #undef Q8_BLOCK_DOT
 #undef Q8_ATTR
 #undef q8_hsum_i32
-#undef CK_Q8_PF
+
 
 #define Q8_BLOCK_DOT(ax, sw) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sw)
 #define Q8_ATTR CK_AVX512VNNI

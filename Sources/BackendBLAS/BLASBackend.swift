@@ -2,8 +2,9 @@ import Compute
 import GGUF
 import TensorCore
 
-/// The fp32 "GPU": weights dequantized to fp32 at load; OpenBLAS sgemv for one row, sgemm for
-/// several. The thread count is set explicitly, never inherited from the environment.
+/// The fp32 "GPU": weights dequantized to fp32 at load (and checked for NaN/inf); products of up to 16
+/// rows run the batch-invariant kernel on the fp32 threads, prefill batches OpenBLAS sgemm. The thread
+/// count is set explicitly, never inherited from the environment.
 public struct BLASBackend: ComputeBackend {
     public let name = "blas"
     public let threads: Int

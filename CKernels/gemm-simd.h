@@ -9,13 +9,10 @@
 // output is summed, so a row's logits are bit-identical alone or among 2–16 rows, and a split of
 // the weight rows over threads changes nothing either.
 //
-// One pass over the weights: a tile holds GEMM_R weight rows (4 unless the twin says otherwise); every activation chunk of up to 4 rows
+// One pass over the weights: a tile holds GEMM_R weight rows (both twins use 2); every activation chunk of up to 4 rows
 // runs over them while they sit in L1, so m rows cost one DRAM stream of W (the first chunk
 // prefetches 8 KiB ahead in each weight stream).
 
-#ifndef GEMM_R
-#define GEMM_R 4
-#endif
 #ifndef GEMM_PF
 #define GEMM_PF 2048  // floats ahead in each weight stream: measured best of 0.5–8 K on SmolLM2 shapes (8 KiB)
 #endif

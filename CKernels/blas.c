@@ -16,7 +16,7 @@ typedef struct {
     int m, n, k;
 } gemm_job;
 
-// Part p of `parts` takes a contiguous range of weight rows, in multiples of 4 (one tile), so the
+// Part p of `parts` takes a contiguous range of weight rows, in multiples of 4 (whole tiles), so the
 // split never changes how an output is computed.
 static void gemm_part(void *ctx, int part, int parts) {
     const gemm_job *j = ctx;

@@ -220,8 +220,9 @@ public final class LlamaSession {
         precondition(rows.lowerBound >= 0 && rows.upperBound <= batchRows && !rows.isEmpty)
         let t0 = opProfile != nil ? WallClock.now() : 0
         defer { if let p = opProfile { p.headSeconds += WallClock.now() - t0 } }
-        for (i, r) in rows.enumerated() {
-            Ops.rmsnorm(xb.pointer + i * c.dim, x.pointer + r * c.dim, weight: model.outputNorm.pointer, n: c.dim, eps: c.normEps)
+        for i in 0..<rows.count {  // a plain range: even an unoptimized build allocates nothing here
+            Ops.rmsnorm(xb.pointer + i * c.dim, x.pointer + (rows.lowerBound + i) * c.dim, weight: model.outputNorm.pointer,
+                        n: c.dim, eps: c.normEps)
         }
         let head = model.headVocab
         if let k = vocabLimit, k < min(c.vocabSize, head) {

@@ -10,6 +10,7 @@ struct MirrorSD: ParsableCommand {
             (fetch it with models/fetch.sh).
             """,
         subcommands: [GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchDecodeCommand.self,
-                      BenchInt8Command.self, QuantizeCommand.self, BenchCommand.self, EvalDraftCommand.self, ProfileCommand.self, ProfileKernelsCommand.self],
+                      BenchInt8Command.self, QuantizeCommand.self, BenchCommand.self, EvalDraftCommand.self, ProfileCommand.self, ProfileKernelsCommand.self,
+                      CountAllocationsCommand.self],
         defaultSubcommand: nil)
 }

@@ -16,10 +16,11 @@ final class CLITests: XCTestCase {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    func run(_ args: [String], stdin: String? = nil) throws -> Run {
+    func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.currentDirectoryURL = Paths.packageRoot
         let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out
@@ -252,6 +253,37 @@ extension CLITests {
         defer { try? FileManager.default.removeItem(at: bad) }
         for backend in ["blas", "int8"] {
             try assertFails(["generate", "-m", bad.path, "--backend", backend, "-n", "4", "--prompt", "hi"], saying: "holds a non-finite value")
+        }
+    }
+
+    /// Heap allocations on the per-token path, counted by the preloaded shim in tools/alloc: zero in the
+    /// forward passes of both backends; the decoders may only grow their result buffers (amortized
+    /// doubling: a handful over a whole request, never one per token).
+    func testPerTokenPathAllocatesNothing() throws {
+        try requireModel()
+        let shim = FileManager.default.temporaryDirectory.appendingPathComponent("libmsd-alloccount-\(getpid()).so")
+        defer { try? FileManager.default.removeItem(at: shim) }
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-shared", "-fPIC", "-o", shim.path,
+                        Paths.packageRoot.appendingPathComponent("tools/alloc/alloccount.c").path]
+        try cc.run()
+        cc.waitUntilExit()
+        XCTAssertEqual(cc.terminationStatus, 0, "building the allocation counter with cc")
+        try assertFails(["count-allocations"], saying: "the allocation counter is not loaded")
+        for backend in ["blas", "int8"] {
+            let r = try run(["count-allocations", "--backend", backend, "--tokens", "32", "--json"], environment: ["LD_PRELOAD": shim.path])
+            XCTAssertEqual(r.status, 0, r.err)
+            let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+            XCTAssertEqual(j["decodeForwardPerToken"] as? Double, 0, "\(backend): decode forward allocates")
+            XCTAssertEqual(j["verifyForwardPerRound"] as? Double, 0, "\(backend): verification forward allocates")
+            for mode in ["ar", "sd", "mirror"] {
+                let perToken = j["\(mode)PerToken"] as! Double
+                // 32 more tokens: growth of the token array, the text and the committed sequence, at most
+                // a few doublings each.
+                XCTAssertLessThanOrEqual(perToken * 32, 6, "\(backend) \(mode): \(perToken) allocations per token")
+            }
+            print("allocations (\(backend)): \(r.out)")
         }
     }
 }

@@ -134,7 +134,7 @@ final class TargetRun: @unchecked Sendable {
         let first = options.sampling.isGreedy ? Sampler.argmax(firstLogits, count: v) : verifier.sampler.sample(firstLogits)
         stats.speculative.prefillSeconds = WallClock.now() - t0
         t0 = WallClock.now()
-        var going = try sink.commit([first], onText: onText)
+        var going = try sink.commit(first, onText: onText)
         var L = prompt.count + 1  // committed tokens; the newest, c, is not in the target's KV yet
         var c = first
         channel.start.payload.first = first
@@ -232,7 +232,7 @@ final class TargetRun: @unchecked Sendable {
                 let l = try block.withUnsafeBufferPointer { try target.forward(UnsafeBufferPointer(rebasing: $0[0..<1]), at: L - 1, allLogits: false) }
                 stats.speculative.targetForwards += 1
                 let t = options.sampling.isGreedy ? Sampler.argmax(l, count: v) : verifier.sampler.sample(l)
-                going = try sink.commit([t], onText: onText)
+                going = try sink.commit(t, onText: onText)
                 stats.targetSuffixSeconds += WallClock.now() - s0
                 spans?.add("plain step", s0, WallClock.now())
                 if going {

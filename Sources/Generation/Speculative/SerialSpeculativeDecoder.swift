@@ -47,17 +47,24 @@ struct CommitSink {
         tokens.reserveCapacity(options.maxTokens + 40)
     }
 
-    /// Commits tokens in order; returns false once generation must stop.
-    mutating func commit(_ new: some Sequence<Int32>, onText: (String) -> Bool) throws -> Bool {
-        for t in new {
-            if options.stopAtEOS, t == tokenizer.eosId { reason = .endOfSequence; return false }
-            tokens.append(t)
-            let (emit, stopped) = stops.push(try stream.push(t))
-            text += emit
-            if !emit.isEmpty, !onText(emit) { reason = .callerStopped; return false }
-            if stopped { reason = .stopString; return false }
-            if tokens.count >= options.maxTokens { reason = .maxTokens; return false }
+    /// Commits tokens in order; returns false once generation must stop. (A concrete buffer, not a
+    /// generic sequence: an unoptimized build would allocate an iterator per round.)
+    mutating func commit(_ new: UnsafeBufferPointer<Int32>, onText: (String) -> Bool) throws -> Bool {
+        for i in 0..<new.count {
+            if try !commit(new[i], onText: onText) { return false }
         }
+        return true
+    }
+
+    /// Commits one token; returns false once generation must stop.
+    mutating func commit(_ t: Int32, onText: (String) -> Bool) throws -> Bool {
+        if options.stopAtEOS, t == tokenizer.eosId { reason = .endOfSequence; return false }
+        tokens.append(t)
+        let (emit, stopped) = stops.push(try stream.push(t))
+        text += emit
+        if !emit.isEmpty, !onText(emit) { reason = .callerStopped; return false }
+        if stopped { reason = .stopString; return false }
+        if tokens.count >= options.maxTokens { reason = .maxTokens; return false }
         return true
     }
 
@@ -124,7 +131,7 @@ public final class SerialSpeculativeDecoder {
         t0 = WallClock.now()
         var seq = prompt
         seq.reserveCapacity(prompt.count + options.maxTokens + gammaMax + 2)
-        var going = try sink.commit([first], onText: onText)
+        var going = try sink.commit(first, onText: onText)
         seq.append(first)  // the pending token: target KV = L - 1
 
         while going {
@@ -183,7 +190,7 @@ public final class SerialSpeculativeDecoder {
             draft.truncate(to: min(draft.kvLength, L + a))
             window[a] = next
             seq += window[0...a]
-            going = try sink.commit(window[0...a], onText: onText)
+            going = try window.withUnsafeBufferPointer { try sink.commit(UnsafeBufferPointer(rebasing: $0[0...a]), onText: onText) }
             onRound?(target.kvLength, draft.kvLength, seq.count)
         }
         sink.finish(onText: onText)

@@ -44,7 +44,9 @@ struct BPEModel: Sendable {
         while symbols.count > 1 {
             var best = Int32.max, at = -1, mergedId: Int32 = 0
             for i in 0..<(symbols.count - 1) {
-                let key = UInt64(UInt32(symbols[i])) << 32 | UInt64(UInt32(symbols[i + 1]))
+                // Bit patterns: a byte the vocabulary lacks is -1, which matches no merge (found by fuzzing:
+                // UInt32(-1) trapped on text holding such a byte next to another symbol).
+                let key = UInt64(UInt32(bitPattern: symbols[i])) << 32 | UInt64(UInt32(bitPattern: symbols[i + 1]))
                 if let m = merges[key], m.rank < best { best = m.rank; at = i; mergedId = m.id }
             }
             if at < 0 { return }

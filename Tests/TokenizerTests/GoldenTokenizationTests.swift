@@ -92,4 +92,26 @@ final class GoldenTokenizationTests: XCTestCase {
         XCTAssertThrowsError(try ChatTemplate(template: "{{ bos_token }}[INST] {{ m }} [/INST]"))
         XCTAssertThrowsError(try ChatTemplate(template: nil))
     }
+
+    /// Inputs the fuzzer (tools/fuzz) found crashing, kept in Tests/Fixtures/fuzz: each must now encode
+    /// and decode without trapping.
+    func testFuzzFindingsNoLongerCrash() throws {
+        let tok = try tokenizer()
+        let dir = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/fuzz")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("tokenizer-") }
+        XCTAssertFalse(files.isEmpty)
+        for name in files {
+            let bytes = try Data(contentsOf: dir.appendingPathComponent(name))
+            let text = String(decoding: bytes, as: UTF8.self)
+            for special in [false, true] {
+                let ids = tok.encode(text, parseSpecial: special)
+                XCTAssertFalse(ids.isEmpty, name)
+                _ = try tok.decode(ids)
+            }
+        }
+        // The first finding: bytes the vocabulary has no token for (0x06, 0x00) inside a word are
+        // dropped, and the letters around them still tokenize.
+        let ids = tok.encode("Hel\u{06}\u{00}\u{00}orld")
+        XCTAssertTrue(try tok.decode(ids).hasPrefix("Hel"), "\(ids)")
+    }
 }

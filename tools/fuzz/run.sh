@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (Swift's -sanitize=fuzzer,address) and runs each for SECONDS (default 60).
+#   tools/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf tokenizer (default: both)
+# Corpora and findings go to $MIRRORSD_FUZZ_DIR (default /tmp/mirrorsd-fuzz). A crash, a sanitizer
+# report or a hang stops the run with a non-zero exit; the input is saved as crash-*/timeout-* there.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs="${1:-60}"; shift || true
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(gguf tokenizer)
+dir="${MIRRORSD_FUZZ_DIR:-/tmp/mirrorsd-fuzz}"
+bin="$dir/bin"
+mkdir -p "$bin"
+python3 tools/fuzz/seeds.py models/SmolLM2-135M-Instruct.Q4_1.gguf "$dir" >/dev/null
+flags=(-O -sanitize=fuzzer,address -parse-as-library)
+echo "building fuzz targets..."
+swiftc "${flags[@]}" -module-name GGUF -emit-module -emit-module-path "$bin/GGUF.swiftmodule" \
+  -emit-library -static -o "$bin/libGGUF.a" Sources/GGUF/*.swift
+for t in "${targets[@]}"; do
+  case "$t" in
+    gguf) swiftc "${flags[@]}" -module-name FuzzGGUF Sources/GGUF/*.swift tools/fuzz/gguf.swift -o "$bin/fuzz-gguf" ;;
+    tokenizer) swiftc "${flags[@]}" -module-name FuzzTokenizer -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
+                 tools/fuzz/tokenizer.swift -o "$bin/fuzz-tokenizer" ;;
+    *) echo "error: unknown fuzz target '$t' (gguf, tokenizer)" >&2; exit 2 ;;
+  esac
+done
+status=0
+for t in "${targets[@]}"; do
+  corpus="$dir/$t-corpus"; mkdir -p "$corpus"
+  maxlen=4096; [ "$t" = gguf ] && maxlen=1048576
+  echo "fuzzing $t for ${secs}s (corpus $corpus)..."
+  if ! "$bin/fuzz-$t" "$corpus" "$dir/$t" -max_total_time="$secs" -max_len="$maxlen" -timeout=10 \
+       -rss_limit_mb=4096 -artifact_prefix="$dir/$t-" -print_final_stats=1 >"$dir/$t.log" 2>&1; then
+    echo "error: fuzz target $t failed; see $dir/$t.log and $dir/$t-*" >&2
+    tail -30 "$dir/$t.log" >&2
+    status=1
+  fi
+  grep -E "stat::number_of_executed_units|Done [0-9]+ runs" "$dir/$t.log" | tail -2
+  echo "$t corpus: $(ls "$corpus" | wc -l) inputs"
+done
+exit $status

@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Seed corpora for the fuzz targets, from real files: the head of the SmolLM2 GGUF (header, metadata and
+part of the tensor table, truncated), a complete small GGUF v3 file written here, and chat prompts."""
+import os, struct, sys
+
+model = sys.argv[1] if len(sys.argv) > 1 else "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+out = sys.argv[2] if len(sys.argv) > 2 else "/tmp/mirrorsd-fuzz"
+
+def gguf_string(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+def tiny_gguf():
+    kv = [("general.architecture", 8, gguf_string("llama")), ("llama.block_count", 4, struct.pack("<I", 1)),
+          ("general.alignment", 4, struct.pack("<I", 32))]
+    body = b"GGUF" + struct.pack("<IQQ", 3, 1, len(kv))
+    for k, t, v in kv:
+        body += gguf_string(k) + struct.pack("<I", t) + v
+    body += gguf_string("w") + struct.pack("<I", 2) + struct.pack("<QQ", 2, 2) + struct.pack("<IQ", 0, 0)
+    body += b"\0" * (-len(body) % 32)
+    return body + struct.pack("<4f", 1, 2, 3, 4)
+
+os.makedirs(f"{out}/gguf", exist_ok=True)
+os.makedirs(f"{out}/tokenizer", exist_ok=True)
+with open(model, "rb") as f:
+    head = f.read(1 << 20)
+for n in (64, 4096, 65536, 1 << 20):
+    open(f"{out}/gguf/smollm2-head-{n}", "wb").write(head[:n])
+open(f"{out}/gguf/tiny-v3", "wb").write(tiny_gguf())
+for i, text in enumerate(["Hello world", "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+                          "def f(x):\n    return x ** 2  # ünïcödé ✓ 数学", "\xff\xfe broken \x00 bytes"]):
+    open(f"{out}/tokenizer/seed-{i}", "wb").write(text.encode("utf-8", "surrogateescape"))
+print(f"seeds in {out}")

@@ -12,7 +12,6 @@
 // p < parts, part 0 on the calling thread, and returns when all are done.
 typedef void (*ck_part_fn)(void *ctx, int part, int parts);
 int ck_pool_set_threads(int n);
-int ck_pool_threads(void);
 void ck_pool_run(ck_part_fn fn, void *ctx);
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -82,8 +82,6 @@ int ck_pool_set_threads(int n) {
     return started;
 }
 
-int ck_pool_threads(void) { return pool.parts; }
-
 void ck_pool_run(ck_part_fn fn, void *ctx) {
     int parts = pool.parts;
     // One user at a time: a second thread computing at the same moment (two fp32 models in one

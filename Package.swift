@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Compute", dependencies: ["TensorCore", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "BackendBLAS", dependencies: ["Compute", "TensorCore", "CKernels"],
                 swiftSettings: swiftSettings),
-        .target(name: "BackendInt8", dependencies: ["Compute", "TensorCore", "CKernels"],
+        .target(name: "BackendInt8", dependencies: ["Compute", "TensorCore", "CKernels", "BackendBLAS"],
                 swiftSettings: swiftSettings),
         .target(name: "Llama", dependencies: ["Compute", "TensorCore", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "LlamaTests",
-                    dependencies: ["Llama", "BackendBLAS", "BackendInt8", "TestSupport", "GGUF", "Tokenizer", "Generation"],
+                    dependencies: ["Llama", "BackendBLAS", "BackendInt8", "TestSupport", "GGUF", "Tokenizer", "Generation", "CKernels", "TensorCore"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
@@ -65,6 +65,6 @@ let package = Package(
                     dependencies: ["Generation", "Llama", "BackendBLAS", "BackendInt8", "Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF", "TensorCore"], swiftSettings: swiftSettings),
     ]
 )

@@ -2,6 +2,9 @@
 #include <cblas.h>
 #include "internal.h"
 
+// Explicit from the start: OpenBLAS would otherwise take every core (or OPENBLAS_NUM_THREADS).
+__attribute__((constructor)) static void ck_blas_init(void) { openblas_set_num_threads(1); }
+
 void ck_blas_set_threads(int n) {
     if (n < 1) n = 1;
     openblas_set_num_threads(n);

@@ -1,4 +1,5 @@
 // Load-time format conversion; scalar on purpose (runs once per weight, never per token).
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include "CKernels.h"
@@ -128,5 +129,78 @@ long long ck_first_nonfinite(const float *x, size_t n) {
     const uint32_t *u = (const uint32_t *)x;
     for (size_t i = 0; i < n; i++)
         if ((u[i] & 0x7f800000u) == 0x7f800000u) return (long long)i;
+    return -1;
+}
+
+static void put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v & 0xFF);
+    p[1] = (uint8_t)(v >> 8);
+}
+
+void ck_quantize_q4_0(uint8_t *out, const float *x, size_t n) {
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        float amax = 0, max = 0;  // the value of largest magnitude keeps its sign: it maps to -8
+        for (int j = 0; j < 32; j++)
+            if (amax < fabsf(xb[j])) {
+                amax = fabsf(xb[j]);
+                max = xb[j];
+            }
+        float d = max / -8;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t *blk = out + b * 18;
+        put_u16(blk, ck_fp32_to_fp16(d));
+        for (int j = 0; j < 16; j++) {
+            int q0 = (int8_t)(xb[j] * id + 8.5f), q1 = (int8_t)(xb[j + 16] * id + 8.5f);
+            blk[2 + j] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);
+        }
+    }
+}
+
+void ck_quantize_q4_1(uint8_t *out, const float *x, size_t n) {
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        float min = FLT_MAX, max = -FLT_MAX;
+        for (int j = 0; j < 32; j++) {
+            if (xb[j] < min) min = xb[j];
+            if (xb[j] > max) max = xb[j];
+        }
+        float d = (max - min) / 15;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t *blk = out + b * 20;
+        put_u16(blk, ck_fp32_to_fp16(d));
+        put_u16(blk + 2, ck_fp32_to_fp16(min));
+        for (int j = 0; j < 16; j++) {
+            int q0 = (int8_t)((xb[j] - min) * id + 0.5f), q1 = (int8_t)((xb[j + 16] - min) * id + 0.5f);
+            blk[4 + j] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);
+        }
+    }
+}
+
+int ck_q4_repack(uint8_t *dst, const uint8_t *src, int type, int rows, int k) {
+    int nb = k / 32;
+    size_t bs = type == CK_Q4_0 ? 18 : 20, rb = ck_q4_row_bytes(k);
+    for (int r = 0; r < rows; r++) {
+        uint8_t *qs = dst + (size_t)r * rb, *dm = qs + k / 2;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *blk = src + ((size_t)r * nb + b) * bs;
+            uint16_t dh = (uint16_t)(blk[0] | blk[1] << 8), mh;
+            float d = ck_fp16_to_fp32(dh);
+            if (!isfinite(d)) return r * k + b * 32;
+            if (type == CK_Q4_0) {
+                // d·(q − 8) = d·q + (−8d): exact in fp16 (a power-of-two scaling) unless it overflows.
+                float m = -8.0f * d;
+                mh = ck_fp32_to_fp16(m);
+                if (!isfinite(ck_fp16_to_fp32(mh))) return r * k + b * 32;
+                memcpy(qs + b * 16, blk + 2, 16);
+            } else {
+                mh = (uint16_t)(blk[2] | blk[3] << 8);
+                if (!isfinite(ck_fp16_to_fp32(mh))) return r * k + b * 32;
+                memcpy(qs + b * 16, blk + 4, 16);
+            }
+            put_u16(dm + 2 * b, dh);
+            put_u16(dm + 2 * (nb + b), mh);
+        }
+    }
     return -1;
 }

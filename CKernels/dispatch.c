@@ -18,13 +18,14 @@ typedef struct {
                  const uint8_t *, int, int, int, float, float *);
     void (*q8_quantize)(int8_t *, float *, const float *, int);
     void (*q8_block_dots)(int32_t *, const int8_t *, const int8_t *, int);
-    void (*q8_matmul)(float *, const int8_t *, const float *, const int8_t *, const float *, int, int, int);
+    void (*q8_matmul)(float *, int, const int8_t *, const float *, const int8_t *, const float *, int, int, int);
+    void (*q4_matmul)(float *, int, const int8_t *, const float *, const float *, const uint8_t *, int, int, int);
     // Which twin each entry calls, in the order of ck_kernel_names.
     const char *impl[CK_KERNEL_COUNT];
 } ck_table;
 
 static const char *const kernel_names[CK_KERNEL_COUNT] = {
-    "dot", "gemm", "rmsnorm", "softmax", "swiglu", "add", "rope", "attn", "q8_quantize", "q8_block_dots", "q8_matmul"};
+    "dot", "gemm", "rmsnorm", "softmax", "swiglu", "add", "rope", "attn", "q8_quantize", "q8_block_dots", "q8_matmul", "q4_matmul"};
 static const char *const tier_names[CK_TIER_COUNT] = {"ref", "avx2", "avxvnni", "avx512"};
 
 static ck_table table;
@@ -34,12 +35,13 @@ static unsigned features;
 static const ck_table ref_table = {
     ck_vec_dot_f32_ref, ck_gemm_f32_ref, ck_rmsnorm_f32_ref, ck_softmax_f32_ref, ck_swiglu_f32_ref,
     ck_vec_add_f32_ref, ck_rope_f32_ref, ck_attn_f32_ref, ck_q8_quantize_row_ref, ck_q8_block_dots_ref,
-    ck_q8_matmul_ref, {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
+    ck_q8_matmul_ref, ck_q4_matmul_ref, {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
 
 static const ck_table avx2_table = {
     ck_vec_dot_f32_avx2, ck_gemm_f32_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
     ck_vec_add_f32_avx2, ck_rope_f32_avx2, ck_attn_f32_avx2, ck_q8_quantize_row_avx2, ck_q8_block_dots_avx2,
-    ck_q8_matmul_avx2, {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
+    ck_q8_matmul_avx2, ck_q4_matmul_avx2,
+    {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
 
 static ck_table make_table(int tier) {
     ck_table t;
@@ -52,7 +54,8 @@ static ck_table make_table(int tier) {
         t = avx2_table;
         t.q8_block_dots = ck_q8_block_dots_avxvnni;
         t.q8_matmul = ck_q8_matmul_avxvnni;
-        t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avxvnni";
+        t.q4_matmul = ck_q4_matmul_avxvnni;
+        t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = t.impl[CK_K_Q4_MATMUL] = "avxvnni";
         return t;
     default:  // CK_TIER_AVX512: the elementwise kernels gain nothing from 512-bit vectors at the model's sizes
         t = avx2_table;
@@ -63,11 +66,13 @@ static ck_table make_table(int tier) {
         if (features & CK_FEAT_AVX512_VNNI) {
             t.q8_block_dots = ck_q8_block_dots_avx512vnni;
             t.q8_matmul = ck_q8_matmul_avx512vnni;
-            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avx512vnni";
+            t.q4_matmul = ck_q4_matmul_avx512vnni;
+            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = t.impl[CK_K_Q4_MATMUL] = "avx512vnni";
         } else if (features & CK_FEAT_AVX_VNNI) {
             t.q8_block_dots = ck_q8_block_dots_avxvnni;
             t.q8_matmul = ck_q8_matmul_avxvnni;
-            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avxvnni";
+            t.q4_matmul = ck_q4_matmul_avxvnni;
+            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = t.impl[CK_K_Q4_MATMUL] = "avxvnni";
         }
         return t;
     }
@@ -163,7 +168,11 @@ void ck_q8_quantize_row(int8_t *qs, float *scales, const float *x, int n) { tabl
 void ck_q8_block_dots(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks) {
     table.q8_block_dots(isum, a, b, n_blocks);
 }
-void ck_q8_matmul(float *y, const int8_t *xq, const float *xscale, const int8_t *wq, const float *wscale,
+void ck_q8_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq, const float *wscale,
                   int m, int n, int k) {
-    table.q8_matmul(y, xq, xscale, wq, wscale, m, n, k);
+    table.q8_matmul(y, ldy, xq, xscale, wq, wscale, m, n, k);
+}
+void ck_q4_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum, const uint8_t *w,
+                  int m, int n, int k) {
+    table.q4_matmul(y, ldy, xq, xscale, xsum, w, m, n, k);
 }

@@ -35,6 +35,14 @@ CK_AVX512 static inline float ck_hsum16(__m512 v) {
     return ck_hsum8(_mm256_add_ps(lo, hi));
 }
 
+// Horizontal sum of 4 floats: (v0 + v1) + (v2 + v3).
+CK_AVX2 static inline float ck_hsum4(__m128 v) {
+    __m128 sh = _mm_movehdup_ps(v);
+    v = _mm_add_ps(v, sh);
+    sh = _mm_movehl_ps(sh, v);
+    return _mm_cvtss_f32(_mm_add_ss(v, sh));
+}
+
 CK_AVX2 static inline float ck_hmax8(__m256 v) {
     __m128 lo = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     lo = _mm_max_ps(lo, _mm_movehl_ps(lo, lo));

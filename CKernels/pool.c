@@ -1,4 +1,4 @@
-// Helper threads for the fp32 product (ck_matmul_f32 with a few rows). They are started by
+// Helper threads for the products of a few rows (ck_matmul_f32, ck_matmul_q8, ck_matmul_q4). They are started by
 // ck_blas_set_threads, never on the per-token path. Between products a helper spins for a while
 // (a decode step issues ~200 products back to back), then sleeps on a futex.
 #define _GNU_SOURCE

@@ -32,3 +32,9 @@ CK_AVX2 void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, 
 #define Q8_MATMUL_FN ck_q8_matmul_avx2
 #define Q8_BLOCK_DOTS_FN ck_q8_block_dots_avx2
 #include "q8-simd.h"
+
+// Both products in int16 (at most 2·15·127 each, so their sum cannot saturate), then one madd.
+#define Q4_PAIR_DOT(lo, xlo, hi, xhi) \
+    _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)), _mm256_set1_epi16(1))
+#define Q4_MATMUL_FN ck_q4_matmul_avx2
+#include "q4-simd.h"

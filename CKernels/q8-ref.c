@@ -28,7 +28,7 @@ void ck_q8_block_dots_ref(int32_t *isum, const int8_t *a, const int8_t *b, int n
     }
 }
 
-void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+void ck_q8_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
                       const float *wscale, int m, int n, int k) {
     int nb = k / 32;
     for (int i = 0; i < m; i++) {
@@ -41,7 +41,41 @@ void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int
                 for (int j = 0; j < 32; j++) s += (int32_t)wb[j] * (int32_t)xb[j];
                 acc += (float)s * (wscale[(size_t)r * nb + b] * xscale[(size_t)i * nb + b]);
             }
-            y[(size_t)i * n + r] = acc;
+            y[(size_t)i * ldy + r] = acc;
+        }
+    }
+}
+
+void ck_q8_block_sums(float *sums, const int8_t *qs, const float *scales, int n) {
+    for (int b = 0; b < n / 32; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += qs[b * 32 + j];
+        sums[b] = scales[b] * (float)s;
+    }
+}
+
+void ck_q4_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                      const uint8_t *w, int m, int n, int k) {
+    int nb = k / 32;
+    size_t rb = ck_q4_row_bytes(k);
+    for (int i = 0; i < m; i++) {
+        for (int r = 0; r < n; r++) {
+            const uint8_t *wr = w + (size_t)r * rb;
+            const uint8_t *dm = wr + k / 2;
+            float acc = 0, off = 0;
+            for (int b = 0; b < nb; b++) {
+                const int8_t *xb = xq + (size_t)i * k + b * 32;
+                int32_t s = 0;
+                for (int j = 0; j < 16; j++) {
+                    uint8_t q = wr[b * 16 + j];
+                    s += (int32_t)(q & 0x0F) * xb[j] + (int32_t)(q >> 4) * xb[j + 16];
+                }
+                float d = ck_fp16_to_fp32((uint16_t)(dm[2 * b] | dm[2 * b + 1] << 8));
+                float mb = ck_fp16_to_fp32((uint16_t)(dm[2 * (nb + b)] | dm[2 * (nb + b) + 1] << 8));
+                acc += (float)s * (d * xscale[(size_t)i * nb + b]);
+                off += mb * xsum[(size_t)i * nb + b];
+            }
+            y[(size_t)i * ldy + r] = acc + off;
         }
     }
 }

@@ -38,7 +38,7 @@ Q8_ATTR void Q8_BLOCK_DOTS_FN(int32_t *isum, const int8_t *a, const int8_t *b, i
     }
 
 // Tiles of two weight rows: each activation block is loaded and made absolute once for both rows.
-Q8_ATTR void Q8_MATMUL_FN(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+Q8_ATTR void Q8_MATMUL_FN(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
                           const float *wscale, int m, int n, int k) {
     int nb = k / 32;
     for (int r = 0; r < n; r += 2) {
@@ -74,8 +74,8 @@ Q8_ATTR void Q8_MATMUL_FN(float *y, const int8_t *xq, const float *xscale, const
             Q8_ROW_TAIL(t0, w0, d0)
             b = b1;
             Q8_ROW_TAIL(t1, w1, d1)
-            y[(size_t)i * n + r] = t0;
-            if (pair) y[(size_t)i * n + r + 1] = t1;
+            y[(size_t)i * ldy + r] = t0;
+            if (pair) y[(size_t)i * ldy + r + 1] = t1;
         }
     }
 }

@@ -9,9 +9,14 @@
 #define Q8_BLOCK_DOTS_FN ck_q8_block_dots_avxvnni
 #define q8_hsum_i32 q8_hsum_i32_avxvnni
 #include "q8-simd.h"
+#define Q4_PAIR_DOT(lo, xlo, hi, xhi) _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), lo, xlo), hi, xhi)
+#define Q4_MATMUL_FN ck_q4_matmul_avxvnni
+#include "q4-simd.h"
 #undef Q8_BLOCK_DOT
 #undef Q8_ATTR
 #undef q8_hsum_i32
+#undef Q4_MATMUL_FN
+#undef Q4_PAIR_DOT
 
 
 #define Q8_BLOCK_DOT(ax, sw) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sw)
@@ -22,6 +27,9 @@
 #define Q8_BLOCK_DOTS_FN ck_q8_block_dots_avx512vnni
 #define q8_hsum_i32 q8_hsum_i32_avx512vnni
 #include "q8-simd.h"
+#define Q4_PAIR_DOT(lo, xlo, hi, xhi) _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, xlo), hi, xhi)
+#define Q4_MATMUL_FN ck_q4_matmul_avx512vnni
+#include "q4-simd.h"
 
 // The activation quantizer on 512-bit vectors: the same arithmetic as the reference twin (amax/127,
 // its reciprocal, round-half-to-even), 16 values a vector, narrowed with saturation.

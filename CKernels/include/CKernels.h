@@ -35,7 +35,7 @@ enum {
 /// Kernels of the dispatch table, for ck_kernel_name / ck_kernel_impl.
 enum {
     CK_K_DOT, CK_K_GEMM, CK_K_RMSNORM, CK_K_SOFTMAX, CK_K_SWIGLU, CK_K_ADD, CK_K_ROPE, CK_K_ATTN,
-    CK_K_Q8_QUANTIZE, CK_K_Q8_BLOCK_DOTS, CK_K_Q8_MATMUL, CK_KERNEL_COUNT
+    CK_K_Q8_QUANTIZE, CK_K_Q8_BLOCK_DOTS, CK_K_Q8_MATMUL, CK_K_Q4_MATMUL, CK_KERNEL_COUNT
 };
 /// CPU features that count (the CPU has them and the OS enables their register state).
 enum { CK_FEAT_AVX2_FMA = 1, CK_FEAT_AVX_VNNI = 2, CK_FEAT_AVX512 = 4, CK_FEAT_AVX512_VNNI = 8 };
@@ -176,6 +176,21 @@ void ck_dequant_q4_1(float *out, const uint8_t *in, size_t n);
 /// fp32 -> Q8_0 blocks exactly as ggml's quantize_row_q8_0_ref: d = amax/127 stored as fp16,
 /// q = round-half-away(x/d). n must be a multiple of 32; out holds n/32 · 34 bytes.
 void ck_quantize_q8_0(uint8_t *out, const float *x, size_t n);
+/// fp32 -> Q4_0 blocks exactly as ggml's quantize_row_q4_0_ref (d = the block's signed max / −8),
+/// and -> Q4_1 blocks as quantize_row_q4_1_ref (d = (max − min)/15, m = min). n % 32 == 0; out holds
+/// n/32 · 18 (Q4_0) or n/32 · 20 (Q4_1) bytes.
+void ck_quantize_q4_0(uint8_t *out, const float *x, size_t n);
+void ck_quantize_q4_1(uint8_t *out, const float *x, size_t n);
+
+/// The Q4 product's weight layout: rows of k weights stored back to back, each row
+///   uint8 qs[k/2] (ggml's nibble order per block) | fp16 d[k/32] | fp16 m[k/32],
+/// value = d·q + m (Q4_0 is stored with m = −8d).
+enum { CK_Q4_0 = 0, CK_Q4_1 = 1 };
+static inline size_t ck_q4_row_bytes(int k) { return (size_t)k / 2 + (size_t)(k / 32) * 4; }
+/// Repacks `rows` rows of k weights from ggml Q4_0 or Q4_1 blocks into that layout (dst holds
+/// rows · ck_q4_row_bytes(k) bytes). Returns -1, or the element index of the first block whose
+/// scale or offset is not finite (the weight is then unusable).
+int ck_q4_repack(uint8_t *dst, const uint8_t *src, int type, int rows, int k);
 
 /// Index of the first NaN or ±inf among n floats, or -1 (load-time weight check).
 long long ck_first_nonfinite(const float *x, size_t n);
@@ -196,21 +211,45 @@ void ck_q8_block_dots_ref(int32_t *isum, const int8_t *a, const int8_t *b, int n
 void ck_q8_block_dots_avx2(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_avxvnni(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_avx512vnni(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
-/// y[m][n] = Σ_b wscale[r][b]·xscale[row][b]·(wq[r] · xq[row] over block b), for an int8 weight
+/// y[i·ldy + r] (row i < m, r < n) = Σ_b wscale[r][b]·xscale[row][b]·(wq[r] · xq[row] over block b), for an int8 weight
 /// matrix of n rows × k columns (k % 32 == 0; wq row-major, wscale n × k/32) and m activation rows
 /// (m >= 1; xq m × k, xscale m × k/32). Each weight block is read once for all m rows.
 /// Weights must be in [-127, 127] (the int8 backend clamps the rare -128 of a foreign Q8_0 file);
 /// activations may be any int8.
-void ck_q8_matmul(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+void ck_q8_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
                   const float *wscale, int m, int n, int k);
-void ck_q8_matmul_ref(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+void ck_q8_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
                       const float *wscale, int m, int n, int k);
-void ck_q8_matmul_avx2(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+void ck_q8_matmul_avx2(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
                        const float *wscale, int m, int n, int k);
-void ck_q8_matmul_avxvnni(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+void ck_q8_matmul_avxvnni(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
                           const float *wscale, int m, int n, int k);
-void ck_q8_matmul_avx512vnni(float *y, const int8_t *xq, const float *xscale, const int8_t *wq,
+void ck_q8_matmul_avx512vnni(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
                              const float *wscale, int m, int n, int k);
+
+/// Per block b of a quantized row: sums[b] = scales[b] · Σ_j qs[32b + j] (the activation side of the
+/// Q4 offset term). Scalar: it runs once per activation row, not per weight.
+void ck_q8_block_sums(float *sums, const int8_t *qs, const float *scales, int n);
+/// y[i·ldy + r] = Σ_b d[r][b]·xscale[i][b]·(q[r] · xq[i] over block b) + Σ_b m[r][b]·xsum[i][b], for
+/// n weight rows in the ck_q4_row_bytes layout and m activation rows quantized by ck_q8_quantize_row
+/// with their ck_q8_block_sums. k % 32 == 0. Batch-invariant in m.
+void ck_q4_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                  const uint8_t *w, int m, int n, int k);
+void ck_q4_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                      const uint8_t *w, int m, int n, int k);
+void ck_q4_matmul_avx2(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                       const uint8_t *w, int m, int n, int k);
+void ck_q4_matmul_avxvnni(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                          const uint8_t *w, int m, int n, int k);
+void ck_q4_matmul_avx512vnni(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                             const uint8_t *w, int m, int n, int k);
+/// ck_q8_matmul / ck_q4_matmul over the helper threads of ck_blas_set_threads when `threaded` is
+/// non-zero (whole 2-row tiles per thread, so the result is the same for any thread count), on the
+/// calling thread alone otherwise. y is m × n (ldy = n).
+void ck_matmul_q8(float *y, const int8_t *xq, const float *xscale, const int8_t *wq, const float *wscale,
+                  int m, int n, int k, int threaded);
+void ck_matmul_q4(float *y, const int8_t *xq, const float *xscale, const float *xsum, const uint8_t *w,
+                  int m, int n, int k, int threaded);
 
 // MARK: threads
 

@@ -4,14 +4,16 @@ import TensorCore
 
 /// The fp32 "GPU": weights dequantized to fp32 at load (and checked for NaN/inf); products of up to 16
 /// rows run the batch-invariant kernel on the fp32 threads, prefill batches OpenBLAS sgemm. The thread
-/// count is set explicitly, never inherited from the environment.
+/// count is explicit, never inherited from the environment: 1 from load (CKernels sets it), raised by
+/// a backend made with more. A backend of one thread leaves the count alone, so a draft made after a
+/// threaded target does not take the target's threads away.
 public struct BLASBackend: ComputeBackend {
     public let name = "blas"
     public let threads: Int
 
     public init(threads: Int = 1) {
         self.threads = max(1, threads)
-        Ops.setBLASThreads(self.threads)
+        if self.threads > 1 { Ops.setBLASThreads(self.threads) }
     }
 
     public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {

@@ -6,13 +6,19 @@ import TensorCore
 /// Activations are quantized the same way before each product (W8A8, as ggml's Q8_0 path).
 public struct Int8Backend: ComputeBackend {
     public let name = "int8"
+    /// Products run on this many threads (the caller plus the shared helpers of `Ops.setBLASThreads`).
+    public let threads: Int
 
-    public init() {}
+    /// `threads` > 1 sets the shared helper count; 1 leaves it alone (a draft beside a threaded target).
+    public init(threads: Int = 1) {
+        self.threads = max(1, threads)
+        if self.threads > 1 { Ops.setBLASThreads(self.threads) }
+    }
 
     public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {
         let (out, inF) = try stackedShape(parts)
         guard inF % 32 == 0 else { throw BackendError.rowLengthNotMultipleOf32(tensor: parts[0].info.name, rowLength: inF) }
-        let w = Int8Weight(out: out, in: inF)
+        let w = Int8Weight(out: out, in: inF, threaded: threads > 1)
         var block = 0  // first block of the current part
         for (info, bytes) in parts {
             let rows = try info.matrixShape().out
@@ -46,10 +52,12 @@ final class Int8Weight: LinearWeight {
     let inFeatures: Int
     let qs: AlignedBuffer<Int8>
     let scales: FloatBuffer
+    let threaded: Bool
 
-    init(out: Int, in inF: Int) {
+    init(out: Int, in inF: Int, threaded: Bool) {
         outFeatures = out
         inFeatures = inF
+        self.threaded = threaded
         qs = AlignedBuffer<Int8>(count: out * inF)
         scales = FloatBuffer(count: out * inF / 32)
     }
@@ -65,7 +73,7 @@ final class Int8Weight: LinearWeight {
         let xs = scratch.bindMemory(to: Float.self, capacity: rows * inFeatures / 32)
         let xq = (scratch + scaleBytes).bindMemory(to: Int8.self, capacity: rows * inFeatures)
         Ops.quantizeRows(xq, scales: xs, x, rows: rows, k: inFeatures)
-        Ops.q8Matmul(y, xq: xq, xScales: xs, wq: qs.pointer, wScales: scales.pointer, m: rows, n: min(outRows, outFeatures), k: inFeatures)
+        Ops.q8Matmul(y, xq: xq, xScales: xs, wq: qs.pointer, wScales: scales.pointer, m: rows, n: min(outRows, outFeatures), k: inFeatures, threaded: threaded)
     }
 
     func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {

@@ -35,11 +35,11 @@ public struct Int8MatmulBench {
     /// Median seconds of one product with `rows` activation rows over `reps` repetitions (after a warm-up).
     public func time(rows: Int, reps: Int, reference: Bool = false) -> Stats {
         let f = reference ? ck_q8_matmul_ref : ck_q8_matmul
-        f(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k))
+        f(y.pointer, Int32(n), xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k))
         var samples: [Double] = []
         for _ in 0..<reps {
             let t0 = WallClock.now()
-            f(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k))
+            f(y.pointer, Int32(n), xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k))
             samples.append(WallClock.now() - t0)
         }
         return Stats(samples)

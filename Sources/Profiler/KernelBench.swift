@@ -97,6 +97,14 @@ public struct KernelBench {
             let xq = AlignedBuffer<Int8>(count: 8 * k), xs = FloatBuffer(count: 8 * k / 32)
             Ops.quantizeRows(xq.pointer, scales: xs.pointer, x.pointer, rows: 8, k: k)
             let ib = Double(n * k + n * k / 8)
+            // Q4_1: the same matrix in ggml's 4-bit format, repacked for the Q4 product.
+            var q4blocks = [UInt8](repeating: 0, count: n * k / 32 * 20)
+            q4blocks.withUnsafeMutableBufferPointer { ck_quantize_q4_1($0.baseAddress!, w.pointer, n * k) }
+            let w4 = AlignedBuffer<UInt8>(count: n * ck_q4_row_bytes(Int32(k)))
+            _ = ck_q4_repack(w4.pointer, q4blocks, Int32(CK_Q4_1), Int32(n), Int32(k))
+            let xsum = FloatBuffer(count: 8 * k / 32)
+            Ops.blockSums(xsum.pointer, qs: xq.pointer, scales: xs.pointer, rows: 8, k: k)
+            let q4b = Double(w4.bytes)
             for tier in tiers where tier != .ref || name != "head" {
                 _ = tier.select()
                 for rows in tier == .ref ? [1] : [1, 5, 8] {
@@ -105,8 +113,11 @@ public struct KernelBench {
                                    time { ck_gemm_f32(y.pointer, Int32(n), x.pointer, w.pointer, Int32(rows), Int32(n), Int32(k)) },
                                    bytes: bytes, ops: Double(rows) * flops1, unit: "GFLOP/s", peak: rows == 1 ? memoryPeak(bytes) : "FMA"))
                     out.append(row("q8 matmul, \(label)", Ops.kernelImplementation(Int(CK_K_Q8_MATMUL)), shape,
-                                   time { ck_q8_matmul(y.pointer, xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k)) },
+                                   time { ck_q8_matmul(y.pointer, Int32(n), xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k)) },
                                    bytes: ib, ops: Double(rows * n * k), unit: "G int8-MAC/s", peak: "int8"))
+                    out.append(row("q4 matmul, \(label)", Ops.kernelImplementation(Int(CK_K_Q4_MATMUL)), shape,
+                                   time { ck_q4_matmul(y.pointer, Int32(n), xq.pointer, xs.pointer, xsum.pointer, w4.pointer, Int32(rows), Int32(n), Int32(k)) },
+                                   bytes: q4b, ops: Double(rows * n * k), unit: "G int8-MAC/s", peak: "int8"))
                 }
             }
         }

@@ -41,6 +41,23 @@ public enum Dequantize {
         return out
     }
 
+    /// ggml's reference quantizer for `type` (q8_0, q4_0 or q4_1); `x.count` must be a multiple of 32.
+    public static func quantize(_ x: UnsafeBufferPointer<Float>, to type: GGMLType) -> [UInt8] {
+        switch type {
+        case .q4_0:
+            var out = [UInt8](repeating: 0, count: x.count / 32 * 18)
+            out.withUnsafeMutableBufferPointer { ck_quantize_q4_0($0.baseAddress!, x.baseAddress!, x.count) }
+            return out
+        case .q4_1:
+            var out = [UInt8](repeating: 0, count: x.count / 32 * 20)
+            out.withUnsafeMutableBufferPointer { ck_quantize_q4_1($0.baseAddress!, x.baseAddress!, x.count) }
+            return out
+        default:
+            precondition(type == .q8_0, "no quantizer for \(type.name)")
+            return quantizeQ8_0(x)
+        }
+    }
+
     public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }
 }

@@ -95,10 +95,27 @@ public enum Ops {
         }
     }
 
+    /// y (m × n) = int8 weights (n × k, Q8_0-style) · quantized activations; on the helper threads when `threaded`.
     @inline(__always)
     public static func q8Matmul(_ y: UnsafeMutablePointer<Float>, xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
-                                wq: UnsafePointer<Int8>, wScales: UnsafePointer<Float>, m: Int, n: Int, k: Int) {
-        ck_q8_matmul(y, xq, xScales, wq, wScales, Int32(m), Int32(n), Int32(k))
+                                wq: UnsafePointer<Int8>, wScales: UnsafePointer<Float>, m: Int, n: Int, k: Int, threaded: Bool = false) {
+        ck_matmul_q8(y, xq, xScales, wq, wScales, Int32(m), Int32(n), Int32(k), threaded ? 1 : 0)
+    }
+
+    /// Per-block sums of quantized activation rows (the Q4 offset term's activation side).
+    @inline(__always)
+    public static func blockSums(_ sums: UnsafeMutablePointer<Float>, qs: UnsafePointer<Int8>, scales: UnsafePointer<Float>,
+                                 rows: Int, k: Int) {
+        for r in 0..<rows {
+            ck_q8_block_sums(sums + r * (k / 32), qs + r * k, scales + r * (k / 32), Int32(k))
+        }
+    }
+
+    /// y (m × n) = Q4 weights (the ck_q4_row_bytes layout) · quantized activations with their block sums.
+    @inline(__always)
+    public static func q4Matmul(_ y: UnsafeMutablePointer<Float>, xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
+                                xSums: UnsafePointer<Float>, w: UnsafePointer<UInt8>, m: Int, n: Int, k: Int, threaded: Bool = false) {
+        ck_matmul_q4(y, xq, xScales, xSums, w, Int32(m), Int32(n), Int32(k), threaded ? 1 : 0)
     }
 }
 

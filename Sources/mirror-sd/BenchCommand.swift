@@ -80,7 +80,7 @@ struct BenchCommand: ParsableCommand {
         let file = try modelOptions.openFile()
         let tok = try Tokenizer(file: file)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
-        let model = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
+        let model = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
         let ctx = try Limits.context(ctx, config: model.config, sessions: 2)
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
         // One draft instance per distinct draft name; one option set per method.

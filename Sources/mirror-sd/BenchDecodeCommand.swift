@@ -18,8 +18,9 @@ struct BenchDecodeCommand: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Backend: blas (fp32) or int8.") var backend: BackendKind = .blas
-    @Option(help: "Comma-separated thread counts (blas only).") var threads: String = "1,2"
+    @Option(name: [.customLong("type"), .customLong("backend")], help: ArgumentHelp("Compute format: \(BackendKind.help).", valueName: "type"))
+    var backend: BackendKind = .f32
+    @Option(help: "Comma-separated thread counts.") var threads: String = "1,2"
     @Option(help: "Tokens decoded per measurement.") var tokens: Int = 64
     @Option(help: "Interleaved rounds per thread count.") var rounds: Int = 3
     @Flag(help: "Skip the bandwidth probe.") var noProbe = false
@@ -44,10 +45,11 @@ struct BenchDecodeCommand: ParsableCommand {
 
     func run() throws {
         let file = try modelOptions.openFile()
-        let counts = backend == .blas ? parsedThreads! : [1]
+        let counts = parsedThreads!
         for t in counts { try Limits.threads(t) }
         let t0 = WallClock.now()
-        let model = try LlamaModel(file: file, backend: backend.make(threads: counts[0]))
+        // Made for the most threads; each measurement then sets its own count (1 runs on the caller alone).
+        let model = try LlamaModel(file: file, backend: backend.make(threads: counts.max()!))
         note("loaded \(modelOptions.model) on \(backend.rawValue) in \(String(format: "%.2f", WallClock.now() - t0)) s; kernels: \(Ops.implementation)")
         let mbPerToken = Double(model.weightBytesPerToken) / 1e6
 

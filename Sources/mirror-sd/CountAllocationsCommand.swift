@@ -22,7 +22,8 @@ struct CountAllocationsCommand: ParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Backend of the target: blas (fp32) or int8.") var backend: BackendKind = .blas
+    @Option(name: [.customLong("target-type"), .customLong("backend")], help: ArgumentHelp("Compute format of the target: \(BackendKind.help).", valueName: "type"))
+    var backend: BackendKind = .f32
     @Option(help: "Tokens counted per measurement.") var tokens: Int = 64
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -97,7 +98,7 @@ struct CountAllocationsCommand: ParsableCommand {
         }
 
         // Decoders end to end: (long run - short run) / (long - short) tokens.
-        let draft = try LlamaModel(file: file, backend: BackendKind.int8.make(threads: 1)).makeSession(maxContext: ctx, maxBatch: 64)
+        let draft = try LlamaModel(file: file, backend: BackendKind.q8_0.make(threads: 1)).makeSession(maxContext: ctx, maxBatch: 64)
         func perToken(_ generate: (Int) throws -> Void) throws -> Double {
             try generate(8)  // warm-up
             let short = try counted { try generate(8) }

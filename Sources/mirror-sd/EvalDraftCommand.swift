@@ -27,7 +27,8 @@ struct EvalDraftCommand: ParsableCommand {
     @Option(help: "Comma-separated tasks.") var categories: String = SpecBench.tasks.joined(separator: ",")
     @Option(help: "Longest target answer, in tokens.") var maxTokens: Int = 128
     @Option(help: "Comma-separated window sizes γ.") var gammas: String = "3,4,5,7"
-    @Option(help: "Backend of model drafts: int8 or blas.") var draftBackend: BackendKind = .int8
+    @Option(name: [.customLong("draft-type"), .customLong("draft-backend")], help: ArgumentHelp("Compute format of model drafts: \(BackendKind.help).", valueName: "type"))
+    var draftBackend: BackendKind = .q8_0
     @Option(help: "Shortest lookup match used in front of a model draft.") var hybridMinN: Int = 2
     @Flag(help: "Also time one-token decoding of each model draft against the target (single thread each).")
     var timing = false
@@ -59,7 +60,7 @@ struct EvalDraftCommand: ParsableCommand {
         let file = try modelOptions.openFile()
         let tok = try Tokenizer(file: file)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
-        let targetModel = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
+        let targetModel = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
         let ctx = try Limits.context(ctx, config: targetModel.config, sessions: 2)
         let target = targetModel.makeSession(maxContext: ctx, maxBatch: 64)
         var models: [(name: String, lm: any LanguageModel, model: LlamaModel?)] = []

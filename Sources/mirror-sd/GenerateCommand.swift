@@ -105,7 +105,8 @@ struct SpeculativeFlags: ParsableArguments {
     var draft: String?
     @Flag(help: "Put prompt lookup in front of the model draft (same as appending +lookup to --draft).")
     var lookup = false
-    @Option(help: "Backend of the draft: int8 or blas.") var draftBackend: BackendKind = .int8
+    @Option(name: [.customLong("draft-type"), .customLong("draft-backend")], help: ArgumentHelp("Compute format of a model draft: \(BackendKind.help).", valueName: "type"))
+    var draftBackend: BackendKind = .q8_0
     @Option(help: "Most tokens drafted per step.") var gamma: Int = 4
     @Option(help: "Drop drafts shorter than this (the step becomes a plain target step).") var draftMin: Int = 0
     @Option(help: "Stop drafting when the draft's top probability is below this (default 0.5; 0 for --draft self, whose guesses are mostly right).")
@@ -150,9 +151,10 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var mirrorFlags: MirrorFlags
     @Option(help: "Decoding mode: ar, sd or mirror.") var mode: DecodeMode = .ar
     @Option(name: [.short, .customLong("max-tokens")], help: "Stop after N generated tokens.") var n: Int = 128
-    @Option(name: [.customLong("target-backend"), .customLong("backend")], help: "Backend of the target: blas (fp32) or int8.")
-    var backend: BackendKind = .blas
-    @Option(help: "fp32 threads of the blas backend (at most the online cores).") var threads: Int = 1
+    @Option(name: [.customLong("target-type"), .customLong("target-backend"), .customLong("backend")],
+            help: ArgumentHelp("Compute format of the target: \(BackendKind.help).", valueName: "type"))
+    var backend: BackendKind = .f32
+    @Option(help: "Threads of the target's products (at most the online cores).") var threads: Int = 1
     @Option(help: "Context size in tokens (default: the model's, at most 4096; never above what it was trained for).") var ctx: Int?
     @Option(help: "Stop when this text appears (repeatable).") var stop: [String] = []
     @Flag(help: "Keep generating past the end-of-sequence token.") var ignoreEos = false

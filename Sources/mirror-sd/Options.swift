@@ -27,13 +27,28 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// The compute format of a model's weights, which decides its backend. `blas` and `int8` are the
+/// older names of f32 and q8_0.
 enum BackendKind: String, ExpressibleByArgument, CaseIterable {
-    case blas, int8
+    case f32, q8_0, q4_0, q4_1, native
+
+    init?(argument: String) {
+        switch argument {
+        case "blas": self = .f32
+        case "int8": self = .q8_0
+        default: self.init(rawValue: argument)
+        }
+    }
+
+    static let help = "f32 (fp32 OpenBLAS, alias blas), q8_0 (W8A8, alias int8), q4_0, q4_1 (4-bit weights x int8 activations), or native (each weight in its stored format, as llama.cpp)"
 
     func make(threads: Int) -> any ComputeBackend {
         switch self {
-        case .blas: BLASBackend(threads: threads)
-        case .int8: Int8Backend()
+        case .f32: BLASBackend(threads: threads)
+        case .q8_0: Int8Backend(threads: threads)
+        case .q4_0: Q4Backend(.q4_0, threads: threads)
+        case .q4_1: Q4Backend(.q4_1, threads: threads)
+        case .native: NativeBackend(threads: threads)
         }
     }
 }

@@ -34,7 +34,7 @@ struct ProfileCommand: ParsableCommand {
     func run() throws {
         let file = try modelOptions.openFile()
         let tok = try Tokenizer(file: file)
-        let model = try LlamaModel(file: file, backend: BackendKind.blas.make(threads: 1))
+        let model = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
         let ctx = try Limits.context(ctx, config: model.config, sessions: 2)
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
         let choice = try spec.choice(for: .mirror, targetPath: modelOptions.model)

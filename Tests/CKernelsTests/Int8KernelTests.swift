@@ -69,8 +69,8 @@ final class Int8KernelTests: XCTestCase {
                         }
                     }
                     var y1 = [Float](repeating: 0, count: m * n), y2 = y1
-                    ck_q8_matmul_ref(&y1, xq, xs, wq, ws, Int32(m), Int32(n), Int32(k))
-                    ck_q8_matmul(&y2, xq, xs, wq, ws, Int32(m), Int32(n), Int32(k))
+                    ck_q8_matmul_ref(&y1, Int32(n), xq, xs, wq, ws, Int32(m), Int32(n), Int32(k))
+                    ck_q8_matmul(&y2, Int32(n), xq, xs, wq, ws, Int32(m), Int32(n), Int32(k))
                     var scale = [Float](repeating: 0, count: m * n)
                     for i in 0..<m { for r in 0..<n { for j in 0..<k {
                         scale[i * n + r] += abs(Float(wq[r * k + j]) * ws[r * blocks + j / 32] * Float(xq[i * k + j]) * xs[i * blocks + j / 32])
@@ -89,7 +89,7 @@ final class Int8KernelTests: XCTestCase {
             XCTAssertEqual(s, [0, 0])
             let w = [Int8](repeating: 5, count: 64), ws: [Float] = [1, 1]
             var y: [Float] = [.nan]
-            ck_q8_matmul(&y, q, s, w, ws, 1, 1, 64)
+            ck_q8_matmul(&y, 1, q, s, w, ws, 1, 1, 64)
             XCTAssertEqual(y, [0])
         }
     }
@@ -105,10 +105,10 @@ final class Int8KernelTests: XCTestCase {
                 let xq = (0..<(16 * k)).map { _ in Int8(truncatingIfNeeded: Int(rng.next() % 256) - 128) }
                 let xs = rng.floats(16 * blocks, scale: 0.02)
                 var all = [Float](repeating: 0, count: 16 * n)
-                ck_q8_matmul(&all, xq, xs, wq, ws, 16, Int32(n), Int32(k))
+                ck_q8_matmul(&all, Int32(n), xq, xs, wq, ws, 16, Int32(n), Int32(k))
                 for i in 0..<16 {
                     var one = [Float](repeating: 0, count: n)
-                    ck_q8_matmul(&one, Array(xq[(i * k)..<((i + 1) * k)]), Array(xs[(i * blocks)..<((i + 1) * blocks)]),
+                    ck_q8_matmul(&one, Int32(n), Array(xq[(i * k)..<((i + 1) * k)]), Array(xs[(i * blocks)..<((i + 1) * blocks)]),
                                  wq, ws, 1, Int32(n), Int32(k))
                     XCTAssertEqual(Array(all[(i * n)..<((i + 1) * n)]), one, "\(tier): row \(i) of 16, n=\(n) k=\(k)")
                 }

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import TensorCore
 import TestSupport
 import XCTest
 
@@ -138,7 +139,19 @@ extension CLITests {
         XCTAssertEqual(b.tensor(named: "blk.0.attn_q.weight")?.type, .q8_0)
         XCTAssertEqual(b.tensor(named: "blk.0.attn_norm.weight")?.type, .f32)
         try assertFails(["quantize", src.path, dst.path], saying: "exists")
-        try assertFails(["quantize", src.path, dst.path, "--type", "q4_0", "--force"], saying: "--type must be q8_0")
+        try assertFails(["quantize", src.path, dst.path, "--type", "q5_0", "--force"], saying: "--type must be q8_0, q4_0 or q4_1")
+        // 4-bit copies: the type and file type llama.cpp expects, and they generate.
+        for (type, ggml, fileType) in [("q4_0", GGMLType.q4_0, UInt32(2)), ("q4_1", .q4_1, 3)] {
+            let r4 = try run(["quantize", src.path, dst.path, "--type", type, "--force"])
+            XCTAssertEqual(r4.status, 0, r4.err)
+            let q = try GGUFFile(path: dst.path)
+            XCTAssertEqual(q.metadata["general.file_type"], .uint32(fileType))
+            XCTAssertEqual(q.tensor(named: "blk.0.ffn_down.weight")?.type, ggml)
+            // Bytes exactly as ggml's reference quantizer writes them.
+            let info = a.tensor(named: "blk.0.ffn_down.weight")!
+            let floats = try Dequantize.toFloatBuffer(info, bytes: a.bytes(of: info))
+            XCTAssertEqual(Array(q.bytes(of: q.tensor(named: info.name)!)), Dequantize.quantize(UnsafeBufferPointer(floats.buffer), to: ggml))
+        }
     }
 }
 
@@ -171,6 +184,22 @@ extension CLITests {
             let j = try JSONSerialization.jsonObject(with: Data(m.out.utf8)) as! [String: Any]
             XCTAssertEqual(j["tokens"] as? [Int], a["tokens"] as? [Int], "mirror \(extra)")
             XCTAssertNotNil((j["stats"] as! [String: Any])["mirror"])
+        }
+        // Quantized targets: every mode equals AR in the same compute format (a format changes the
+        // model's numbers, so AR in that format is the reference).
+        for (target, draft) in [("native", "q4_0"), ("q4_1", "q8_0")] {
+            let base = args + ["--target-type", target, "--draft-type", draft]
+            let arQ = try run(base)
+            XCTAssertEqual(arQ.status, 0, arQ.err)
+            let want = (try JSONSerialization.jsonObject(with: Data(arQ.out.utf8)) as! [String: Any])["tokens"] as? [Int]
+            XCTAssertNotNil(want)
+            for mode in [["--mode", "sd", "--gamma", "3"], ["--mode", "mirror", "--gamma", "3"]] {
+                let r = try run(base + mode)
+                XCTAssertEqual(r.status, 0, r.err)
+                let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+                XCTAssertEqual(j["tokens"] as? [Int], want, "\(target) target, \(draft) draft, \(mode)")
+                XCTAssertEqual(j["backend"] as? String, target)
+            }
         }
     }
 }

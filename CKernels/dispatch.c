@@ -66,8 +66,9 @@ static ck_table make_table(int tier) {
         if (features & CK_FEAT_AVX512_VNNI) {
             t.q8_block_dots = ck_q8_block_dots_avx512vnni;
             t.q8_matmul = ck_q8_matmul_avx512vnni;
-            t.q4_matmul = ck_q4_matmul_avx512vnni;
-            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = t.impl[CK_K_Q4_MATMUL] = "avx512vnni";
+            t.q4_matmul = ck_q4_matmul_avx512;
+            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avx512vnni";
+            t.impl[CK_K_Q4_MATMUL] = "avx512";  // 512-bit vectors, VNNI
         } else if (features & CK_FEAT_AVX_VNNI) {
             t.q8_block_dots = ck_q8_block_dots_avxvnni;
             t.q8_matmul = ck_q8_matmul_avxvnni;

@@ -27,9 +27,6 @@
 #define Q8_BLOCK_DOTS_FN ck_q8_block_dots_avx512vnni
 #define q8_hsum_i32 q8_hsum_i32_avx512vnni
 #include "q8-simd.h"
-#define Q4_PAIR_DOT(lo, xlo, hi, xhi) _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), lo, xlo), hi, xhi)
-#define Q4_MATMUL_FN ck_q4_matmul_avx512vnni
-#include "q4-simd.h"
 
 // The activation quantizer on 512-bit vectors: the same arithmetic as the reference twin (amax/127,
 // its reciprocal, round-half-to-even), 16 values a vector, narrowed with saturation.

@@ -241,8 +241,9 @@ void ck_q4_matmul_avx2(float *y, int ldy, const int8_t *xq, const float *xscale,
                        const uint8_t *w, int m, int n, int k);
 void ck_q4_matmul_avxvnni(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
                           const uint8_t *w, int m, int n, int k);
-void ck_q4_matmul_avx512vnni(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
-                             const uint8_t *w, int m, int n, int k);
+/// 512-bit vectors with VNNI, tiles of 2 weight rows × up to 4 activation rows.
+void ck_q4_matmul_avx512(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                         const uint8_t *w, int m, int n, int k);
 /// ck_q8_matmul / ck_q4_matmul over the helper threads of ck_blas_set_threads when `threaded` is
 /// non-zero (whole 2-row tiles per thread, so the result is the same for any thread count), on the
 /// calling thread alone otherwise. y is m × n (ldy = n).

@@ -33,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Spec-Bench question file.") var questions: String = "data/specbench/question.jsonl"
     @Option(help: "Write bench.md, bench.json and bench-speedup.svg into this folder.") var out: String?
     @Option(help: "Context size.") var ctx: Int = 4096
+    @Option(name: .customLong("target-type"), help: ArgumentHelp("Compute format of the target for every method: \(BackendKind.help).", valueName: "type"))
+    var targetType: BackendKind = .f32
 
     func validate() throws {
         guard perTask >= 1 else { throw ValidationError("--per-category must be at least 1") }
@@ -80,7 +82,9 @@ struct BenchCommand: ParsableCommand {
         let file = try modelOptions.openFile()
         let tok = try Tokenizer(file: file)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
-        let model = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
+        // Made for the most threads any method asks; each method then sets its own count.
+        for m in methods { try Limits.threads(m.threads, flag: "'\(m.name)'") }
+        let model = try LlamaModel(file: file, backend: targetType.make(threads: methods.map(\.threads).max() ?? 1))
         let ctx = try Limits.context(ctx, config: model.config, sessions: 2)
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
         // One draft instance per distinct draft name; one option set per method.
@@ -105,7 +109,7 @@ struct BenchCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
         let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,
                                         tasks: categories.split(separator: ",").map(String.init))
-        note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each; "
+        note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each, target \(targetType.rawValue), drafts \(spec.draftBackend.rawValue); "
              + methods.map { m in choices[m.name].map { "\(m.name): draft \($0), γ=\(specOptions[m.name]!.gamma)" } ?? m.name }.joined(separator: "; "))
 
         var results: [PromptResult] = []
@@ -151,6 +155,9 @@ struct BenchCommand: ParsableCommand {
         FileHandle.standardError.write("\n".data(using: .utf8)!)
         let report = BenchReport(methods: methods.map(\.name), maxTokens: maxTokens, prompts: results)
         var md = report.markdown()
+        let meanPrompt = results.isEmpty ? 0 : Double(results.map(\.promptTokens).reduce(0, +)) / Double(results.count)
+        md += String(format: "\nTarget %@, model drafts %@, kernels %@; mean prompt %.0f tokens.\n", targetType.rawValue,
+                     spec.draftBackend.rawValue, Ops.implementation, meanPrompt)
         for m in methods where m.kind == .mirror {
             let runs = results.compactMap { $0.runs[m.name] }
             guard !runs.isEmpty, let mo = mirrorOptions[m.name] else { continue }

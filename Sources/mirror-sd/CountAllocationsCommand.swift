@@ -99,11 +99,17 @@ struct CountAllocationsCommand: ParsableCommand {
 
         // Decoders end to end: (long run - short run) / (long - short) tokens.
         let draft = try LlamaModel(file: file, backend: BackendKind.q8_0.make(threads: 1)).makeSession(maxContext: ctx, maxBatch: 64)
+        // The least of three (long − short) differences: an allocation per token or per round is in
+        // every one, while a one-off (a lazily built runtime structure) lands in only one of them.
         func perToken(_ generate: (Int) throws -> Void) throws -> Double {
             try generate(8)  // warm-up
-            let short = try counted { try generate(8) }
-            let long = try counted { try generate(8 + tokens) }
-            return Double(long - short) / Double(tokens)
+            var best = Int.max
+            for _ in 0..<3 {
+                let short = try counted { try generate(8) }
+                let long = try counted { try generate(8 + tokens) }
+                best = min(best, long - short)
+            }
+            return Double(best) / Double(tokens)
         }
         func options(_ n: Int) -> GenerationOptions { GenerationOptions(maxTokens: n, stopAtEOS: false) }
         let ar = try perToken { n in _ = try Generator(model: session, tokenizer: tok).generate(prompt: prompt, options: options(n)) }

@@ -159,11 +159,17 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Stop when this text appears (repeatable).") var stop: [String] = []
     @Flag(help: "Keep generating past the end-of-sequence token.") var ignoreEos = false
     @Flag(help: "Print one JSON object (text, token ids, statistics) instead of streaming.") var json = false
+    @Option(help: ArgumentHelp("A named set of flags; flags you give override it: \(Presets.help).", valueName: "name"))
+    var preset: String?
 
     func validate() throws {
+        if let p = preset, !Presets.all.contains(where: { $0.name == p }) {
+            throw ValidationError("unknown preset '\(p)' (presets: \(Presets.all.map(\.name).joined(separator: ", ")))")
+        }
         guard n >= 1 else { throw ValidationError("-n must be at least 1") }
         try Limits.threads(threads)
-        if mode == .ar && (spec.draft != nil || spec.lookup) { throw ValidationError("--draft and --lookup need --mode sd or mirror") }
+        // A preset's draft is moot when --mode ar overrides its mode.
+        if mode == .ar && (spec.draft != nil || spec.lookup) && preset == nil { throw ValidationError("--draft and --lookup need --mode sd or mirror") }
         if spec.isLookupOnly && spec.lookup { throw ValidationError("--lookup adds lookup in front of a model draft; --draft lookup is lookup alone") }
     }
 

@@ -1,6 +1,12 @@
 import ArgumentParser
 
 @main
+enum Main {
+    static func main() {
+        MirrorSD.main(Presets.expand(Array(CommandLine.arguments.dropFirst())))
+    }
+}
+
 struct MirrorSD: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mirror-sd",

@@ -200,7 +200,15 @@ extension CLITests {
                 XCTAssertEqual(j["tokens"] as? [Int], want, "\(target) target, \(draft) draft, \(mode)")
                 XCTAssertEqual(j["backend"] as? String, target)
             }
+            if target == "native" {  // the preset is Mirror-SD on the native formats: the same tokens
+                let r = try run(args + ["--preset", "q4-mirror"])
+                XCTAssertEqual(r.status, 0, r.err)
+                let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+                XCTAssertEqual(j["tokens"] as? [Int], want, "--preset q4-mirror")
+                XCTAssertEqual(j["mode"] as? String, "mirror")
+            }
         }
+        try assertFails(args + ["--preset", "fastest"], saying: "unknown preset 'fastest' (presets: q4-fast, q4-mirror, fp32-mirror)")
     }
 }
 
@@ -280,7 +288,7 @@ extension CLITests {
         let bad = FileManager.default.temporaryDirectory.appendingPathComponent("mirrorsd-nan-\(getpid()).gguf")
         try bytes.write(to: bad)
         defer { try? FileManager.default.removeItem(at: bad) }
-        for backend in ["blas", "int8"] {
+        for backend in ["blas", "int8", "native"] {
             try assertFails(["generate", "-m", bad.path, "--backend", backend, "-n", "4", "--prompt", "hi"], saying: "holds a non-finite value")
         }
     }
@@ -300,7 +308,7 @@ extension CLITests {
         cc.waitUntilExit()
         XCTAssertEqual(cc.terminationStatus, 0, "building the allocation counter with cc")
         try assertFails(["count-allocations"], saying: "the allocation counter is not loaded")
-        for backend in ["blas", "int8"] {
+        for backend in ["blas", "int8", "native"] {
             let r = try run(["count-allocations", "--backend", backend, "--tokens", "32", "--json"], environment: ["LD_PRELOAD": shim.path])
             XCTAssertEqual(r.status, 0, r.err)
             let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]

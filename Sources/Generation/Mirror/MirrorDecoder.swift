@@ -51,14 +51,9 @@ public final class MirrorDecoder {
         if traceTimeline { worker.spans = SpanRecorder() }
         let run = TargetRun(decoder: self, channel: channel, options: options, mirror: mirror, prompt: prompt, context: context, onText: onText)
         if traceTimeline { run.spans = SpanRecorder() }
-        let draftDone = DispatchSemaphore(value: 0), targetDone = DispatchSemaphore(value: 0)
-        let draftThread = Thread { worker.run(); draftDone.signal() }
-        let targetThread = Thread { run.run(); targetDone.signal() }
-        draftThread.stackSize = 4 << 20
-        targetThread.stackSize = 4 << 20
-        draftThread.start()
-        targetThread.start()
-        targetDone.wait()
+        let draftThread = WorkerThread(stackSize: 4 << 20) { worker.run() }
+        let targetThread = WorkerThread(stackSize: 4 << 20) { run.run() }
+        targetThread.join()
         if run.error != nil && !run.draftStopped {
             // Release a draft that may wait for candidates or a verdict that will not come.
             channel.candidates.payload.kappa = 0
@@ -66,7 +61,7 @@ public final class MirrorDecoder {
             channel.verdict.payload.stop = true
             channel.verdict.post(UInt64.max)
         }
-        draftDone.wait()
+        draftThread.join()
         if let e = run.error { throw e }
         var stats = run.stats
         let d = worker.stats
@@ -112,6 +107,7 @@ final class TargetRun: @unchecked Sendable {
         self.context = context
         self.onText = onText
         sink = CommitSink(tokenizer: decoder.tokenizer, options: options)
+        stats.sizeAcceptanceCounts(gamma: mirror.gamma)
     }
 
     func run() {

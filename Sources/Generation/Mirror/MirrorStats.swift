@@ -51,6 +51,15 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         return prefix + rv + max(delta, branches) + fallbackRate * fresh
     }
 
+    /// Sized up front for acceptance lengths 0...γ, so recording a round never allocates (which
+    /// lengths occur first depends on timing; growing on first sight made allocation counts vary).
+    mutating func sizeAcceptanceCounts(gamma: Int) {
+        if roundsByAcceptance.count <= gamma {
+            roundsByAcceptance += [Int](repeating: 0, count: gamma + 1 - roundsByAcceptance.count)
+            fallbacksByAcceptance += [Int](repeating: 0, count: gamma + 1 - fallbacksByAcceptance.count)
+        }
+    }
+
     mutating func recordRound(accepted a: Int, reused hit: Bool) {
         while roundsByAcceptance.count <= a { roundsByAcceptance.append(0); fallbacksByAcceptance.append(0) }
         roundsByAcceptance[a] += 1
@@ -58,7 +67,7 @@ public struct MirrorStats: Sendable, Codable, Equatable {
     }
 
     public var summary: String {
-        let ff = zip(fallbacksByAcceptance, roundsByAcceptance).enumerated().map { "A=\($0.offset): \($0.element.0)/\($0.element.1)" }
+        let ff = zip(fallbacksByAcceptance, roundsByAcceptance).enumerated().filter { $0.element.1 > 0 }.map { "A=\($0.offset): \($0.element.0)/\($0.element.1)" }
             .joined(separator: ", ")
         return String(format: """
             reuse %.1f %%, fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \

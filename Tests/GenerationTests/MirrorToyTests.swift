@@ -177,3 +177,31 @@ extension MirrorToyTests {
         XCTAssertTrue(t.svg().contains("<rect"))
     }
 }
+
+extension MirrorToyTests {
+    /// A target whose logits turn NaN mid-generation stops every decoder with a clear error, never a
+    /// silent token: in prefill, in one-token steps, and in the verification of a window.
+    func testNonFiniteLogitsStopEveryDecoder() throws {
+        for start in [2, 6] {  // in the prompt's logits, then after a few generated tokens
+            let options = GenerationOptions(maxTokens: 12)
+            func expectNaNError(_ what: String, _ body: () throws -> Void) {
+                XCTAssertThrowsError(try body(), "\(what), NaN from \(start) tokens") { e in
+                    guard case GenerationError.nonFiniteLogits = e else { return XCTFail("\(what): \(e)") }
+                    XCTAssertTrue("\(e)".contains("non-finite"), "\(e)")
+                }
+            }
+            let t = ToyLM(seed: 3); t.nanAfter = start
+            expectNaNError("ar") { _ = try Generator(model: t, tokenizer: tokenizer).generate(prompt: prompt, options: options) }
+            let t2 = ToyLM(seed: 3); t2.nanAfter = start
+            expectNaNError("sd") {
+                _ = try SerialSpeculativeDecoder(target: t2, draft: ToyLM(seed: 3), tokenizer: tokenizer)
+                    .generate(prompt: prompt, options: options, speculative: try SpeculativeOptions(gamma: 3))
+            }
+            let t3 = ToyLM(seed: 3); t3.nanAfter = start
+            expectNaNError("mirror") {
+                _ = try MirrorDecoder(target: t3, draft: ToyLM(seed: 3), tokenizer: tokenizer)
+                    .generate(prompt: prompt, options: options, mirror: try MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false))
+            }
+        }
+    }
+}

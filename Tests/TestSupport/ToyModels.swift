@@ -18,6 +18,8 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
     public private(set) var pending: [(token: Int32, parent: Int)] = []
     /// Scripted latency of every forward (and of the whole layer stack in early-exit use).
     public var latency: Double = 0
+    /// Logits after a context of at least this many tokens hold a NaN (a broken model mid-generation).
+    public var nanAfter: Int? = nil
     /// How far the early-exit proxy is from the final logits (0: identical).
     public var proxyNoise: Float = 0
     public let layerCount = 4
@@ -136,6 +138,7 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
             for i in 0..<(vocabSize - 1) { out[i] = out[i + 1] }
             out[vocabSize - 1] = first
         }
+        if let n = nanAfter, ctx.count >= n { out[vocabSize / 2] = .nan }
     }
 
     public func forward(_ tokens: UnsafeBufferPointer<Int32>, at position: Int, allLogits: Bool) throws -> UnsafeMutablePointer<Float> {

@@ -55,9 +55,19 @@ public final class MirrorDecoder {
         let targetThread = WorkerThread(stackSize: 4 << 20) { run.run() }
         targetThread.join()
         if run.error != nil && !run.draftStopped {
-            // Release a draft that may wait for candidates or a verdict that will not come.
-            channel.candidates.payload.kappa = 0
-            channel.candidates.post(UInt64.max)
+            // Release a draft that may wait for the start (the target failed in prefill), candidates or
+            // a verdict that will not come.
+            if !run.started {
+                channel.start.payload.budget = 0
+                channel.start.post(1)
+            }
+            // Candidates already posted this round may be in the draft's hands (it then waits for the
+            // verdict): leave them be.
+            if !run.candidatesPending {
+                channel.candidates.payload.n = 0
+                channel.candidates.payload.kappa = 0
+                channel.candidates.post(UInt64.max)
+            }
             channel.verdict.payload.stop = true
             channel.verdict.post(UInt64.max)
         }
@@ -94,6 +104,9 @@ final class TargetRun: @unchecked Sendable {
     var stats = MirrorStats()
     var error: Error?
     var draftStopped = false
+    var started = false
+    /// This round's candidates are posted and its verdict is not: the draft may be reading them.
+    var candidatesPending = false
     var trace: [(committed: Int, targetKV: Int)] = []
     var spans: SpanRecorder? = nil
 
@@ -136,6 +149,7 @@ final class TargetRun: @unchecked Sendable {
         channel.start.payload.first = first
         channel.start.payload.budget = budget(L)
         channel.start.post(1)
+        started = true
         var round = 0
         var offset = 0        // 1 after an F2 plain step whose token matched the window's first token
         var plainToken: Int32 = -1
@@ -197,12 +211,14 @@ final class TargetRun: @unchecked Sendable {
             channel.candidates.payload.n = draftN
             channel.candidates.payload.kappa = kappa
             channel.candidates.post(UInt64(round + 1))
+            candidatesPending = true
             let p1 = WallClock.now()
             stats.targetPrefixSeconds += p1 - p0
             spans?.add("verify prefix", p0, p1)
             // Target suffix, then the shared verification.
             try target.runLayers(mirror.exitLayer..<target.layerCount)
             let logits = target.batchLogits()
+            try requireFinite(logits, rows: n + 1, vocab: v, position: L - 1)
             let (a, next) = window.withUnsafeBufferPointer {
                 verifier.verify(window: UnsafeBufferPointer(rebasing: $0[0..<n]), draftProbs: probs, targetLogits: logits)
             }
@@ -265,6 +281,7 @@ final class TargetRun: @unchecked Sendable {
         channel.candidates.post(UInt64(round + 1))
         channel.verdict.payload = MirrorChannel.Verdict(accepted: 0, next: 0, stop: true, budget: 0)
         channel.verdict.post(UInt64(round + 1))
+        candidatesPending = false
         draftStopped = true
     }
 
@@ -280,6 +297,7 @@ final class TargetRun: @unchecked Sendable {
             if !stop { sink.reason = sink.reason ?? (options.maxTokens - sink.tokens.count <= 0 ? .maxTokens : .contextFull) }
         }
         channel.verdict.post(UInt64(round + 1))
+        candidatesPending = false
         return !ending
     }
 }

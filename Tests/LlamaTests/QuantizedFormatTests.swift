@@ -3,6 +3,7 @@ import BackendInt8
 import CKernels
 import Compute
 import Foundation
+import Generation
 import GGUF
 import Llama
 import TensorCore
@@ -20,24 +21,7 @@ final class QuantizedFormatTests: XCTestCase {
         do { return try GGUFFile(path: Paths.requireModel()) } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
     }
 
-    func argmax(_ p: UnsafePointer<Float>, _ n: Int) -> Int {
-        var best = 0
-        for i in 1..<n where p[i] > p[best] { best = i }
-        return best
-    }
-
-    /// Greedy ids of `model` after `prompt`, one token a step.
-    func greedy(_ model: LlamaModel, prompt: [Int32], steps: Int) throws -> [Int] {
-        let s = model.makeSession(maxContext: prompt.count + steps + 1, maxBatch: 64)
-        var logits = try s.forward(prompt, at: 0)
-        var out: [Int] = []
-        for i in 0..<steps {
-            let t = argmax(logits, model.config.vocabSize)
-            out.append(t)
-            logits = try s.forward([Int32(t)], at: prompt.count + i)
-        }
-        return out
-    }
+    func argmax(_ p: UnsafePointer<Float>, _ n: Int) -> Int { Int(Sampler.argmax(p, count: n)) }
 
     /// The reference logit gap below which two tokens count as tied (the fp32 reference's own
     /// smallest top-1/top-2 gap on these prompts is 0.034; 4-bit weights move logits by ~1).

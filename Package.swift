@@ -1,8 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point one way: CKernels -> TensorCore -> Compute -> backends -> Llama -> Generation -> CLI.
-// The GGUF reader is a leaf. Only the CLI picks concrete backends.
+// Dependencies point one way. CKernels -> TensorCore -> Compute -> backends; the decoders (Generation) and
+// the model (Llama) both depend on the protocols-only LanguageModels, never on each other; Engine wires a
+// model, its backends and a decoder together, and the CLI and the server sit on Engine. The GGUF reader is
+// a leaf.
 let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -31,26 +33,31 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .target(name: "BackendInt8", dependencies: ["Compute", "TensorCore", "CKernels", "BackendBLAS"],
                 swiftSettings: swiftSettings),
-        .target(name: "Llama", dependencies: ["Compute", "TensorCore", "GGUF"], swiftSettings: swiftSettings),
+        .target(name: "LanguageModels", swiftSettings: swiftSettings),
+        .target(name: "Llama", dependencies: ["LanguageModels", "Compute", "TensorCore", "GGUF"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: swiftSettings),
-        .target(name: "Generation", dependencies: ["Llama", "Tokenizer", "TensorCore"],
+        .target(name: "Generation", dependencies: ["LanguageModels", "Tokenizer", "TensorCore"],
+                swiftSettings: swiftSettings),
+        .target(name: "Engine",
+                dependencies: ["GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "LanguageModels", "Llama",
+                               "Tokenizer", "Generation"],
                 swiftSettings: swiftSettings),
         .target(name: "Benchmark", swiftSettings: swiftSettings),
-        .target(name: "Profiler", dependencies: ["Compute", "TensorCore", "CKernels", "Llama"],
+        .target(name: "Profiler", dependencies: ["TensorCore", "CKernels"],
                 swiftSettings: swiftSettings),
 
         // MARK: Executables
         .executableTarget(
             name: "MirrorSDCLI",
             dependencies: [
-                "GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "Llama", "Tokenizer",
-                "Generation", "Profiler", "Benchmark",
+                "GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "LanguageModels", "Llama", "Tokenizer",
+                "Generation", "Engine", "Profiler", "Benchmark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mirror-sd", swiftSettings: swiftSettings),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["GGUF", "TensorCore", "Llama", "Generation", "Tokenizer"],
+        .target(name: "TestSupport", dependencies: ["GGUF", "TensorCore", "LanguageModels", "Llama", "Generation", "Tokenizer"],
                 path: "Tests/TestSupport",
                 swiftSettings: swiftSettings),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "TensorCore", "TestSupport"], swiftSettings: swiftSettings),

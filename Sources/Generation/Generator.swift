@@ -1,5 +1,5 @@
 import Foundation
-import Llama
+import LanguageModels
 import TensorCore
 import Tokenizer
 

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Benchmark
+import Engine
 import Foundation
 import Generation
+import LanguageModels
 import GGUF
 import Llama
 import Profiler
@@ -98,7 +100,7 @@ struct BenchCommand: ParsableCommand {
             choices[m.name] = choice
             if drafts[choice.description] == nil {
                 drafts[choice.description] = try makeDraft(choice, backend: spec.draftBackend, targetFile: file,
-                                                           targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
+                                                           targetPath: modelOptions.model, vocab: tok.vocab, context: ctx).model
             }
             var so = try spec.options(for: choice)
             if let g = m.gamma { so.gamma = g }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Generation
+import LanguageModels
 import Llama
 import Tokenizer
 import TensorCore

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Benchmark
+import Engine
 import Foundation
 import Generation
+import LanguageModels
 import GGUF
 import Llama
 import TensorCore
@@ -147,9 +149,8 @@ struct EvalDraftCommand: ParsableCommand {
 
     private func makeEvalDraft(_ spec: String, targetFile: GGUFFile, vocab: Vocabulary) throws -> (name: String, lm: any LanguageModel, model: LlamaModel?) {
         let choice = try DraftChoice(parsing: spec, targetPath: modelOptions.model)
-        let lm = try makeDraft(choice, backend: draftBackend, targetFile: targetFile, targetPath: modelOptions.model, vocab: vocab,
-                               context: ctx, hybridMinN: hybridMinN)
-        let session = (lm as? LlamaSession) ?? ((lm as? LookupDraft)?.fallback as? LlamaSession)
-        return (choice.description, lm, session?.model)
+        let d = try makeDraft(choice, backend: draftBackend, targetFile: targetFile, targetPath: modelOptions.model, vocab: vocab,
+                              context: ctx, hybridMinN: hybridMinN)
+        return (choice.description, d.model, d.session?.model)
     }
 }

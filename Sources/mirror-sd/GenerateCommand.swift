@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import Generation
-import GGUF
-import Llama
-import Profiler
+import Engine
 import TensorCore
 import Tokenizer
 
@@ -66,14 +64,10 @@ struct PromptOptions: ParsableArguments {
     }
 }
 
-enum DecodeMode: String, ExpressibleByArgument, CaseIterable { case ar, sd, mirror }
-
-extension FallbackPolicy: ExpressibleByArgument {}
-
 struct MirrorFlags: ParsableArguments {
     @Option(help: "Mirror: target layer after which the early-exit proxy is read (default: the measured best for the model).")
     var exitLayer: Int?
-    @Option(help: "Mirror: candidates per verified position on the token channel (0: no early exit).") var kappa: Int = 2
+    @Option(help: "Mirror: candidates per verified position on the token channel (0: no early exit).") var kappa: Int = Defaults.kappa
     @Option(help: "Mirror: how many verified positions get branches (default: all gamma + 1).")
     var branchPositions: Int?
     @Flag(help: "Mirror: count --branch-positions from the end of the window (the bonus slot first) instead of the start.")
@@ -82,21 +76,26 @@ struct MirrorFlags: ParsableArguments {
     var fallback: FallbackPolicy = .wait
     @Flag(help: "Mirror: do not pin the two workers to CPUs 0 and 1.") var noPin = false
     @Option(help: "Mirror: the early-exit proxy covers the first N token ids only (0: the whole vocabulary). 8192 measured faster than the whole 49,152 on SmolLM2 (Spec-Bench sweep in the README).")
-    var proxyVocab: Int = 8192
+    var proxyVocab: Int = Defaults.proxyVocab
 
     func options(gamma: Int, layers: Int, draftPMin: Float) throws -> MirrorOptions {
-        do {
-            var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exitLayer ?? defaultExitLayer(layers: layers),
-                                      branchPositions: branchPositions, fallback: fallback, pinThreads: !noPin)
-            o.draftPMin = draftPMin
-            o.branchFromEnd = branchFromEnd
-            o.proxyVocab = proxyVocab > 0 ? proxyVocab : nil
-            return o
-        } catch let e as GenerationError { throw ValidationError(e.description) }
+        var s = DecoderSpec(mode: .mirror)
+        s.gamma = gamma
+        apply(to: &s)
+        do { return try Engine.mirrorOptions(s, layers: layers, draftPMin: draftPMin) } catch let e as EngineError {
+            throw ValidationError(e.description)
+        }
     }
 
-    /// Measured on SmolLM2 (30 layers): see the README's Mirror-SD section.
-    func defaultExitLayer(layers: Int) -> Int { max(1, layers * 22 / 30) }
+    func apply(to s: inout DecoderSpec) {
+        s.exitLayer = exitLayer
+        s.kappa = kappa
+        s.branchPositions = branchPositions
+        s.branchFromEnd = branchFromEnd
+        s.fallback = fallback
+        s.pinThreads = !noPin
+        s.proxyVocab = proxyVocab
+    }
 }
 
 struct SpeculativeFlags: ParsableArguments {
@@ -107,28 +106,34 @@ struct SpeculativeFlags: ParsableArguments {
     var lookup = false
     @Option(name: [.customLong("draft-type"), .customLong("draft-backend")], help: ArgumentHelp("Compute format of a model draft: \(BackendKind.help).", valueName: "type"))
     var draftBackend: BackendKind = .q8_0
-    @Option(help: "Most tokens drafted per step.") var gamma: Int = 4
+    @Option(help: "Most tokens drafted per step.") var gamma: Int = Defaults.gamma
     @Option(help: "Drop drafts shorter than this (the step becomes a plain target step).") var draftMin: Int = 0
     @Option(help: "Stop drafting when the draft's top probability is below this (default 0.5; 0 for --draft self, whose guesses are mostly right).")
     var draftPMin: Float?
 
     var isLookupOnly: Bool { draft == "lookup" }
 
-    /// The draft for `mode`: --draft (plus --lookup), or the measured default.
-    func choice(for mode: DecodeMode, targetPath: String) throws -> DraftChoice {
-        var c = try DraftChoice(parsing: draft ?? DraftChoice.defaultName(for: mode), targetPath: targetPath)
-        if lookup { c.lookup = true }
-        return c
+    /// The draft's name for `mode`: --draft (plus --lookup), or the measured default.
+    func draftName(for mode: DecodeMode) -> String {
+        let name = draft ?? Defaults.draftName(for: mode)
+        return lookup && !name.hasSuffix("+lookup") && name != "lookup" ? name + "+lookup" : name
     }
 
-    /// Window options for `choice`. The default confidence gate was measured with eval-draft/bench:
-    /// it keeps a weak draft from filling every window with rows the target then rejects, while the
-    /// target's own int8 copy is right often enough that gating only shortens its windows.
+    func choice(for mode: DecodeMode, targetPath: String) throws -> DraftChoice {
+        try DraftChoice(parsing: draftName(for: mode), targetPath: targetPath)
+    }
+
+    /// Window options for `choice`, with the measured confidence gate (`Defaults.draftPMin`).
     func options(for choice: DraftChoice? = nil) throws -> SpeculativeOptions {
-        let pmin = draftPMin ?? (choice?.isSelf == true ? 0 : 0.5)
-        do { return try SpeculativeOptions(gamma: gamma, draftMin: draftMin, draftPMin: pmin) } catch let e as GenerationError {
-            throw ValidationError(e.description)
-        }
+        do { return try SpeculativeOptions(gamma: gamma, draftMin: draftMin, draftPMin: draftPMin ?? Defaults.draftPMin(for: choice)) }
+        catch let e as GenerationError { throw ValidationError(e.description) }
+    }
+
+    func apply(to s: inout DecoderSpec) {
+        s.draft = draftName(for: s.mode)
+        s.gamma = gamma
+        s.draftMin = draftMin
+        s.draftPMin = draftPMin
     }
 
     func validate() throws { _ = try options() }
@@ -174,60 +179,34 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        var config = EngineConfiguration()
+        config.modelPath = modelOptions.model
+        config.targetType = backend
+        config.threads = threads
+        config.context = ctx
+        config.sessions = mode == .ar ? 1 : 2
+        config.draftType = spec.draftBackend
+        let engine = try Engine(config)
+        var decoderSpec = DecoderSpec(mode: mode)
+        spec.apply(to: &decoderSpec)
+        mirrorFlags.apply(to: &decoderSpec)
         let t0 = WallClock.now()
-        let file = try modelOptions.openFile()
-        let tok = try Tokenizer(file: file)
-        let model = try LlamaModel(file: file, backend: backend.make(threads: threads))
-        let context = try Limits.context(ctx, config: model.config, sessions: mode == .ar ? 1 : 2)
-        let session = model.makeSession(maxContext: context, maxBatch: 64)
-        var draftSession: (any TreeLanguageModel)? = nil
-        var draftChoice: DraftChoice? = nil
-        if mode != .ar {
-            let choice = try spec.choice(for: mode, targetPath: modelOptions.model)
-            draftSession = try makeDraft(choice, backend: spec.draftBackend,
-                                         targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: context)
-            draftChoice = choice
-        }
-        let loadSeconds = WallClock.now() - t0
-        let prompt = try promptOptions.tokens(tok)
-        guard prompt.count < context else {
-            throw CLIError("the prompt has \(prompt.count) tokens but the context holds \(context) (raise --ctx or shorten the prompt)")
-        }
+        let prepared = try engine.decoder(decoderSpec)
+        let loadSeconds = engine.loadSeconds + WallClock.now() - t0
+        let prompt = try promptOptions.tokens(engine.tokenizer)
+        try engine.checkPrompt(prompt)
         let options = GenerationOptions(maxTokens: n, sampling: try sampling.params(), stopStrings: stop, stopAtEOS: !ignoreEos)
         let out = FileHandle.standardOutput
-        let stream: (String) -> Bool = { text in
-            if !json { out.write(text.data(using: .utf8)!) }
+        let r = try prepared.decoder.decode(prompt: prompt, options: options) { text in
+            if !json { out.write(Data(text.utf8)) }
             return true
         }
-        var report = RunReport(mode: mode.rawValue, backend: backend.rawValue, threads: threads, loadSeconds: loadSeconds,
-                               promptTokens: prompt.count, context: context)
-        if let d = draftSession, mode == .mirror {
-            let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options(for: draftChoice).draftPMin)
-            let dec = MirrorDecoder(target: session, draft: d, tokenizer: tok)
-            let r = try dec.generate(prompt: prompt, options: options, mirror: mo, onText: stream)
-            report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.speculative.prefillSeconds,
-                        decode: r.stats.speculative.decodeSeconds)
-            report.speculative = r.stats.speculative
-            report.mirror = r.stats
-            report.mirrorOptions = mo
-            report.draftBackend = spec.draftBackend.rawValue
-            report.draft = draftChoice?.description
-        } else if let d = draftSession {
-            let dec = SerialSpeculativeDecoder(target: session, draft: d, tokenizer: tok)
-            let r = try dec.generate(prompt: prompt, options: options, speculative: try spec.options(for: draftChoice), onText: stream)
-            report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.prefillSeconds,
-                        decode: r.stats.decodeSeconds)
-            report.speculative = r.stats
-            report.draftBackend = spec.draftBackend.rawValue
-            report.draft = draftChoice?.description
-        } else {
-            let r = try Generator(model: session, tokenizer: tok).generate(prompt: prompt, options: options, onText: stream)
-            report.fill(tokens: r.tokens, text: r.text, stop: r.stopReason, prefill: r.stats.prefillSeconds, decode: r.stats.decodeSeconds)
-        }
+        let report = RunReport(mode: mode, backend: backend.rawValue, threads: threads, loadSeconds: loadSeconds,
+                               context: engine.context, prepared: prepared, result: r)
         if json {
             print(try report.json())
         } else {
-            out.write("\n".data(using: .utf8)!)
+            out.write(Data("\n".utf8))
             report.printSummary()
         }
     }

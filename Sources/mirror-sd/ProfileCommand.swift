@@ -1,6 +1,8 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Generation
+import LanguageModels
 import GGUF
 import Llama
 import TensorCore
@@ -38,11 +40,12 @@ struct ProfileCommand: ParsableCommand {
         let ctx = try Limits.context(ctx, config: model.config, sessions: 2)
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
         let choice = try spec.choice(for: .mirror, targetPath: modelOptions.model)
-        let draft = try makeDraft(choice, backend: spec.draftBackend,
-                                  targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
+        let made = try makeDraft(choice, backend: spec.draftBackend,
+                                 targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
+        let draft = made.model
         let targetProfile = OpProfile(layers: model.config.layers)
         target.opProfile = targetProfile
-        let draftSession = (draft as? LlamaSession) ?? ((draft as? LookupDraft)?.fallback as? LlamaSession)
+        let draftSession = made.session
         let draftProfile = draftSession.map { OpProfile(layers: $0.config.layers) }
         draftSession?.opProfile = draftProfile
         let prompt = try promptOptions.tokens(tok)

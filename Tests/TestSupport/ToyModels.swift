@@ -1,4 +1,5 @@
 import Generation
+import LanguageModels
 #if canImport(Glibc)
 import Glibc
 #endif

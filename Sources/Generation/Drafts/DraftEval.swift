@@ -1,3 +1,4 @@
+import LanguageModels
 /// Draft quality along the target's own greedy path, teacher-forced: at every position of the
 /// target's answer, is the draft's argmax the target's token? From the match sequence follow the
 /// tokens per target step that greedy speculative decoding with window γ reaches: each step accepts

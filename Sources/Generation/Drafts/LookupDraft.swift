@@ -1,3 +1,4 @@
+import LanguageModels
 /// Prompt lookup as a draft model (llama.cpp's "prompt lookup" / n-gram drafting): after a context,
 /// find the most recent earlier occurrence of its last n tokens (n = maxN down to minN) in the
 /// prompt and the text so far, and propose the token that followed. Its "logits" are one-hot on
@@ -114,7 +115,7 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
         return logits
     }
 
-    func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
+    public func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
         precondition(pending.isEmpty)
         let f = try fallback.map { try prefill($0, tokens) }
         return try tokens.withUnsafeBufferPointer { try append($0, allLogits: false, fallbackLogits: f) }

@@ -1,3 +1,4 @@
+import LanguageModels
 import TensorCore
 
 /// The draft side of Mirror-SD, run on its own thread. Between rounds its model holds the committed

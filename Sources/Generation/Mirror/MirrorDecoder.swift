@@ -1,3 +1,4 @@
+import LanguageModels
 import Foundation
 import Tokenizer
 import TensorCore

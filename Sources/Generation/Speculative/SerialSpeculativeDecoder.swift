@@ -1,3 +1,4 @@
+import LanguageModels
 import Tokenizer
 import TensorCore
 
@@ -221,9 +222,6 @@ func requireFinite(_ logits: UnsafePointer<Float>, rows: Int, vocab: Int, positi
         }
     }
 }
-
-/// Models that must prefill in chunks (their batch capacity is limited).
-protocol PrefillCapable { func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> }
 
 @inline(__always)
 func timed<T>(_ seconds: inout Double, _ count: inout Int, _ body: () throws -> T) rethrows -> T {

@@ -1,7 +1,34 @@
-import Llama
+/// What the decoders need of a model, and nothing of how it computes: the Llama model conforms in
+/// its own module, toy models in tests, prompt lookup in Generation. Kept apart so that the
+/// decoders never import a model.
+
+/// Anything that proposes or verifies tokens. Appending `tokens` at `position` (== kvLength)
+/// returns their logit rows.
+public protocol LanguageModel: AnyObject {
+    var vocabSize: Int { get }
+    var kvLength: Int { get }
+    var maxContext: Int { get }
+    /// Logits of the last row, or of every row when `allLogits`, each `vocabSize` floats; valid until
+    /// the next call.
+    func forward(_ tokens: UnsafeBufferPointer<Int32>, at position: Int, allLogits: Bool) throws -> UnsafeMutablePointer<Float>
+    /// Drops KV positions at and after `length`.
+    func truncate(to length: Int)
+}
+
+extension LanguageModel {
+    public func forward(_ tokens: [Int32], at position: Int, allLogits: Bool = false) throws -> UnsafeMutablePointer<Float> {
+        try tokens.withUnsafeBufferPointer { try forward($0, at: position, allLogits: allLogits) }
+    }
+}
+
+/// Models whose batch capacity is limited, so a long prompt goes in chunks.
+public protocol PrefillCapable {
+    /// Appends `tokens` after what the model holds; the last row's logits.
+    func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float>
+}
 
 /// A model that can run a tree of speculative branches over its committed prefix (the draft in
-/// Mirror-SD). Pending nodes follow the committed prefix; see `LlamaSession.forwardTree`.
+/// Mirror-SD). Pending nodes follow the committed prefix.
 public protocol TreeLanguageModel: LanguageModel {
     var committedLength: Int { get }
     var pendingCount: Int { get }
@@ -32,10 +59,4 @@ extension EarlyExitLanguageModel {
 public protocol ConfidenceReporting {
     /// The top probability of logit row `row` of the last forward.
     func topProbability(row: Int) -> Float
-}
-
-extension LlamaSession: TreeLanguageModel, EarlyExitLanguageModel {
-    public var layerCount: Int { config.layers }
-    public func beginBatch(_ tokens: UnsafeBufferPointer<Int32>, at position: Int) throws { try begin(tokens: tokens, at: position) }
-    public func batchLogits(vocabLimit: Int?) -> UnsafeMutablePointer<Float> { computeLogits(rows: 0..<batchRows, vocabLimit: vocabLimit) }
 }

@@ -1,0 +1,139 @@
+import Foundation
+import Generation
+import GGUF
+import LanguageModels
+import Llama
+import TensorCore
+import Tokenizer
+
+public struct EngineConfiguration: Sendable {
+    public var modelPath = Defaults.modelPath
+    public var targetType: BackendKind = .f32
+    /// Threads of the target's products.
+    public var threads = 1
+    /// nil: the model's own context, at most `Defaults.contextCap`.
+    public var context: Int? = nil
+    /// KV caches of the context's length to plan memory for: 1 for the target alone, 2 with a draft.
+    public var sessions = 2
+    public var draftType: BackendKind = .q8_0
+    public init() {}
+}
+
+/// How to decode: the mode, and for sd/mirror the draft and the window. nil fields take the
+/// measured defaults (`Defaults`).
+public struct DecoderSpec: Sendable, Equatable {
+    public var mode: DecodeMode = .ar
+    /// A draft name (small, large, self, lookup, a path, NAME+lookup); nil: the default for the mode.
+    public var draft: String? = nil
+    public var gamma = Defaults.gamma
+    public var draftMin = 0
+    public var draftPMin: Float? = nil
+    public var kappa = Defaults.kappa
+    public var exitLayer: Int? = nil
+    public var branchPositions: Int? = nil
+    public var branchFromEnd = false
+    public var fallback: FallbackPolicy = .wait
+    public var pinThreads = true
+    /// nil or 0: the proxy covers the whole vocabulary.
+    public var proxyVocab: Int? = Defaults.proxyVocab
+    public init(mode: DecodeMode = .ar) { self.mode = mode }
+}
+
+/// A decoder with the options it was built with, for reports.
+public struct PreparedDecoder {
+    public let decoder: any TokenDecoder
+    public let mode: DecodeMode
+    public let draft: Draft?
+    public let speculative: SpeculativeOptions?
+    public let mirror: MirrorOptions?
+    /// The compute format of a model draft.
+    public let draftType: String
+}
+
+/// One target in memory with its tokenizer and KV session, the drafts it has used (loaded once,
+/// by name), and the wiring from a `DecoderSpec` to a decoder. The CLI's commands and the server
+/// both stand on it. Not thread-safe: one caller at a time (the server serializes requests).
+public final class Engine {
+    public let configuration: EngineConfiguration
+    public let file: GGUFFile
+    public let tokenizer: Tokenizer
+    public let model: LlamaModel
+    public let target: LlamaSession
+    public let context: Int
+    public let loadSeconds: Double
+    private var drafts: [String: Draft] = [:]
+
+    public init(_ configuration: EngineConfiguration) throws {
+        let t0 = WallClock.now()
+        self.configuration = configuration
+        try Limits.threads(configuration.threads)
+        file = try openModel(configuration.modelPath)
+        tokenizer = try Tokenizer(file: file)
+        model = try LlamaModel(file: file, backend: configuration.targetType.make(threads: configuration.threads))
+        context = try Limits.context(configuration.context, config: model.config, sessions: configuration.sessions,
+                                     defaultCap: Defaults.contextCap)
+        target = model.makeSession(maxContext: context, maxBatch: 64)
+        loadSeconds = WallClock.now() - t0
+    }
+
+    public var modelName: String { (configuration.modelPath as NSString).lastPathComponent }
+
+    /// The draft named `name` (see `DraftChoice`), loaded on first use and kept.
+    public func draft(_ name: String, hybridMinN: Int = 2) throws -> Draft {
+        let choice = try DraftChoice(parsing: name, targetPath: configuration.modelPath)
+        if let d = drafts[choice.description] { return d }
+        let d = try makeDraft(choice, backend: configuration.draftType, targetFile: file, targetPath: configuration.modelPath,
+                              vocab: tokenizer.vocab, context: context, hybridMinN: hybridMinN)
+        drafts[choice.description] = d
+        return d
+    }
+
+    /// The draft for `spec` (nil for ar) and the decoder, with every option checked.
+    public func decoder(_ spec: DecoderSpec) throws -> PreparedDecoder {
+        guard spec.mode != .ar else {
+            return PreparedDecoder(decoder: Generator(model: target, tokenizer: tokenizer), mode: .ar, draft: nil, speculative: nil, mirror: nil,
+                                   draftType: configuration.draftType.rawValue)
+        }
+        let d = try draft(spec.draft ?? Defaults.draftName(for: spec.mode))
+        let so: SpeculativeOptions
+        do {
+            so = try SpeculativeOptions(gamma: spec.gamma, draftMin: spec.draftMin,
+                                        draftPMin: spec.draftPMin ?? Defaults.draftPMin(for: d.choice))
+        } catch let e as GenerationError { throw EngineError(e.description) }
+        if spec.mode == .sd {
+            let dec = SpeculativeDecoding(SerialSpeculativeDecoder(target: target, draft: d.model, tokenizer: tokenizer), options: so)
+            return PreparedDecoder(decoder: dec, mode: .sd, draft: d, speculative: so, mirror: nil, draftType: configuration.draftType.rawValue)
+        }
+        let mo = try Self.mirrorOptions(spec, layers: model.config.layers, draftPMin: so.draftPMin)
+        let dec = MirrorDecoding(MirrorDecoder(target: target, draft: d.model, tokenizer: tokenizer), options: mo)
+        return PreparedDecoder(decoder: dec, mode: .mirror, draft: d, speculative: so, mirror: mo, draftType: configuration.draftType.rawValue)
+    }
+
+    /// Mirror options for a target of `layers` layers, with the measured exit layer by default.
+    public static func mirrorOptions(_ spec: DecoderSpec, layers: Int, draftPMin: Float) throws -> MirrorOptions {
+        let exit = spec.exitLayer ?? Defaults.exitLayer(layers: layers)
+        guard exit < layers else { throw EngineError("--exit-layer must be below the target's \(layers) layers, got \(exit)") }
+        do {
+            var o = try MirrorOptions(gamma: spec.gamma, kappa: spec.kappa, exitLayer: exit, branchPositions: spec.branchPositions,
+                                      fallback: spec.fallback, pinThreads: spec.pinThreads)
+            o.draftPMin = draftPMin
+            o.branchFromEnd = spec.branchFromEnd
+            o.proxyVocab = (spec.proxyVocab ?? 0) > 0 ? spec.proxyVocab : nil
+            return o
+        } catch let e as GenerationError { throw EngineError(e.description) }
+    }
+
+    /// Token ids of a chat in the model's template, ending with the assistant's turn opened.
+    public func chatPrompt(_ messages: [ChatTemplate.Message], useDefaultSystem: Bool = true) throws -> [Int32] {
+        let template = try ChatTemplate(template: tokenizer.vocab.chatTemplate)
+        return tokenizer.encode(template.render(messages, useDefaultSystem: useDefaultSystem), parseSpecial: true)
+    }
+
+    /// Refuses a prompt that leaves no room to generate.
+    public func checkPrompt(_ prompt: [Int32]) throws {
+        guard !prompt.isEmpty else { throw EngineError("the prompt is empty") }
+        guard prompt.count < context else {
+            throw EngineError("the prompt has \(prompt.count) tokens but the context holds \(context) (raise --ctx or shorten the prompt)")
+        }
+    }
+}

@@ -16,6 +16,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // MARK: C and system libraries
@@ -42,6 +44,13 @@ let package = Package(
                 dependencies: ["GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "LanguageModels", "Llama",
                                "Tokenizer", "Generation"],
                 swiftSettings: swiftSettings),
+        // OpenAI request decoding and response shapes: Foundation only, so the fuzzer builds it alone.
+        .target(name: "OpenAIAPI", swiftSettings: swiftSettings),
+        .target(name: "Server",
+                dependencies: ["Engine", "Generation", "Tokenizer", "OpenAIAPI",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
         .target(name: "Benchmark", swiftSettings: swiftSettings),
         .target(name: "Profiler", dependencies: ["TensorCore", "CKernels"],
                 swiftSettings: swiftSettings),
@@ -51,7 +60,7 @@ let package = Package(
             name: "MirrorSDCLI",
             dependencies: [
                 "GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "LanguageModels", "Llama", "Tokenizer",
-                "Generation", "Engine", "Profiler", "Benchmark",
+                "Generation", "Engine", "Server", "Profiler", "Benchmark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mirror-sd", swiftSettings: swiftSettings),

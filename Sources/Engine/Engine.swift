@@ -126,7 +126,7 @@ public final class Engine {
     /// Token ids of a chat in the model's template, ending with the assistant's turn opened.
     public func chatPrompt(_ messages: [ChatTemplate.Message], useDefaultSystem: Bool = true) throws -> [Int32] {
         let template = try ChatTemplate(template: tokenizer.vocab.chatTemplate)
-        return tokenizer.encode(template.render(messages, useDefaultSystem: useDefaultSystem), parseSpecial: true)
+        return template.encode(messages, with: tokenizer, useDefaultSystem: useDefaultSystem)
     }
 
     /// Refuses a prompt that leaves no room to generate.

@@ -29,12 +29,31 @@ public struct ChatTemplate: Sendable {
 
     /// The prompt text; special markers are meant to be parsed as special tokens.
     public func render(_ messages: [Message], addGenerationPrompt: Bool = true, useDefaultSystem: Bool = true) -> String {
-        var out = ""
+        segments(messages, addGenerationPrompt: addGenerationPrompt, useDefaultSystem: useDefaultSystem).map(\.text).joined()
+    }
+
+    /// The prompt as pieces: the template's own markup (`markup`, to be parsed for special tokens) and
+    /// the messages' text (never parsed for them, so a message that spells `<|im_end|>` cannot close
+    /// its turn early).
+    public func segments(_ messages: [Message], addGenerationPrompt: Bool = true,
+                         useDefaultSystem: Bool = true) -> [(text: String, markup: Bool)] {
+        var out: [(text: String, markup: Bool)] = []
         if useDefaultSystem, let sys = defaultSystem, messages.first?.role != "system" {
-            out += "<|im_start|>system\n\(sys)<|im_end|>\n"
+            out += [("<|im_start|>system\n", true), (sys, false), ("<|im_end|>\n", true)]
         }
-        for m in messages { out += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
-        if addGenerationPrompt { out += "<|im_start|>assistant\n" }
+        for m in messages { out += [("<|im_start|>\(m.role)\n", true), (m.content, false), ("<|im_end|>\n", true)] }
+        if addGenerationPrompt { out.append(("<|im_start|>assistant\n", true)) }
         return out
+    }
+
+    /// Token ids of the rendered prompt: markup parsed for special tokens, message text not.
+    public func encode(_ messages: [Message], with tokenizer: Tokenizer, addGenerationPrompt: Bool = true,
+                       useDefaultSystem: Bool = true) -> [Int32] {
+        var ids: [Int32] = []
+        let segs = segments(messages, addGenerationPrompt: addGenerationPrompt, useDefaultSystem: useDefaultSystem)
+        for (i, seg) in segs.enumerated() where !seg.text.isEmpty {
+            ids += tokenizer.encode(seg.text, parseSpecial: seg.markup, addBOS: i == 0 ? nil : false)
+        }
+        return ids
     }
 }

@@ -66,8 +66,7 @@ struct CountAllocationsCommand: ParsableCommand {
         let ctx = 512
         let session = model.makeSession(maxContext: ctx, maxBatch: 64)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
-        let prompt = tok.encode(template.render([.init(role: "user", content: "Write a short story about a lighthouse keeper.")]),
-                                parseSpecial: true)
+        let prompt = template.encode([.init(role: "user", content: "Write a short story about a lighthouse keeper.")], with: tok)
 
         // Forward passes alone: one-token decode, then 5-row verifications rolled back.
         _ = try session.prefill(prompt, at: 0)

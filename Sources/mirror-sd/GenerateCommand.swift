@@ -60,7 +60,7 @@ struct PromptOptions: ParsableArguments {
         var messages: [ChatTemplate.Message] = []
         if let s = system { messages.append(.init(role: "system", content: s)) }
         messages.append(.init(role: "user", content: raw))
-        return tok.encode(template.render(messages, useDefaultSystem: !noSystem), parseSpecial: true)
+        return template.encode(messages, with: tok, useDefaultSystem: !noSystem)
     }
 }
 

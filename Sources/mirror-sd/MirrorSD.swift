@@ -2,12 +2,12 @@ import ArgumentParser
 
 @main
 enum Main {
-    static func main() {
-        MirrorSD.main(Presets.expand(Array(CommandLine.arguments.dropFirst())))
+    static func main() async {
+        await MirrorSD.main(Presets.expand(Array(CommandLine.arguments.dropFirst())))
     }
 }
 
-struct MirrorSD: ParsableCommand {
+struct MirrorSD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mirror-sd",
         abstract: "LLM inference on the CPU, made faster with Mirror Speculative Decoding.",
@@ -17,6 +17,6 @@ struct MirrorSD: ParsableCommand {
             """,
         subcommands: [GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchDecodeCommand.self,
                       BenchInt8Command.self, QuantizeCommand.self, BenchCommand.self, EvalDraftCommand.self, ProfileCommand.self, ProfileKernelsCommand.self,
-                      CountAllocationsCommand.self],
+                      CountAllocationsCommand.self, ServeCommand.self],
         defaultSubcommand: nil)
 }

@@ -92,5 +92,5 @@ enum JSONScalar: Codable {
 /// one user message in the chat template, no default system prompt. Kept in one place so training data
 /// and evaluation cannot drift apart.
 func specBenchPrompt(_ text: String, _ tok: Tokenizer, _ template: ChatTemplate) -> [Int32] {
-    tok.encode(template.render([.init(role: "user", content: text)], useDefaultSystem: false), parseSpecial: true)
+    template.encode([.init(role: "user", content: text)], with: tok, useDefaultSystem: false)
 }

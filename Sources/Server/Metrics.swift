@@ -1,0 +1,69 @@
+import Foundation
+import Synchronization
+
+/// Counters for `GET /metrics` (Prometheus text format 0.0.4).
+final class Metrics: Sendable {
+    struct State {
+        var requests: [String: Int] = [:]  // "endpoint status" -> count
+        var promptTokens = 0
+        var completionTokens = 0
+        var generationSeconds = 0.0
+        var completed = 0
+        var cancelled = 0
+        var draftedTokens = 0
+        var acceptedTokens = 0
+        var mirrorRounds = 0
+        var mirrorReused = 0
+    }
+    private let state = Mutex(State())
+
+    func request(_ endpoint: String, status: Int) {
+        state.withLock { $0.requests["\(endpoint) \(status)", default: 0] += 1 }
+    }
+
+    func generation(prompt: Int, completion: Int, seconds: Double, drafted: Int, accepted: Int, rounds: Int, reused: Int, cancelled: Bool) {
+        state.withLock { s in
+            s.promptTokens += prompt
+            s.completionTokens += completion
+            s.generationSeconds += seconds
+            s.completed += 1
+            if cancelled { s.cancelled += 1 }
+            s.draftedTokens += drafted
+            s.acceptedTokens += accepted
+            s.mirrorRounds += rounds
+            s.mirrorReused += reused
+        }
+    }
+
+    /// Mean seconds a generation took, for Retry-After.
+    var meanGenerationSeconds: Double { state.withLock { $0.completed > 0 ? $0.generationSeconds / Double($0.completed) : 1 } }
+
+    func text(queueDepth: Int, queueCapacity: Int) -> String {
+        let s = state.withLock { $0 }
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ lines: [String]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + lines.map { $0 + "\n" }.joined()
+        }
+        metric("mirrorsd_requests_total", "counter", "HTTP requests by endpoint and status.",
+               s.requests.sorted { $0.key < $1.key }.map { k, v in
+                   let parts = k.split(separator: " ")
+                   return "mirrorsd_requests_total{endpoint=\"\(parts[0])\",status=\"\(parts[1])\"} \(v)"
+               })
+        metric("mirrorsd_prompt_tokens_total", "counter", "Prompt tokens processed.", ["mirrorsd_prompt_tokens_total \(s.promptTokens)"])
+        metric("mirrorsd_completion_tokens_total", "counter", "Tokens generated.", ["mirrorsd_completion_tokens_total \(s.completionTokens)"])
+        metric("mirrorsd_generation_seconds_total", "counter", "Seconds spent generating (prefill and decode).",
+               ["mirrorsd_generation_seconds_total \(s.generationSeconds)"])
+        metric("mirrorsd_generations_total", "counter", "Generations finished, cancelled ones included.", ["mirrorsd_generations_total \(s.completed)"])
+        metric("mirrorsd_generations_cancelled_total", "counter", "Generations stopped because the client went away.",
+               ["mirrorsd_generations_cancelled_total \(s.cancelled)"])
+        metric("mirrorsd_tokens_per_second", "gauge", "Completion tokens per generation second, over the server's life.",
+               ["mirrorsd_tokens_per_second \(s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0)"])
+        metric("mirrorsd_acceptance_rate", "gauge", "Accepted / drafted tokens over all speculative generations.",
+               ["mirrorsd_acceptance_rate \(s.draftedTokens > 0 ? Double(s.acceptedTokens) / Double(s.draftedTokens) : 0)"])
+        metric("mirrorsd_mirror_reuse_rate", "gauge", "Mirror-SD rounds whose next window was prepared in time.",
+               ["mirrorsd_mirror_reuse_rate \(s.mirrorRounds > 0 ? Double(s.mirrorReused) / Double(s.mirrorRounds) : 0)"])
+        metric("mirrorsd_queue_depth", "gauge", "Requests waiting or running.", ["mirrorsd_queue_depth \(queueDepth)"])
+        metric("mirrorsd_queue_capacity", "gauge", "Requests that may wait behind the running one.", ["mirrorsd_queue_capacity \(queueCapacity)"])
+        return out
+    }
+}

@@ -1,0 +1,123 @@
+import Engine
+import Foundation
+import Generation
+import Hummingbird
+import Logging
+import OpenAIAPI
+import Tokenizer
+
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    /// 0: a free port, printed when the server is up.
+    public var port = 8080
+    /// When set, every /v1 request and /metrics needs `Authorization: Bearer <key>`.
+    public var apiKey: String? = nil
+    /// Requests that may wait behind the running one; more get 429.
+    public var queueSize = 16
+    /// Larger request bodies get 413.
+    public var maxBodyBytes = 1 << 20
+    /// How requests decode unless their `mirror_sd` fields say otherwise.
+    public var defaults = DecoderSpec(mode: .mirror)
+    /// Drafts a request may name besides the built-in ones (self, small, large, lookup).
+    public var extraDrafts: [String] = []
+    public init() {}
+}
+
+/// The OpenAI-compatible server: routes on Hummingbird, generation on the scheduler. Returns after
+/// SIGINT or SIGTERM once in-flight requests have finished.
+public func serve(engine: Engine, configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void) async throws {
+    let service = CompletionService(engine: engine, configuration: configuration)
+    let router = Router()
+    service.addRoutes(to: router)
+    var logger = Logger(label: "mirror-sd.serve")
+    logger.logLevel = .warning
+    let app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "mirror-sd"),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), default mode \(configuration.defaults.mode.rawValue), queue \(configuration.queueSize))")
+        },
+        logger: logger)
+    try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    log("mirror-sd serve: stopped")
+}
+
+/// The parts of a request the event loop handles itself (auth, body, validation, the prompt) and
+/// the hand-off to the scheduler.
+final class CompletionService: Sendable {
+    let scheduler: Scheduler
+    let metrics = Metrics()
+    let configuration: ServerConfiguration
+    let tokenizer: Tokenizer
+    let template: ChatTemplate?
+    let context: Int
+    let layers: Int
+    let modelID: String
+    let started = Int(Date().timeIntervalSince1970)
+    let allowedDrafts: Set<String>
+
+    init(engine: Engine, configuration: ServerConfiguration) {
+        self.configuration = configuration
+        tokenizer = engine.tokenizer
+        template = try? ChatTemplate(template: engine.tokenizer.vocab.chatTemplate)
+        context = engine.context
+        layers = engine.model.config.layers
+        modelID = engine.modelName
+        var drafts: Set<String> = ["self", "small", "large", "lookup"]
+        for d in configuration.extraDrafts + [configuration.defaults.draft].compactMap({ $0 }) { drafts.insert(d) }
+        for d in drafts where d != "lookup" { drafts.insert(d.hasSuffix("+lookup") ? String(d.dropLast(7)) : d + "+lookup") }
+        allowedDrafts = drafts
+        scheduler = Scheduler(engine: engine, capacity: configuration.queueSize)
+    }
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ in self.json(["status": "ok"]) }
+        router.get("/v1/models") { request, _ in
+            try self.authorize(request, endpoint: "models") {
+                self.json(ModelList(ids: [self.modelID], created: self.started))
+            }
+        }
+        router.get("/metrics") { request, _ in
+            try self.authorize(request, endpoint: "metrics") {
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4"
+                let text = self.metrics.text(queueDepth: self.scheduler.queueDepth, queueCapacity: self.configuration.queueSize)
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
+        router.post("/v1/chat/completions") { request, _ in await self.complete(request, endpoint: .chat) }
+        router.post("/v1/completions") { request, _ in await self.complete(request, endpoint: .completions) }
+    }
+
+    // MARK: Responses
+
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: encodeJSON(value))))
+    }
+
+    func errorResponse(_ e: APIError, endpoint: String, retryAfter: Int? = nil) -> Response {
+        metrics.request(endpoint, status: e.status)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if let r = retryAfter { headers[.retryAfter] = String(r) }
+        return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: e.json())))
+    }
+
+    func authorize(_ request: Request, endpoint: String, _ body: () throws -> Response) rethrows -> Response {
+        if let e = authError(request) { return errorResponse(e, endpoint: endpoint) }
+        metrics.request(endpoint, status: 200)
+        return try body()
+    }
+
+    func authError(_ request: Request) -> APIError? {
+        guard let key = configuration.apiKey else { return nil }
+        guard request.headers[.authorization] == "Bearer \(key)" else {
+            return APIError(status: 401, message: "a valid API key is required: send the header 'Authorization: Bearer <key>'",
+                            type: "invalid_request_error", code: "invalid_api_key")
+        }
+        return nil
+    }
+}

@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // MARK: C and system libraries
@@ -49,7 +50,8 @@ let package = Package(
         .target(name: "Server",
                 dependencies: ["Engine", "Generation", "Tokenizer", "OpenAIAPI",
                                .product(name: "Hummingbird", package: "hummingbird"),
-                               .product(name: "Logging", package: "swift-log")],
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "NIOCore", package: "swift-nio")],
                 swiftSettings: swiftSettings),
         .target(name: "Benchmark", swiftSettings: swiftSettings),
         .target(name: "Profiler", dependencies: ["TensorCore", "CKernels"],
@@ -82,5 +84,6 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF", "TensorCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "OpenAIAPI"], swiftSettings: swiftSettings),
     ]
 )

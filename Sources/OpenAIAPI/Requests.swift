@@ -41,6 +41,15 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
 
     public init() {}
     enum CodingKeys: String, CodingKey { case mode, draft, gamma, kappa, exitLayer = "exit_layer" }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mode = try c.decodeIfPresent(String.self, forKey: .mode)
+        draft = try c.decodeIfPresent(String.self, forKey: .draft)
+        gamma = try c.decodeIfPresent(JSONInt.self, forKey: .gamma)?.int
+        kappa = try c.decodeIfPresent(JSONInt.self, forKey: .kappa)?.int
+        exitLayer = try c.decodeIfPresent(JSONInt.self, forKey: .exitLayer)?.int
+    }
 }
 
 public enum Endpoint: String, Sendable { case chat = "/v1/chat/completions", completions = "/v1/completions" }
@@ -69,17 +78,17 @@ struct RawRequest: Decodable {
     var model: String?
     var messages: [RawMessage]?
     var prompt: StringOrList?
-    var maxTokens: Int?
-    var maxCompletionTokens: Int?
+    var maxTokens: JSONInt?
+    var maxCompletionTokens: JSONInt?
     var temperature: Double?
     var topP: Double?
-    var topK: Int?
+    var topK: JSONInt?
     var minP: Double?
-    var seed: Int64?
+    var seed: JSONInt?
     var stop: StringOrList?
     var stream: Bool?
     var streamOptions: StreamOptions?
-    var n: Int?
+    var n: JSONInt?
     var presencePenalty: Double?
     var frequencyPenalty: Double?
     var logprobs: LogprobsField?
@@ -97,6 +106,8 @@ struct RawRequest: Decodable {
     struct StreamOptions: Decodable { var includeUsage: Bool?; enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" } }
 
     func validated(for endpoint: Endpoint) throws(APIError) -> CompletionRequest {
+        let n = self.n?.int, maxTokens = self.maxTokens?.int, maxCompletionTokens = self.maxCompletionTokens?.int
+        let topK = self.topK?.int, seed = self.seed?.value
         let input: CompletionRequest.Input
         switch endpoint {
         case .chat:
@@ -191,6 +202,21 @@ struct RawMessage: Decodable {
     }
 }
 
+/// An integer field. Foundation's decoder on Linux reports 1.5 or 1e30 for an Int as "not valid
+/// JSON" without naming the field; this names it.
+struct JSONInt: Decodable, Equatable {
+    var value: Int64
+    var int: Int { Int(value) }
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let i = try? c.decode(Int64.self) { value = i; return }
+        if (try? c.decode(Double.self)) != nil {
+            throw DecodingError.typeMismatch(Int64.self, .init(codingPath: decoder.codingPath, debugDescription: "a whole number in range"))
+        }
+        value = try c.decode(Int64.self)
+    }
+}
+
 /// `"text"` or `["text", ...]`.
 struct StringOrList: Decodable, Equatable {
     var values: [String]
@@ -237,7 +263,7 @@ func describe(_ e: DecodingError) -> APIError {
         let field = path(ctx.codingPath)
         if field.isEmpty { return .invalid("the request body must be a JSON object") }
         let type = String(describing: t)
-        let what = t == String.self ? "a string" : t == Bool.self ? "a boolean" : (t == Int.self || t == Int64.self) ? "an integer"
+        let what = t == String.self ? "a string" : t == Bool.self ? "a boolean" : (t == Int.self || t == Int64.self) ? "an integer (a whole number in range)"
             : t == Double.self ? "a number" : type.hasPrefix("Array") ? "a list" : type.hasPrefix("Dictionary") ? "an object"
             : "of another type"
         return .invalid("'\(field)' must be \(what)" + (ctx.debugDescription.hasPrefix("expected") ? " (\(ctx.debugDescription))" : ""),

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Generation
 import Hummingbird
+import NIOCore
 import OpenAIAPI
 import Tokenizer
 
@@ -14,7 +15,7 @@ extension CompletionService {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: configuration.maxBodyBytes)
-        } catch let e as HTTPError where e.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             return errorResponse(APIError(status: 413, message: "the request body is larger than the \(configuration.maxBodyBytes) bytes allowed",
                                   type: "invalid_request_error", code: "request_too_large"), endpoint: name)
         } catch {
@@ -22,13 +23,11 @@ extension CompletionService {
         }
         let req: CompletionRequest
         let job: Job
-        do {
+        do throws(APIError) {
             req = try decodeCompletionRequest(Data(buffer: body), endpoint: endpoint)
             job = try makeJob(req)
-        } catch let e as APIError {
-            return errorResponse(e, endpoint: name)
         } catch {
-            return errorResponse(.invalid("\(error)"), endpoint: name)
+            return errorResponse(error, endpoint: name)
         }
         guard scheduler.admit() else {
             let wait = max(1, Int((metrics.meanGenerationSeconds * Double(scheduler.queueDepth)).rounded(.up)))

@@ -74,12 +74,12 @@ final class CompletionService: Sendable {
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("/health") { _, _ in self.json(["status": "ok"]) }
         router.get("/v1/models") { request, _ in
-            try self.authorize(request, endpoint: "models") {
+            self.authorize(request, endpoint: "models") {
                 self.json(ModelList(ids: [self.modelID], created: self.started))
             }
         }
         router.get("/metrics") { request, _ in
-            try self.authorize(request, endpoint: "metrics") {
+            self.authorize(request, endpoint: "metrics") {
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; version=0.0.4"
                 let text = self.metrics.text(queueDepth: self.scheduler.queueDepth, queueCapacity: self.configuration.queueSize)
@@ -106,10 +106,10 @@ final class CompletionService: Sendable {
         return Response(status: .init(code: e.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: e.json())))
     }
 
-    func authorize(_ request: Request, endpoint: String, _ body: () throws -> Response) rethrows -> Response {
+    func authorize(_ request: Request, endpoint: String, _ body: () -> Response) -> Response {
         if let e = authError(request) { return errorResponse(e, endpoint: endpoint) }
         metrics.request(endpoint, status: 200)
-        return try body()
+        return body()
     }
 
     func authError(_ request: Request) -> APIError? {

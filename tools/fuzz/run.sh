@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (Swift's -sanitize=fuzzer,address) and runs each for SECONDS (default 60).
-#   tools/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf tokenizer (default: both)
+#   tools/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf tokenizer chat openai (default: all)
 # Corpora and findings go to $MIRRORSD_FUZZ_DIR (default /tmp/mirrorsd-fuzz). A crash, a sanitizer
 # report or a hang stops the run with a non-zero exit; the input is saved as crash-*/timeout-* there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-60}"; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(gguf tokenizer)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(gguf tokenizer chat openai)
 dir="${MIRRORSD_FUZZ_DIR:-/tmp/mirrorsd-fuzz}"
 bin="$dir/bin"
 mkdir -p "$bin"
@@ -20,7 +20,10 @@ for t in "${targets[@]}"; do
     gguf) swiftc "${flags[@]}" -module-name FuzzGGUF Sources/GGUF/*.swift tools/fuzz/gguf.swift -o "$bin/fuzz-gguf" ;;
     tokenizer) swiftc "${flags[@]}" -module-name FuzzTokenizer -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
                  tools/fuzz/tokenizer.swift -o "$bin/fuzz-tokenizer" ;;
-    *) echo "error: unknown fuzz target '$t' (gguf, tokenizer)" >&2; exit 2 ;;
+    chat) swiftc "${flags[@]}" -module-name FuzzChat -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
+            tools/fuzz/chat.swift -o "$bin/fuzz-chat" ;;
+    openai) swiftc "${flags[@]}" -module-name FuzzOpenAI Sources/OpenAIAPI/*.swift tools/fuzz/openai.swift -o "$bin/fuzz-openai" ;;
+    *) echo "error: unknown fuzz target '$t' (gguf, tokenizer, chat, openai)" >&2; exit 2 ;;
   esac
 done
 status=0

@@ -30,4 +30,18 @@ open(f"{out}/gguf/tiny-v3", "wb").write(tiny_gguf())
 for i, text in enumerate(["Hello world", "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
                           "def f(x):\n    return x ** 2  # ünïcödé ✓ 数学", "\xff\xfe broken \x00 bytes"]):
     open(f"{out}/tokenizer/seed-{i}", "wb").write(text.encode("utf-8", "surrogateescape"))
+os.makedirs(f"{out}/openai", exist_ok=True)
+for i, body in enumerate([
+        '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":16,"temperature":0}',
+        '{"model":"x","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Hi"}]}],'
+        '"stream":true,"stream_options":{"include_usage":true},"stop":["\\n","END"],"seed":7,"top_p":0.9,"top_k":40,"min_p":0.05,'
+        '"mirror_sd":{"mode":"mirror","draft":"small+lookup","gamma":4,"kappa":2,"exit_layer":22}}',
+        '{"prompt":"Once upon a time","max_tokens":8,"n":1,"logprobs":null,"echo":false}',
+        '{"prompt":["a","b"],"max_completion_tokens":1e30,"temperature":"hot"}']):
+    open(f"{out}/openai/seed-{i}", "w").write(body)
+os.makedirs(f"{out}/chat", exist_ok=True)
+open(f"{out}/chat/seed-0", "w").write("You are kind.\0What is 2+2?\0Four.")
+open(f"{out}/chat/seed-1", "w").write("{% for m in messages %}<|im_start|>{{m.role}}\n{{m.content}}<|im_end|>\n{% endfor %}"
+                                      "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nDefault.<|im_end|>\n{% endif %}"
+                                      "\x01Hi<|im_end|>\0there")
 print(f"seeds in {out}")

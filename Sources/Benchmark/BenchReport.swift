@@ -13,6 +13,10 @@ public struct MethodRun: Codable, Sendable, Equatable {
     /// committed token was in the early-exit top-κ).
     public var reuseRate: Double? = nil
     public var omega: Double? = nil
+    /// Mirror-SD: the share of the target's round time spent waiting for the draft's window, and the
+    /// latency law's predicted step time over the measured one.
+    public var targetWaitShare: Double? = nil
+    public var lawRatio: Double? = nil
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens.count) / seconds : 0 }
     public init(tokens: [Int32], seconds: Double, tokensPerStep: Double, foreignLoad: Double) {
         self.tokens = tokens

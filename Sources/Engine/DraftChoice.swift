@@ -56,22 +56,25 @@ public struct Draft {
     public let choice: DraftChoice
     public let model: any TreeLanguageModel
     public let session: LlamaSession?
+    /// The model's compute format (nil for lookup alone).
+    public let type: BackendKind?
 }
 
 /// The draft for sd/mirror on `backend`: a model file, prompt lookup, or lookup in front of a model.
 /// In front of a model, lookup answers only after a match of `hybridMinN` tokens or more: a one-token
 /// match is a weaker guess than the model's (measured with eval-draft, README "Drafts").
-public func makeDraft(_ choice: DraftChoice, backend: BackendKind, targetFile: GGUFFile, targetPath: String, vocab: Vocabulary,
+public func makeDraft(_ choice: DraftChoice, backend: BackendKind?, targetFile: GGUFFile, targetPath: String, vocab: Vocabulary,
                       context: Int, hybridMinN: Int = 2) throws -> Draft {
     guard let path = choice.path else {
-        return Draft(choice: choice, model: LookupDraft(vocabSize: vocab.count, maxContext: context), session: nil)
+        return Draft(choice: choice, model: LookupDraft(vocabSize: vocab.count, maxContext: context), session: nil, type: nil)
     }
     let file = path == targetPath ? targetFile : try openModel(path)
     do { try validatePair(target: vocab, draft: Vocabulary(file: file)) } catch let e as PairError {
         throw EngineError("\(e) (target \(targetPath), draft \(path))")
     }
-    let session = try LlamaModel(file: file, backend: backend.make(threads: 1)).makeSession(maxContext: context, maxBatch: 64)
+    let type = backend ?? Defaults.draftType(for: file)
+    let session = try LlamaModel(file: file, backend: type.make(threads: 1)).makeSession(maxContext: context, maxBatch: 64)
     let model: any TreeLanguageModel = choice.lookup
         ? LookupDraft(vocabSize: vocab.count, maxContext: context, minN: hybridMinN, fallback: session) : session
-    return Draft(choice: choice, model: model, session: session)
+    return Draft(choice: choice, model: model, session: session, type: type)
 }

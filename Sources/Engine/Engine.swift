@@ -15,7 +15,8 @@ public struct EngineConfiguration: Sendable {
     public var context: Int? = nil
     /// KV caches of the context's length to plan memory for: 1 for the target alone, 2 with a draft.
     public var sessions = 2
-    public var draftType: BackendKind = .q8_0
+    /// nil: `Defaults.draftType` for the draft file.
+    public var draftType: BackendKind? = nil
     public init() {}
 }
 
@@ -28,7 +29,8 @@ public struct DecoderSpec: Sendable, Equatable {
     public var gamma = Defaults.gamma
     public var draftMin = 0
     public var draftPMin: Float? = nil
-    public var kappa = Defaults.kappa
+    /// nil: `Defaults.kappa` for the draft.
+    public var kappa: Int? = nil
     public var exitLayer: Int? = nil
     public var branchPositions: Int? = nil
     public var branchFromEnd = false
@@ -36,6 +38,8 @@ public struct DecoderSpec: Sendable, Equatable {
     public var pinThreads = true
     /// nil or 0: the proxy covers the whole vocabulary.
     public var proxyVocab: Int? = Defaults.proxyVocab
+    /// Mirror: the draft's own bonus-guess branch, started with each window.
+    public var draftBonus = true
     public init(mode: DecodeMode = .ar) { self.mode = mode }
 }
 
@@ -46,8 +50,8 @@ public struct PreparedDecoder {
     public let draft: Draft?
     public let speculative: SpeculativeOptions?
     public let mirror: MirrorOptions?
-    /// The compute format of a model draft.
-    public let draftType: String
+    /// The compute format of the model draft, or nil.
+    public var draftType: String? { draft?.type?.rawValue }
 }
 
 /// One target in memory with its tokenizer and KV session, the drafts it has used (loaded once,
@@ -91,8 +95,7 @@ public final class Engine {
     /// The draft for `spec` (nil for ar) and the decoder, with every option checked.
     public func decoder(_ spec: DecoderSpec) throws -> PreparedDecoder {
         guard spec.mode != .ar else {
-            return PreparedDecoder(decoder: Generator(model: target, tokenizer: tokenizer), mode: .ar, draft: nil, speculative: nil, mirror: nil,
-                                   draftType: configuration.draftType.rawValue)
+            return PreparedDecoder(decoder: Generator(model: target, tokenizer: tokenizer), mode: .ar, draft: nil, speculative: nil, mirror: nil)
         }
         let d = try draft(spec.draft ?? Defaults.draftName(for: spec.mode))
         let so: SpeculativeOptions
@@ -102,22 +105,23 @@ public final class Engine {
         } catch let e as GenerationError { throw EngineError(e.description) }
         if spec.mode == .sd {
             let dec = SpeculativeDecoding(SerialSpeculativeDecoder(target: target, draft: d.model, tokenizer: tokenizer), options: so)
-            return PreparedDecoder(decoder: dec, mode: .sd, draft: d, speculative: so, mirror: nil, draftType: configuration.draftType.rawValue)
+            return PreparedDecoder(decoder: dec, mode: .sd, draft: d, speculative: so, mirror: nil)
         }
-        let mo = try Self.mirrorOptions(spec, layers: model.config.layers, draftPMin: so.draftPMin)
+        let mo = try Self.mirrorOptions(spec, layers: model.config.layers, draftPMin: so.draftPMin, draft: d.choice)
         let dec = MirrorDecoding(MirrorDecoder(target: target, draft: d.model, tokenizer: tokenizer), options: mo)
-        return PreparedDecoder(decoder: dec, mode: .mirror, draft: d, speculative: so, mirror: mo, draftType: configuration.draftType.rawValue)
+        return PreparedDecoder(decoder: dec, mode: .mirror, draft: d, speculative: so, mirror: mo)
     }
 
     /// Mirror options for a target of `layers` layers, with the measured exit layer by default.
-    public static func mirrorOptions(_ spec: DecoderSpec, layers: Int, draftPMin: Float) throws -> MirrorOptions {
+    public static func mirrorOptions(_ spec: DecoderSpec, layers: Int, draftPMin: Float, draft: DraftChoice?) throws -> MirrorOptions {
         let exit = spec.exitLayer ?? Defaults.exitLayer(layers: layers)
         guard exit < layers else { throw EngineError("--exit-layer must be below the target's \(layers) layers, got \(exit)") }
         do {
-            var o = try MirrorOptions(gamma: spec.gamma, kappa: spec.kappa, exitLayer: exit, branchPositions: spec.branchPositions,
+            var o = try MirrorOptions(gamma: spec.gamma, kappa: spec.kappa ?? Defaults.kappa(for: draft), exitLayer: exit, branchPositions: spec.branchPositions,
                                       fallback: spec.fallback, pinThreads: spec.pinThreads)
             o.draftPMin = draftPMin
             o.branchFromEnd = spec.branchFromEnd
+            o.draftBonus = spec.draftBonus
             o.proxyVocab = (spec.proxyVocab ?? 0) > 0 ? spec.proxyVocab : nil
             return o
         } catch let e as GenerationError { throw EngineError(e.description) }

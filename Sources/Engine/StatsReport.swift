@@ -24,6 +24,7 @@ public struct MirrorReport: Codable, Sendable, Equatable {
     public var reuseRate, fallbackRate, omegaKappa: Double
     public var fallbacksByAcceptance, roundsByAcceptance: [Int]
     public var plainSteps, branches: Int
+    public var ownBranches, ownReused: Int
     public var targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds: Double
     public var draftBranchSeconds, draftSelectSeconds, draftIdleSeconds, draftHiddenSeconds: Double
     public var stepMs, predictedStepMs: Double
@@ -33,6 +34,7 @@ public struct MirrorReport: Codable, Sendable, Equatable {
         reuseRate = m.reuseRate; fallbackRate = m.fallbackRate; omegaKappa = m.omega
         fallbacksByAcceptance = m.fallbacksByAcceptance; roundsByAcceptance = m.roundsByAcceptance
         plainSteps = m.plainSteps; branches = m.branchesRolled
+        ownBranches = m.ownBranches; ownReused = m.ownReused
         targetPrefixSeconds = m.targetPrefixSeconds; targetSuffixSeconds = m.targetSuffixSeconds
         targetWaitSeconds = m.targetWaitSeconds; draftBranchSeconds = m.draftBranchSeconds
         draftSelectSeconds = m.draftSelectSeconds; draftIdleSeconds = m.draftIdleSeconds

@@ -7,7 +7,11 @@ import OpenAIAPI
 import Tokenizer
 
 extension CompletionService {
-    /// POST /v1/chat/completions and /v1/completions.
+    /// POST /v1/chat/completions and /v1/completions. A generation watches its connection for the
+    /// client hanging up (`consumeWithInboundCloseHandler`), which uses up the connection's inbound
+    /// stream, so Hummingbird closes the connection after the response; it says so with
+    /// `Connection: close`, or clients that pool connections (URLSession) send the next request on a
+    /// connection that is closing and wait for an answer that never comes.
     func complete(_ request: Request, endpoint: Endpoint) async -> Response {
         let name = endpoint == .chat ? "chat" : "completions"
         if let e = authError(request) { return errorResponse(e, endpoint: name) }
@@ -44,7 +48,9 @@ extension CompletionService {
                 try await scheduler.run { engine in try execute(job, engine: engine, admitted: admitted, cancel: cancel, onText: { _ in }) }
             }, onInboundClosed: { cancel.set() })
             record(outcome, endpoint: name)
-            return json(reply.whole(outcome))
+            var r = json(reply.whole(outcome))
+            r.headers[.connection] = "close"  // see above
+            return r
         } catch {
             return failure(error, endpoint: name)
         }
@@ -70,7 +76,7 @@ extension CompletionService {
             }
         }
         if spec.mode == .mirror {
-            do { _ = try Engine.mirrorOptions(spec, layers: layers, draftPMin: 0) } catch {
+            do { _ = try Engine.mirrorOptions(spec, layers: layers, draftPMin: 0, draft: nil) } catch {
                 throw .invalid("mirror_sd: \(error)".replacingOccurrences(of: "--", with: "").replacingOccurrences(of: "-", with: "_"), param: "mirror_sd")
             }
         }
@@ -126,6 +132,7 @@ extension CompletionService {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
+        headers[.connection] = "close"
         let scheduler = self.scheduler
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             let cancel = CancelFlag()

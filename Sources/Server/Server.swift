@@ -3,6 +3,7 @@ import Foundation
 import Generation
 import Hummingbird
 import Logging
+import NIOCore
 import OpenAIAPI
 import Tokenizer
 
@@ -39,7 +40,11 @@ public func serve(engine: Engine, configuration: ServerConfiguration, log: @esca
             log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), default mode \(configuration.defaults.mode.rawValue), queue \(configuration.queueSize))")
         },
         logger: logger)
-    try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    do {
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    } catch let e as IOError {
+        throw EngineError("cannot listen on \(configuration.host):\(configuration.port): \(String(cString: strerror(e.errnoCode))) (errno \(e.errnoCode))")
+    }
     log("mirror-sd serve: stopped")
 }
 

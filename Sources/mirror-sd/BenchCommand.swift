@@ -16,8 +16,10 @@ struct BenchCommand: ParsableCommand {
         abstract: "Spec-Bench side by side: methods run interleaved prompt by prompt, greedy, with the chat template.",
         discussion: """
             Methods (--modes): ar[:THREADS] (plain decoding of the target), sd (serial speculative decoding), \
-            mirror (Mirror-SD). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
-            SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
+            mirror (Mirror-SD), mirror-ee (Mirror-SD whose draft waits for the early exit instead of starting its own \
+            bonus-guess branch with each window). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
+            SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma); a mirror \
+            method may end in ^K for its own κ (mirror^0: no early-exit candidates). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
             included) divided by the first method's. Each method's output is checked against the first's. \
             Other processes' CPU use is sampled from /proc and runs during which it exceeded 0.15 cores are \
             counted as busy. Build with -c release.
@@ -30,7 +32,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated tasks (mt_bench, translation, summarization, qa, math_reasoning, rag).")
     var categories: String = SpecBench.tasks.joined(separator: ",")
     @Option(help: "New tokens per prompt.") var maxTokens: Int = 128
-    @Option(help: "Comma-separated methods, the first is the baseline: ar, ar:2 (two threads), sd, mirror, sd@DRAFT*GAMMA, mirror@DRAFT*GAMMA.")
+    @Option(help: "Comma-separated methods, the first is the baseline: ar, ar:2 (two threads), sd, mirror, mirror-ee, sd@DRAFT*GAMMA, mirror@DRAFT*GAMMA.")
     var modes: String = "ar,sd,mirror"
     @Option(help: "Spec-Bench question file.") var questions: String = "data/specbench/question.jsonl"
     @Option(help: "Write bench.md, bench.json and bench-speedup.svg into this folder.") var out: String?
@@ -54,12 +56,21 @@ struct BenchCommand: ParsableCommand {
         var threads = 1
         var draft: String?
         var gamma: Int?
+        /// mirror-ee: branches from the early exit only (no own bonus-guess branch).
+        var draftBonus = true
+        /// ^K: early-exit candidates per position for this method.
+        var kappa: Int?
     }
 
     func parsedModes() throws -> [Method] {
         try modes.split(separator: ",").map { m in
             var rest = Substring(m)
             var method = Method(name: String(m), kind: .ar)
+            if let caret = rest.lastIndex(of: "^") {
+                guard let k = Int(rest[rest.index(after: caret)...]), k >= 0 else { throw ValidationError("bad κ in '\(m)'") }
+                method.kappa = k
+                rest = rest[..<caret]
+            }
             if let star = rest.lastIndex(of: "*") {
                 guard let g = Int(rest[rest.index(after: star)...]), g >= 1 else { throw ValidationError("bad γ in '\(m)'") }
                 method.gamma = g
@@ -70,7 +81,9 @@ struct BenchCommand: ParsableCommand {
                 rest = rest[..<at]
             }
             let parts = rest.split(separator: ":")
-            guard let first = parts.first, let kind = DecodeMode(rawValue: String(first)) else { throw ValidationError("unknown method '\(m)' in --modes") }
+            var head = parts.first.map(String.init) ?? ""
+            if head == "mirror-ee" { head = "mirror"; method.draftBonus = false }
+            guard let kind = DecodeMode(rawValue: head) else { throw ValidationError("unknown method '\(m)' in --modes") }
             method.kind = kind
             if kind == .ar, method.draft != nil || method.gamma != nil { throw ValidationError("'\(m)': ar takes no draft or γ") }
             method.threads = parts.count > 1 ? Int(parts[1]) ?? 0 : 1
@@ -91,6 +104,7 @@ struct BenchCommand: ParsableCommand {
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
         // One draft instance per distinct draft name; one option set per method.
         var drafts: [String: any TreeLanguageModel] = [:]
+        var draftTypes: [String: String] = [:]
         var choices: [String: DraftChoice] = [:]
         var specOptions: [String: SpeculativeOptions] = [:]
         var mirrorOptions: [String: MirrorOptions] = [:]
@@ -99,19 +113,28 @@ struct BenchCommand: ParsableCommand {
                                         : try spec.choice(for: m.kind, targetPath: modelOptions.model)
             choices[m.name] = choice
             if drafts[choice.description] == nil {
-                drafts[choice.description] = try makeDraft(choice, backend: spec.draftBackend, targetFile: file,
-                                                           targetPath: modelOptions.model, vocab: tok.vocab, context: ctx).model
+                let d = try makeDraft(choice, backend: spec.draftBackend, targetFile: file,
+                                      targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
+                drafts[choice.description] = d.model
+                draftTypes[choice.description] = d.type?.rawValue ?? "lookup"
+
             }
             var so = try spec.options(for: choice)
             if let g = m.gamma { so.gamma = g }
             specOptions[m.name] = so
-            mirrorOptions[m.name] = try mirrorFlags.options(gamma: so.gamma, layers: model.config.layers, draftPMin: so.draftPMin)
+            var mo = try mirrorFlags.options(gamma: so.gamma, layers: model.config.layers, draftPMin: so.draftPMin, draft: choice)
+            if !m.draftBonus { mo.draftBonus = false }
+            if let k = m.kappa {
+                guard m.kind == .mirror, k <= 16 else { throw ValidationError("'\(m.name)': ^κ is for mirror methods, 0...16") }
+                mo.kappa = k
+            }
+            mirrorOptions[m.name] = mo
         }
         let options = GenerationOptions(maxTokens: maxTokens, sampling: .greedy, stopAtEOS: false)
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
         let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,
                                         tasks: categories.split(separator: ",").map(String.init))
-        note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each, target \(targetType.rawValue), drafts \(spec.draftBackend.rawValue); "
+        note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each, target \(targetType.rawValue), drafts \(spec.draftBackend?.rawValue ?? "native/q8_0 (default)"); "
              + methods.map { m in choices[m.name].map { "\(m.name): draft \($0), γ=\(specOptions[m.name]!.gamma)" } ?? m.name }.joined(separator: "; "))
 
         var results: [PromptResult] = []
@@ -147,6 +170,11 @@ struct BenchCommand: ParsableCommand {
                 var run = MethodRun(tokens: tokens, seconds: WallClock.now() - t0, tokensPerStep: perStep, foreignLoad: monitor.sample())
                 run.reuseRate = mirrorStats?.reuseRate
                 run.omega = mirrorStats?.omega
+                if let ms = mirrorStats {
+                    let busy = ms.targetPrefixSeconds + ms.targetSuffixSeconds + ms.targetWaitSeconds
+                    run.targetWaitShare = busy > 0 ? ms.targetWaitSeconds / busy : 0
+                    run.lawRatio = ms.stepSeconds > 0 ? ms.predictedStepSeconds / ms.stepSeconds : nil
+                }
                 runs[m.name] = run
                 done += 1
                 progress(done, total, "q\(q.questionId) \(q.task) \(m.name) \(String(format: "%.1f", run.tokensPerSecond)) tok/s")
@@ -159,15 +187,18 @@ struct BenchCommand: ParsableCommand {
         var md = report.markdown()
         let meanPrompt = results.isEmpty ? 0 : Double(results.map(\.promptTokens).reduce(0, +)) / Double(results.count)
         md += String(format: "\nTarget %@, model drafts %@, kernels %@; mean prompt %.0f tokens.\n", targetType.rawValue,
-                     spec.draftBackend.rawValue, Ops.implementation, meanPrompt)
+                     drafts.isEmpty ? "none" : Set(draftTypes.values).sorted().joined(separator: "/"), Ops.implementation, meanPrompt)
         for m in methods where m.kind == .mirror {
             let runs = results.compactMap { $0.runs[m.name] }
             guard !runs.isEmpty, let mo = mirrorOptions[m.name] else { continue }
             let reuse = runs.compactMap(\.reuseRate).reduce(0, +) / Double(runs.count)
             let omega = runs.compactMap(\.omega).reduce(0, +) / Double(runs.count)
-            md += String(format: "\n%@ (draft %@, γ=%d, κ=%d, ℓe=%d, proxy vocabulary %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%\n",
+            let wait = runs.compactMap(\.targetWaitShare).reduce(0, +) / Double(runs.count)
+            let law = runs.compactMap(\.lawRatio)
+            md += String(format: "\n%@ (draft %@, γ=%d, κ=%d, ℓe=%d, proxy vocabulary %@, own bonus branch %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%, target waiting %.1f %% of its rounds, latency law predicted/measured %.3f (range %.3f–%.3f)\n",
                          m.name, choices[m.name]!.description, mo.gamma, mo.kappa, mo.exitLayer,
-                         mo.proxyVocab.map(String.init) ?? "all", reuse * 100, omega * 100)
+                         mo.proxyVocab.map(String.init) ?? "all", mo.draftBonus ? "on" : "off", reuse * 100, omega * 100, wait * 100,
+                         law.isEmpty ? 0 : law.reduce(0, +) / Double(law.count), law.min() ?? 0, law.max() ?? 0)
         }
         print(md)
         if let dir = out {

@@ -67,7 +67,8 @@ struct PromptOptions: ParsableArguments {
 struct MirrorFlags: ParsableArguments {
     @Option(help: "Mirror: target layer after which the early-exit proxy is read (default: the measured best for the model).")
     var exitLayer: Int?
-    @Option(help: "Mirror: candidates per verified position on the token channel (0: no early exit).") var kappa: Int = Defaults.kappa
+    @Option(help: "Mirror: early-exit candidates per verified position on the token channel (0: no early exit; default 0 behind --draft self, whose own bonus guess does better, 2 otherwise).")
+    var kappa: Int?
     @Option(help: "Mirror: how many verified positions get branches (default: all gamma + 1).")
     var branchPositions: Int?
     @Flag(help: "Mirror: count --branch-positions from the end of the window (the bonus slot first) instead of the start.")
@@ -75,14 +76,16 @@ struct MirrorFlags: ParsableArguments {
     @Option(help: "Mirror: on a fallback the target waits, or takes a plain step meanwhile (wait, step).")
     var fallback: FallbackPolicy = .wait
     @Flag(help: "Mirror: do not pin the two workers to CPUs 0 and 1.") var noPin = false
+    @Flag(help: "Mirror: the draft waits for the early exit instead of starting its own bonus-guess branch with each window (the scheduler before 2026-12).")
+    var noDraftBonus = false
     @Option(help: "Mirror: the early-exit proxy covers the first N token ids only (0: the whole vocabulary). 8192 measured faster than the whole 49,152 on SmolLM2 (Spec-Bench sweep in the README).")
     var proxyVocab: Int = Defaults.proxyVocab
 
-    func options(gamma: Int, layers: Int, draftPMin: Float) throws -> MirrorOptions {
+    func options(gamma: Int, layers: Int, draftPMin: Float, draft: DraftChoice?) throws -> MirrorOptions {
         var s = DecoderSpec(mode: .mirror)
         s.gamma = gamma
         apply(to: &s)
-        do { return try Engine.mirrorOptions(s, layers: layers, draftPMin: draftPMin) } catch let e as EngineError {
+        do { return try Engine.mirrorOptions(s, layers: layers, draftPMin: draftPMin, draft: draft) } catch let e as EngineError {
             throw ValidationError(e.description)
         }
     }
@@ -94,6 +97,7 @@ struct MirrorFlags: ParsableArguments {
         s.branchFromEnd = branchFromEnd
         s.fallback = fallback
         s.pinThreads = !noPin
+        s.draftBonus = !noDraftBonus
         s.proxyVocab = proxyVocab
     }
 }
@@ -104,8 +108,8 @@ struct SpeculativeFlags: ParsableArguments {
     var draft: String?
     @Flag(help: "Put prompt lookup in front of the model draft (same as appending +lookup to --draft).")
     var lookup = false
-    @Option(name: [.customLong("draft-type"), .customLong("draft-backend")], help: ArgumentHelp("Compute format of a model draft: \(BackendKind.help).", valueName: "type"))
-    var draftBackend: BackendKind = .q8_0
+    @Option(name: [.customLong("draft-type"), .customLong("draft-backend")], help: ArgumentHelp("Compute format of a model draft: \(BackendKind.help). Default: native when the draft file's matrices are all Q4_0/Q4_1/Q8_0, q8_0 otherwise.", valueName: "type"))
+    var draftBackend: BackendKind?
     @Option(help: "Most tokens drafted per step.") var gamma: Int = Defaults.gamma
     @Option(help: "Drop drafts shorter than this (the step becomes a plain target step).") var draftMin: Int = 0
     @Option(help: "Stop drafting when the draft's top probability is below this (default 0.5; 0 for --draft self, whose guesses are mostly right).")

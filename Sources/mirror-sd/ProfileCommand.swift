@@ -50,7 +50,8 @@ struct ProfileCommand: ParsableCommand {
         draftSession?.opProfile = draftProfile
         let prompt = try promptOptions.tokens(tok)
         let options = GenerationOptions(maxTokens: n, sampling: .greedy, stopAtEOS: false)
-        let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options(for: choice).draftPMin)
+        let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options(for: choice).draftPMin,
+                                         draft: choice)
         let dec = MirrorDecoder(target: target, draft: draft, tokenizer: tok)
         dec.traceTimeline = true
         let r = try dec.generate(prompt: prompt, options: options, mirror: mo)
@@ -68,7 +69,7 @@ struct ProfileCommand: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
         } else {
             printTables("target (fp32)", targetProfile)
-            if let d = draftProfile { printTables("draft (\(spec.draftBackend.rawValue))", d) } else { print("draft: prompt lookup (no layers)\n") }
+            if let d = draftProfile { printTables("draft (\(made.type?.rawValue ?? "lookup"))", d) } else { print("draft: prompt lookup (no layers)\n") }
             print("Mirror-SD: \(r.stats.summary)")
         }
         note("wrote \(trace) (Perfetto / chrome://tracing) and \(svg)")

@@ -20,7 +20,7 @@ struct RunReport {
         var line = String(format: "[%@ | prompt %d tokens, prefill %.1f tok/s | generated %d tokens, %.1f tok/s | load %.2f s | stop: %@ | target %@, %d thread(s)",
                           mode.rawValue, s.promptTokens, s.prefillTokensPerSecond, result.tokens.count, s.decodeTokensPerSecond,
                           loadSeconds, result.stopReason.rawValue, backend, threads)
-        if let d = prepared.draft { line += ", draft \(d.choice) on \(prepared.draftType)" }
+        if let d = prepared.draft { line += ", draft \(d.choice)" + (d.type.map { " on \($0.rawValue)" } ?? "") }
         note(line + "]")
         if let sp = result.stats.speculative { note("[" + sp.summary + "]") }
         if let m = result.stats.mirror, let o = prepared.mirror {
@@ -35,7 +35,7 @@ struct RunReport {
         let body = JSONBody(text: result.text, tokens: result.tokens.map(Int.init), promptTokens: result.stats.generation.promptTokens,
                             stopReason: result.stopReason.rawValue, mode: mode.rawValue, backend: backend, threads: threads,
                             stats: .init(loadSeconds: loadSeconds, decode: stats),
-                            draftBackend: prepared.draft.map { _ in prepared.draftType }, draft: prepared.draft?.choice.description)
+                            draftBackend: prepared.draftType, draft: prepared.draft?.choice.description)
         return String(decoding: try encoder.encode(body), as: UTF8.self)
     }
 

@@ -32,13 +32,19 @@ final class MirrorToyTests: XCTestCase {
         for fallback in FallbackPolicy.allCases {
             for (gamma, kappa, exit) in [(1, 1, 2), (3, 2, 2), (4, 0, 2), (4, 3, 1), (6, 4, 3)] {
                 for agreement in [1.0, 0.6, 0.0] {
-                    let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement)
-                    target.proxyNoise = 1.5
-                    let r = try mirror(target: target, draft: draft, n: 50,
-                                       MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false))
-                    XCTAssertEqual(r.tokens, want, "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement)")
-                    XCTAssertEqual(r.stats.reused + r.stats.fallbacks, r.stats.roundsByAcceptance.reduce(0, +))
-                    if kappa == 0 { XCTAssertEqual(r.stats.reused, 0) }
+                    for ownBranch in [true, false] {
+                        let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement)
+                        target.proxyNoise = 1.5
+                        var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false)
+                        o.draftBonus = ownBranch
+                        let r = try mirror(target: target, draft: draft, n: 50, o)
+                        let what = "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement) own branch \(ownBranch)"
+                        XCTAssertEqual(r.tokens, want, what)
+                        XCTAssertEqual(r.stats.reused + r.stats.fallbacks, r.stats.roundsByAcceptance.reduce(0, +), what)
+                        XCTAssertLessThanOrEqual(r.stats.ownReused, r.stats.reused, what)
+                        if !ownBranch { XCTAssertEqual(r.stats.ownBranches, 0, what) }
+                        if kappa == 0 && !ownBranch { XCTAssertEqual(r.stats.reused, 0, what) }
+                    }
                 }
             }
         }
@@ -51,6 +57,43 @@ final class MirrorToyTests: XCTestCase {
         XCTAssertEqual(r.stats.omega, 1, "a noise-free proxy always holds the correction")
         XCTAssertEqual(r.stats.fallbacks, 0)
         XCTAssertGreaterThan(r.stats.reused, 5)
+    }
+
+    /// Regression (found by the 8k-context soak run): near a full context the draft skipped its branch
+    /// rollout after naming the branches, and a verdict matching an unrolled branch then committed a
+    /// stale tree node ("tree row 11 has an invalid parent 2"). Every context length near γ's reach;
+    /// both speculative decoders also stopped one token before plain decoding at a full context.
+    func testContextFullWithBranchesNamedStopsCleanly() throws {
+        for ctx in 20...34 {
+            for ownBranch in [true, false] {
+                let want = try Generator(model: ToyLM(maxContext: ctx, seed: 7), tokenizer: tokenizer)
+                    .generate(prompt: prompt, options: GenerationOptions(maxTokens: 100)).tokens
+                let target = ToyLM(maxContext: ctx, seed: 7), draft = ToyLM(maxContext: ctx, seed: 7, agreement: 0.8)
+                target.proxyNoise = 0.3
+                var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
+                o.draftBonus = ownBranch
+                let r = try mirror(target: target, draft: draft, n: 100, o)
+                XCTAssertEqual(r.tokens, want, "context \(ctx), own branch \(ownBranch)")
+                XCTAssertEqual(r.stopReason, .contextFull, "context \(ctx)")
+                let sd = try SerialSpeculativeDecoder(target: ToyLM(maxContext: ctx, seed: 7), draft: ToyLM(maxContext: ctx, seed: 7, agreement: 0.8),
+                                                      tokenizer: tokenizer)
+                    .generate(prompt: prompt, options: GenerationOptions(maxTokens: 100), speculative: SpeculativeOptions(gamma: 4))
+                XCTAssertEqual(sd.tokens, want, "sd, context \(ctx)")
+                XCTAssertEqual(sd.stopReason, .contextFull, "sd, context \(ctx)")
+            }
+        }
+    }
+
+    /// With no early exit at all (κ = 0), the draft's own bonus-guess branch alone must be reused
+    /// whenever a fully agreeing draft's whole window is accepted.
+    func testOwnBonusBranchIsReusedWithoutAnyEarlyExit() throws {
+        let target = ToyLM(seed: 3), draft = ToyLM(seed: 3)
+        target.latency = 0.004  // time for the draft's own branch to finish before the verdict
+        let r = try mirror(target: target, draft: draft, n: 40, MirrorOptions(gamma: 3, kappa: 0, exitLayer: 2, pinThreads: false))
+        XCTAssertEqual(r.tokens, try greedy(3, n: 40))
+        XCTAssertGreaterThan(r.stats.ownBranches, 0)
+        XCTAssertEqual(r.stats.ownReused, r.stats.reused, "with κ = 0 every reuse is the own branch")
+        XCTAssertGreaterThanOrEqual(r.stats.reused, r.stats.rounds - 1, "an agreeing draft's own guess always holds the bonus token")
     }
 
     func testScriptedLatenciesDriveReuseFallbackAndCancellation() throws {

@@ -3,8 +3,11 @@ import TensorCore
 
 /// The draft side of Mirror-SD, run on its own thread. Between rounds its model holds the committed
 /// sequence (through the target's pending token) plus the current window's spine w_1..w_{n-1} as
-/// pending tree nodes 0..n-2. On candidates it rolls out a γ-token branch for every (position j,
-/// candidate v); on the verdict it commits the matching branch (reuse) or rolls out afresh (fallback).
+/// pending tree nodes 0..n-2. The moment it publishes a window it starts its own most likely branch:
+/// the whole window accepted and its own guess for the bonus token (with an accurate draft most
+/// verdicts land there). On candidates it rolls out a γ-token branch for every further (position j,
+/// candidate v), in the same batches; on the verdict it commits the matching branch (reuse) or rolls
+/// out afresh (fallback).
 final class DraftWorker: @unchecked Sendable {
     // Sendable: all mutable state is touched by the draft thread only, until the target joins it.
     let model: any TreeLanguageModel
@@ -28,7 +31,12 @@ final class DraftWorker: @unchecked Sendable {
     var toks: [Int32]
     var nodes: [Int32]
     var len: [Int]
+    /// Tokens each branch has drafted (len stops growing at the first unconfident one; steps goes on
+    /// counting the rows fed).
+    var steps: [Int]
     var done: [Bool]
+    /// Branches started before the candidates arrived: 0, or 1 (the draft's own bonus guess, branch 0).
+    var early = 0
     var rowTokens: [Int32]
     var rowParents: [Int32]
     var rowBranch: [Int]
@@ -48,13 +56,15 @@ final class DraftWorker: @unchecked Sendable {
         sampler = Sampler(params: sampling, vocabSize: v)
         sampler.rng = SeededGenerator(seed: sampling.seed ^ 0x0D4A_F7)
         greedy = sampling.isGreedy
-        maxBranches = max(options.maxBranches, 1)
+        // One more for the draft's own bonus branch.
+        maxBranches = max(options.maxBranches, 1) + (options.draftBonus ? 1 : 0)
         let g = options.gamma
         pos = [Int](repeating: 0, count: maxBranches)
         cand = [Int32](repeating: 0, count: maxBranches)
         toks = [Int32](repeating: 0, count: maxBranches * g)
         nodes = [Int32](repeating: -1, count: maxBranches * g)
         len = [Int](repeating: 0, count: maxBranches)
+        steps = [Int](repeating: 0, count: maxBranches)
         done = [Bool](repeating: false, count: maxBranches)
         rowTokens = [Int32](repeating: 0, count: maxBranches + 1)
         rowParents = [Int32](repeating: 0, count: maxBranches + 1)
@@ -119,12 +129,16 @@ final class DraftWorker: @unchecked Sendable {
         publish(round: 0, reused: false, parity: 0)
         var round = 0
         while true {
+            let parity = (round + 1) % 2
+            t0 = WallClock.now()
+            try startOwnBranch(round: round, parity: parity)
+            stats.draftBranchSeconds += WallClock.now() - t0
+            if early > 0 { spans?.add("own branch", t0, WallClock.now()) }
             idle = WallClock.now()
             channel.candidates.wait(for: UInt64(round + 1))
-            stats.rendezvousCandidatesSeconds += WallClock.now() - channel.candidates.postedAt
+            stats.rendezvousCandidatesSeconds += max(0, WallClock.now() - max(channel.candidates.postedAt, idle))
             stats.draftIdleSeconds += WallClock.now() - idle
             spans?.add("wait candidates", idle, WallClock.now())
-            let parity = (round + 1) % 2
             t0 = WallClock.now()
             let earlyVerdict = try rollOutBranches(round: round, parity: parity)
             stats.draftBranchSeconds += WallClock.now() - t0
@@ -198,82 +212,131 @@ final class DraftWorker: @unchecked Sendable {
     /// The node holding window token w_{i+1} (i in 0..<n), or -1.
     func windowNode(_ i: Int) -> Int32 { i < n - 1 ? Int32(i) : wnNode }
 
-    /// Rolls out every branch the candidates name; returns true when the verdict arrived meanwhile
-    /// (then only the branch it needs, if any, was finished).
+    /// Right after publishing: feeds the window's last token, takes the draft's own most likely bonus
+    /// token as branch 0, and drafts on from it until the candidates arrive (or γ tokens are drafted).
+    func startOwnBranch(round: Int, parity: Int) throws {
+        count = 0
+        early = 0
+        wnNode = -1
+        guard options.draftBonus, n > 0, model.kvLength + options.gamma + 1 <= model.maxContext else { return }
+        let pc = Int32(model.pendingCount)
+        rowTokens[0] = window[n - 1]
+        rowParents[0] = n >= 2 ? Int32(n - 2) : -1
+        let logits = try forwardRows(1)
+        wnNode = pc
+        // The most likely bonus token, also when sampling: the verdict decides, this only chooses
+        // which continuation to prepare.
+        pos[0] = n
+        cand[0] = Sampler.argmax(logits, count: v)
+        len[0] = 0
+        steps[0] = 0
+        done[0] = false
+        nodes[0] = -1
+        count = 1
+        early = 1
+        stats.branchesRolled += 1
+        stats.ownBranches += 1
+        // At least the guess itself is fed, so the branch exists whatever the timing.
+        repeat {
+            try step(branches: 0..<1, parity: parity, pending: Int32(model.pendingCount), rows: 0)
+        } while steps[0] < options.gamma && !done[0] && channel.candidates.latest < UInt64(round + 1)
+    }
+
+    /// Adds, after `rows` rows already set, one row for each live branch in `branches` (its candidate
+    /// first, then its last drafted token), runs the batch, and records each branch's next token.
+    func step(branches: Range<Int>, only: Int = -1, parity: Int, pending base: Int32, rows start: Int) throws {
+        var rows = start
+        for b in branches where (only < 0 || b == only) && !done[b] && steps[b] < options.gamma {
+            let s = steps[b]
+            if s == 0 {
+                rowTokens[rows] = cand[b]
+                rowParents[rows] = pos[b] == 0 ? -1 : (pos[b] < n ? Int32(pos[b] - 1) : wnNode)
+            } else {
+                rowTokens[rows] = toks[b * options.gamma + s - 1]
+                rowParents[rows] = nodes[b * options.gamma + s - 1]
+            }
+            rowBranch[rows] = b
+            nodes[b * options.gamma + s] = base + Int32(rows)
+            rows += 1
+        }
+        guard rows > 0 else { return }
+        let logits = try forwardRows(rows)
+        for r in 0..<rows where rowBranch[r] >= 0 {
+            let b = rowBranch[r], s = steps[b]
+            let row = probsRow(parity, branch: b, step: s)
+            toks[b * options.gamma + s] = choose(logits + r * v, probsRow: row)
+            if confident(logits + r * v, row: r, probsRow: row) { len[b] = s + 1 } else { done[b] = true }
+            steps[b] = s + 1
+        }
+    }
+
+    /// Rolls out every branch the candidates name, beside the draft's own; returns true when the
+    /// verdict arrived meanwhile (then only the branch it needs, if any, was finished).
     func rollOutBranches(round: Int, parity: Int) throws -> Bool {
         let msg = channel.candidates.payload
         let kappa = msg.kappa
-        count = 0
-        wnNode = -1
-        guard kappa > 0, n > 0 else { return false }
-        let limit = min(n + 1, options.branchPositions ?? (n + 1))
-        let first = options.branchFromEnd ? n + 1 - limit : 0
+        guard n > 0 else { return false }
         var rows = 0
         let pc = Int32(model.pendingCount)
-        for j in first..<(first + limit) {
-            for k in 0..<kappa where count < maxBranches {
-                let token = msg.tokens[j * kappa + k]
-                guard token >= 0 else { continue }
-                if j == n && wnNode < 0 {  // the last window token needs a node of its own
-                    rowTokens[rows] = window[n - 1]
-                    rowParents[rows] = n >= 2 ? Int32(n - 2) : -1
-                    rowBranch[rows] = -1
-                    wnNode = pc + Int32(rows)
-                    rows += 1
+        let wnBefore = wnNode
+        if kappa > 0 {
+            let limit = min(n + 1, options.branchPositions ?? (n + 1))
+            let first = options.branchFromEnd ? n + 1 - limit : 0
+            for j in first..<(first + limit) {
+                for k in 0..<kappa where count < maxBranches {
+                    let token = msg.tokens[j * kappa + k]
+                    guard token >= 0, !(early > 0 && j == n && token == cand[0]) else { continue }
+                    if j == n && wnNode < 0 {  // the last window token needs a node of its own
+                        rowTokens[rows] = window[n - 1]
+                        rowParents[rows] = n >= 2 ? Int32(n - 2) : -1
+                        rowBranch[rows] = -1
+                        wnNode = pc + Int32(rows)
+                        rows += 1
+                    }
+                    pos[count] = j
+                    cand[count] = token
+                    len[count] = 0
+                    steps[count] = 0
+                    done[count] = false
+                    count += 1
                 }
-                pos[count] = j
-                cand[count] = token
-                len[count] = 0
-                done[count] = false
-                rowTokens[rows] = token
-                rowParents[rows] = j == 0 ? -1 : (j < n ? Int32(j - 1) : wnNode)
-                rowBranch[rows] = count
-                nodes[count * options.gamma] = pc + Int32(rows)
-                rows += 1
-                count += 1
             }
         }
-        guard count > 0, model.kvLength + rows + count * (options.gamma - 1) <= model.maxContext else { return false }
-        stats.branchesRolled += count
-        var logits = try forwardRows(rows)
-        for r in 0..<rows where rowBranch[r] >= 0 {
-            let b = rowBranch[r]
-            let row = probsRow(parity, branch: b, step: 0)
-            toks[b * options.gamma] = choose(logits + r * v, probsRow: row)
-            len[b] = confident(logits + r * v, row: r, probsRow: row) ? 1 : 0
-            done[b] = len[b] == 0
+        guard count > 0, model.kvLength + rows + count * options.gamma <= model.maxContext else {
+            // No room to roll them: forget the branches and the node just named, none was fed.
+            count = early
+            wnNode = wnBefore
+            return false
         }
+        stats.branchesRolled += count - early
         var only = -1  // after an early verdict: the one branch still worth rolling
-        for step in 1..<options.gamma {
+        while true {
             if only < 0 && channel.verdict.latest >= UInt64(round + 1) {
                 let verdict = channel.verdict.payload
-                if verdict.stop { return true }
-                guard let b = findBranch(accepted: verdict.accepted, next: verdict.next) else { return true }
+                let b = verdict.stop ? nil : findBranch(accepted: verdict.accepted, next: verdict.next, fed: false)
+                guard let b else {
+                    if rows > 0 { wnNode = wnBefore }  // named, never fed
+                    return true
+                }
                 only = b
             }
+            guard anyLive(only: only) else { break }
+            try step(branches: 0..<count, only: only, parity: parity, pending: Int32(model.pendingCount) , rows: rows)
             rows = 0
-            let base = Int32(model.pendingCount)
-            for b in 0..<count where (only < 0 || b == only) && !done[b] {
-                rowTokens[rows] = toks[b * options.gamma + step - 1]
-                rowParents[rows] = nodes[b * options.gamma + step - 1]
-                rowBranch[rows] = b
-                nodes[b * options.gamma + step] = base + Int32(rows)
-                rows += 1
-            }
-            if rows == 0 { break }
-            logits = try forwardRows(rows)
-            for r in 0..<rows {
-                let b = rowBranch[r]
-                let row = probsRow(parity, branch: b, step: step)
-                toks[b * options.gamma + step] = choose(logits + r * v, probsRow: row)
-                if confident(logits + r * v, row: r, probsRow: row) { len[b] = step + 1 } else { done[b] = true }
-            }
         }
         return only >= 0
     }
 
-    func findBranch(accepted a: Int, next: Int32) -> Int? {
-        for b in 0..<count where pos[b] == a && cand[b] == next { return b }
+    /// Whether a branch (or `only`, when set) still has tokens to draft. A loop, not a closure: a
+    /// closure capturing `only` would box it on every call in a debug build.
+    func anyLive(only: Int) -> Bool {
+        for b in 0..<count where (only < 0 || b == only) && !done[b] && steps[b] < options.gamma { return true }
+        return false
+    }
+
+    /// The branch for verdict (a, next); with `fed`, only one whose candidate has a node already.
+    func findBranch(accepted a: Int, next: Int32, fed: Bool = true) -> Int? {
+        for b in 0..<count where pos[b] == a && cand[b] == next && (!fed || steps[b] > 0) { return b }
         return nil
     }
 
@@ -281,6 +344,7 @@ final class DraftWorker: @unchecked Sendable {
     func select(accepted a: Int, next: Int32, budget: Int, parity: Int) throws -> Bool {
         if let b = findBranch(accepted: a, next: next), a < n || wnNode >= 0 {
             selectedBranch = b
+            if b < early { stats.ownReused += 1 }
             let m = min(len[b], budget)
             for i in 0..<a { pathBuf[i] = windowNode(i) }
             pathBuf[a] = nodes[b * options.gamma]

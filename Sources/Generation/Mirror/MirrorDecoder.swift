@@ -81,6 +81,8 @@ public final class MirrorDecoder {
         stats.draftFreshSeconds = d.draftFreshSeconds
         stats.draftIdleSeconds = d.draftIdleSeconds
         stats.branchesRolled = d.branchesRolled
+        stats.ownBranches = d.ownBranches
+        stats.ownReused = d.ownReused
         stats.speculative.draftForwards = d.speculative.draftForwards
         stats.speculative.draftSeconds = d.draftBranchSeconds + d.draftSelectSeconds
         stats.rendezvousCandidatesSeconds = d.rendezvousCandidatesSeconds
@@ -262,6 +264,7 @@ final class TargetRun: @unchecked Sendable {
             }
         }
         if !draftStopped { stopDraft(round: round) }
+        if sink.reason == .contextFull { try finishContext(L: L, c: c, verifier: verifier, block: &block) }
         sink.finish(onText: onText)
         stats.speculative.generatedTokens = sink.tokens.count
         stats.speculative.decodeSeconds = WallClock.now() - t0
@@ -270,8 +273,28 @@ final class TargetRun: @unchecked Sendable {
 
     var lastAccepted = 0
 
+    /// With no room for another window, plain target steps fill the context to the token plain
+    /// decoding ends on (the draft has stopped): the KV holds the newest token but c.
+    func finishContext(L start: Int, c first: Int32, verifier: Verifier, block: inout [Int32]) throws {
+        let target = decoder.target, v = target.vocabSize
+        var L = start, c = first
+        sink.reason = nil
+        var going = true
+        while going && L - 1 < target.maxContext {
+            block[0] = c
+            let l = try block.withUnsafeBufferPointer { try target.forward(UnsafeBufferPointer(rebasing: $0[0..<1]), at: L - 1, allLogits: false) }
+            try requireFinite(l, rows: 1, vocab: v, position: L - 1)
+            stats.speculative.targetForwards += 1
+            c = options.sampling.isGreedy ? Sampler.argmax(l, count: v) : verifier.sampler.sample(l)
+            going = try sink.commit(c, onText: onText)
+            L += 1
+        }
+        if going { sink.reason = .contextFull }
+    }
+
     func budget(_ L: Int) -> Int {
-        max(0, min(mirror.gamma, options.maxTokens - sink.tokens.count, context - L - 1))
+        // A window of n is verified at positions L-1 ..< L+n, within the context.
+        max(0, min(mirror.gamma, options.maxTokens - sink.tokens.count, context - L))
     }
 
     /// Ends the draft worker wherever it is in round `round`: it first waits for candidates, then for

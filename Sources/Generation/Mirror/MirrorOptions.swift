@@ -26,6 +26,9 @@ public struct MirrorOptions: Sendable {
     public var draftPMin: Float = 0
     /// The early-exit proxy covers the first `proxyVocab` token ids only (nil: the whole vocabulary).
     public var proxyVocab: Int? = nil
+    /// The draft starts its own branch (whole window accepted, its own bonus guess) as soon as it
+    /// publishes a window, without waiting for the early exit.
+    public var draftBonus = true
 
     public init(gamma: Int = 4, kappa: Int = 2, exitLayer: Int, branchPositions: Int? = nil,
                 fallback: FallbackPolicy = .wait, pinThreads: Bool = true) throws {

@@ -15,6 +15,10 @@ public struct MirrorStats: Sendable, Codable, Equatable {
     public var plainSteps = 0
     public var plainStepMatches = 0
     public var branchesRolled = 0
+    /// Rounds in which the draft started its own bonus-guess branch before the candidates came, and
+    /// rounds whose next window was that branch.
+    public var ownBranches = 0
+    public var ownReused = 0
 
     // Target worker times (seconds, summed over rounds).
     public var targetPrefixSeconds = 0.0   // layers 1..ℓe and the proxy head
@@ -40,7 +44,10 @@ public struct MirrorStats: Sendable, Codable, Equatable {
     public var draftHiddenSeconds: Double { max(0, draftBranchSeconds + draftSelectSeconds - targetWaitSeconds) }
     public var stepSeconds: Double { rounds > 0 ? (targetPrefixSeconds + targetSuffixSeconds + targetWaitSeconds) / Double(rounds) : 0 }
 
-    /// MIRROR-SD.md §4 with the fallback term: T_prefix + T_rv + max(Δ, T_branches) + FF · T_fresh.
+    /// MIRROR-SD.md §4 with the fallback term: T_prefix + T_rv + max(Δ, T_branches) + FF · T_fresh,
+    /// where the draft's branches start with the early exit. When the draft starts its own branch with
+    /// each window, its branch work overlaps the whole verification instead:
+    /// T_rv + max(T_prefix + Δ, T_branches + FF · T_fresh).
     public var predictedStepSeconds: Double {
         guard rounds > 0 else { return 0 }
         let r = Double(rounds)
@@ -48,6 +55,7 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         let branches = draftBranchSeconds / r
         let fresh = fallbacks > 0 ? draftFreshSeconds / Double(fallbacks) : 0
         let rv = (rendezvousCandidatesSeconds + rendezvousVerdictSeconds + rendezvousWindowSeconds) / r
+        if ownBranches > 0 { return rv + max(prefix + delta, branches + fallbackRate * fresh) }
         return prefix + rv + max(delta, branches) + fallbackRate * fresh
     }
 
@@ -70,11 +78,11 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         let ff = zip(fallbacksByAcceptance, roundsByAcceptance).enumerated().filter { $0.element.1 > 0 }.map { "A=\($0.offset): \($0.element.0)/\($0.element.1)" }
             .joined(separator: ", ")
         return String(format: """
-            reuse %.1f %%, fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
+            reuse %.1f %% (own bonus guess %d of %d), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
             target prefix %.3f s, suffix %.3f s, waiting %.3f s; draft branches %.3f s, after-verdict %.3f s (fresh %.3f s), idle %.3f s, \
             hidden %.3f s; rendezvous EE %.1f µs, FV %.1f µs, WIN %.1f µs per round; step %.2f ms measured, %.2f ms predicted
             """,
-            reuseRate * 100, fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
+            reuseRate * 100, ownReused, ownBranches, fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
             targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds, draftBranchSeconds, draftSelectSeconds, draftFreshSeconds,
             draftIdleSeconds, draftHiddenSeconds,
             rounds > 0 ? rendezvousCandidatesSeconds / Double(rounds) * 1e6 : 0, rounds > 0 ? rendezvousVerdictSeconds / Double(rounds) * 1e6 : 0,

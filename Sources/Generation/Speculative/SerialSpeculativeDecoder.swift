@@ -137,7 +137,9 @@ public final class SerialSpeculativeDecoder {
 
         while going {
             let L = seq.count
-            let room = context - L  // verify writes L-1 ..< L + n
+            // Verification writes positions L-1 ..< L+n; the KV holds `context`. A full KV still
+            // yields one more token (plain decoding's last), so room counts it.
+            let room = context - L + 1
             if room < 1 { sink.reason = .contextFull; break }
             let gamma = min(gammaMax, room - 1, options.maxTokens - sink.tokens.count)
             // Draft: catch up on committed tokens it has not fed, then propose.

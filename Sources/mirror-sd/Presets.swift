@@ -6,8 +6,8 @@ enum Presets {
          "the file's own formats on both cores, plain decoding: the fastest measured on the Q4_1 file"),
         ("q4-mirror", ["--target-type", "native", "--mode", "mirror", "--draft", "small+lookup", "--draft-type", "native"],
          "Mirror-SD with the file's own formats: target on core 0, the small distilled draft behind lookup on core 1"),
-        ("fp32-mirror", ["--target-type", "f32", "--mode", "mirror", "--draft", "self", "--draft-type", "q8_0"],
-         "the default: fp32 target, its int8 copy as draft"),
+        ("fp32-mirror", ["--target-type", "f32", "--mode", "mirror", "--draft", "self"],
+         "the default: fp32 target, the file itself on the int8 backend as draft"),
     ]
 
     static var help: String { all.map { "\($0.name) (\($0.what))" }.joined(separator: "; ") }

@@ -33,9 +33,6 @@ public enum Limits {
     /// MemAvailable from /proc/meminfo (Linux), nil elsewhere.
     public static func availableMemoryBytes() -> Double? { meminfo("MemAvailable:") }
 
-    /// This process's resident set (VmRSS), nil where /proc is missing.
-    public static func residentBytes() -> Double? { meminfo("VmRSS:", file: "/proc/self/status") }
-
     static func meminfo(_ key: String, file: String = "/proc/meminfo") -> Double? {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(key) {

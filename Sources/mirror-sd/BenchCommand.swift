@@ -13,14 +13,16 @@ import Tokenizer
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Spec-Bench side by side: methods run interleaved prompt by prompt, greedy, with the chat template.",
+        abstract: "Spec-Bench side by side: methods run interleaved prompt by prompt, with the chat template.",
         discussion: """
             Methods (--modes): ar[:THREADS] (plain decoding of the target), sd (serial speculative decoding), \
             mirror (Mirror-SD), mirror-ee (Mirror-SD whose draft waits for the early exit instead of starting its own \
             bonus-guess branch with each window). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
             SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma); a mirror \
             method may end in ^K for its own κ (mirror^0: no early-exit candidates). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
-            included) divided by the first method's. Each method's output is checked against the first's. \
+            included) divided by the first method's. Greedy by default, and each method's output is checked \
+            against the first's; with --temp > 0 every method samples with the same seed per prompt (--seed plus \
+            the question id), and outputs differ by design (the sampling-law tests guard correctness). \
             Other processes' CPU use is sampled from /proc and runs during which it exceeded 0.15 cores are \
             counted as busy. Build with -c release.
             """)
@@ -28,6 +30,7 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var spec: SpeculativeFlags
     @OptionGroup var mirrorFlags: MirrorFlags
+    @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("per-category"), help: "Prompts per Spec-Bench task (mt_bench counts as one task).") var perTask: Int = 5
     @Option(help: "Comma-separated tasks (mt_bench, translation, summarization, qa, math_reasoning, rag).")
     var categories: String = SpecBench.tasks.joined(separator: ",")
@@ -130,11 +133,13 @@ struct BenchCommand: ParsableCommand {
             }
             mirrorOptions[m.name] = mo
         }
-        let options = GenerationOptions(maxTokens: maxTokens, sampling: .greedy, stopAtEOS: false)
+        let samplingParams = try sampling.params()
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
         let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,
                                         tasks: categories.split(separator: ",").map(String.init))
-        note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each, target \(targetType.rawValue), drafts \(spec.draftBackend?.rawValue ?? "native/q8_0 (default)"); "
+        let how = samplingParams.isGreedy ? "greedy" : String(format: "sampled at T=%g, top-k %d, top-p %g, min-p %g, seed %llu+question",
+            samplingParams.temperature, samplingParams.topK, samplingParams.topP, samplingParams.minP, samplingParams.seed)
+        note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each, \(how), target \(targetType.rawValue), drafts \(spec.draftBackend?.rawValue ?? "native/q8_0 (default)"); "
              + methods.map { m in choices[m.name].map { "\(m.name): draft \($0), γ=\(specOptions[m.name]!.gamma)" } ?? m.name }.joined(separator: "; "))
 
         var results: [PromptResult] = []
@@ -145,6 +150,9 @@ struct BenchCommand: ParsableCommand {
             let prompt = specBenchPrompt(q.turns[0], tok, template)
             guard prompt.count + maxTokens + 8 < ctx else { note("skipping question \(q.questionId): \(prompt.count) prompt tokens"); continue }
             var runs: [String: MethodRun] = [:]
+            var params = samplingParams
+            params.seed &+= UInt64(max(0, q.questionId))
+            let options = GenerationOptions(maxTokens: maxTokens, sampling: params, stopAtEOS: false)
             for m in methods {
                 Ops.setBLASThreads(m.threads)
                 _ = monitor.sample()
@@ -183,7 +191,8 @@ struct BenchCommand: ParsableCommand {
             results.append(PromptResult(questionId: q.questionId, task: q.task, promptTokens: prompt.count, runs: runs))
         }
         FileHandle.standardError.write("\n".data(using: .utf8)!)
-        let report = BenchReport(methods: methods.map(\.name), maxTokens: maxTokens, prompts: results)
+        let report = BenchReport(methods: methods.map(\.name), maxTokens: maxTokens, prompts: results,
+                                 sampling: samplingParams.isGreedy ? nil : how)
         var md = report.markdown()
         let meanPrompt = results.isEmpty ? 0 : Double(results.map(\.promptTokens).reduce(0, +)) / Double(results.count)
         md += String(format: "\nTarget %@, model drafts %@, kernels %@; mean prompt %.0f tokens.\n", targetType.rawValue,

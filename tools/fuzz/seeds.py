@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Seed corpora for the fuzz targets, from real files: the head of the SmolLM2 GGUF (header, metadata and
-part of the tensor table, truncated), a complete small GGUF v3 file written here, and chat prompts."""
-import os, struct, sys
+part of the tensor table, truncated), a complete small GGUF v3 file written here, tiny complete Llama
+models (f32 and Q8_0 matrices) for the model-binding target, and chat prompts."""
+import os, random, struct, sys
 
 model = sys.argv[1] if len(sys.argv) > 1 else "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 out = sys.argv[2] if len(sys.argv) > 2 else "/tmp/mirrorsd-fuzz"
@@ -20,6 +21,56 @@ def tiny_gguf():
     body += b"\0" * (-len(body) % 32)
     return body + struct.pack("<4f", 1, 2, 3, 4)
 
+def tiny_llama(q8):
+    """A 1-block Llama (width 32, 4 heads, 2 KV heads, FFN 64, vocab 32) with seeded random weights."""
+    rng = random.Random(7)
+    dim, heads, kv, ffn, vocab, ctx = 32, 4, 2, 64, 32, 64
+    u32 = lambda v: (4, struct.pack("<I", v))
+    meta = [("general.architecture", (8, gguf_string("llama"))), ("llama.context_length", u32(ctx)),
+            ("llama.embedding_length", u32(dim)), ("llama.block_count", u32(1)), ("llama.feed_forward_length", u32(ffn)),
+            ("llama.attention.head_count", u32(heads)), ("llama.attention.head_count_kv", u32(kv)),
+            ("llama.attention.layer_norm_rms_epsilon", (6, struct.pack("<f", 1e-5))),
+            ("llama.rope.dimension_count", u32(dim // heads)), ("llama.vocab_size", u32(vocab))]
+    def q8_0(xs):
+        out = b""
+        for i in range(0, len(xs), 32):
+            blk = xs[i:i + 32]
+            d = max(abs(x) for x in blk) / 127 or 1.0
+            out += struct.pack("<e", d) + bytes((round(x / d) & 0xff) for x in blk)
+        return out
+    tensors = []
+    def add(name, dims, scale, matrix=True):
+        n = 1
+        for d in dims: n *= d
+        xs = [rng.uniform(-scale, scale) + (0 if matrix else 1) for _ in range(n)]
+        if matrix and q8: tensors.append((name, dims, 8, q8_0(xs)))
+        else: tensors.append((name, dims, 0, struct.pack(f"<{n}f", *xs)))
+    add("token_embd.weight", [dim, vocab], 1)
+    add("blk.0.attn_norm.weight", [dim], 0.1, False)
+    for name, o in (("attn_q", dim), ("attn_k", dim // heads * kv), ("attn_v", dim // heads * kv)):
+        add(f"blk.0.{name}.weight", [dim, o], 0.2)
+    add("blk.0.attn_output.weight", [dim, dim], 0.2)
+    add("blk.0.ffn_norm.weight", [dim], 0.1, False)
+    add("blk.0.ffn_gate.weight", [dim, ffn], 0.2)
+    add("blk.0.ffn_up.weight", [dim, ffn], 0.2)
+    add("blk.0.ffn_down.weight", [ffn, dim], 0.2)
+    add("output_norm.weight", [dim], 0.1, False)
+    body = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(meta))
+    for k, (t, v) in meta:
+        body += gguf_string(k) + struct.pack("<I", t) + v
+    offset, data = 0, b""
+    for name, dims, t, raw in tensors:
+        body += gguf_string(name) + struct.pack("<I", len(dims)) + struct.pack(f"<{len(dims)}Q", *dims)
+        body += struct.pack("<IQ", t, offset)
+        pad = b"\0" * (-len(raw) % 32)
+        data += raw + pad
+        offset += len(raw) + len(pad)
+    body += b"\0" * (-len(body) % 32)
+    return body + data
+
+os.makedirs(f"{out}/model", exist_ok=True)
+open(f"{out}/model/tiny-llama-f32", "wb").write(tiny_llama(False))
+open(f"{out}/model/tiny-llama-q8_0", "wb").write(tiny_llama(True))
 os.makedirs(f"{out}/gguf", exist_ok=True)
 os.makedirs(f"{out}/tokenizer", exist_ok=True)
 with open(model, "rb") as f:

@@ -17,6 +17,10 @@ public struct MethodRun: Codable, Sendable, Equatable {
     /// latency law's predicted step time over the measured one.
     public var targetWaitShare: Double? = nil
     public var lawRatio: Double? = nil
+    /// Mirror-SD: rounds and fallbacks by accepted length, and reuses by branch source by accepted length.
+    public var roundsByAcceptance: [Int]? = nil
+    public var fallbacksByAcceptance: [Int]? = nil
+    public var reusesBySource: [String: [Int]]? = nil
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens.count) / seconds : 0 }
     public init(tokens: [Int32], seconds: Double, tokensPerStep: Double, foreignLoad: Double) {
         self.tokens = tokens
@@ -109,6 +113,25 @@ public struct BenchReport: Codable, Sendable {
             }
         }
         return s
+    }
+
+    /// A Mirror-SD method's rounds by accepted length A, summed over prompts: how many, and which
+    /// branch source held the verdict (or none: a fallback). nil for methods without these counts.
+    public func acceptanceTable(_ method: String) -> String? {
+        let runs = prompts.compactMap { $0.runs[method] }
+        guard let width = runs.compactMap({ $0.roundsByAcceptance?.count }).max(), width > 0 else { return nil }
+        func total(_ pick: (MethodRun) -> [Int]?) -> [Int] {
+            var t = [Int](repeating: 0, count: width)
+            for r in runs { for (i, x) in (pick(r) ?? []).prefix(width).enumerated() { t[i] += x } }
+            return t
+        }
+        let rounds = total(\.roundsByAcceptance), fallbacks = total(\.fallbacksByAcceptance)
+        let sources = ["own", "runner_up", "early_exit"].map { s in total { $0.reusesBySource?[s] } }
+        var out = "| A (accepted) | rounds | reused: own | runner-up | early exit | fallback |\n|---|---|---|---|---|---|\n"
+        for a in 0..<width where rounds[a] > 0 {
+            out += "| \(a) | \(rounds[a]) | \(sources[0][a]) | \(sources[1][a]) | \(sources[2][a]) | \(fallbacks[a]) |\n"
+        }
+        return out
     }
 
     public func json() throws -> Data {

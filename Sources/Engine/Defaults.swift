@@ -30,6 +30,9 @@ public enum Defaults {
     /// branch holds the verdict 85 % of the time while early-exit branches (Ω_2 ≈ 26 %) cost draft
     /// time the target then waits for (Spec-Bench, README "Mirror-SD scheduling": 2.28× ar at κ = 0
     /// against 1.78× at κ = 2); 2 behind the weaker distilled drafts and lookup.
+    /// Runner-up branches beside the draft's own branch (see the README's Mirror-SD section).
+    public static let runnerUps = 0
+
     public static func kappa(for choice: DraftChoice?) -> Int { choice?.isSelf == true && choice?.lookup == false ? 0 : 2 }
     /// The context when none is asked: the model's own, at most this.
     public static let contextCap = 4096

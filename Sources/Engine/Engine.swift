@@ -40,6 +40,8 @@ public struct DecoderSpec: Sendable, Equatable {
     public var proxyVocab: Int? = Defaults.proxyVocab
     /// Mirror: the draft's own bonus-guess branch, started with each window.
     public var draftBonus = true
+    /// Mirror: runner-up branches beside the own branch; nil: `Defaults.runnerUps`.
+    public var runnerUps: Int? = nil
     public init(mode: DecodeMode = .ar) { self.mode = mode }
 }
 
@@ -122,6 +124,9 @@ public final class Engine {
             o.draftPMin = draftPMin
             o.branchFromEnd = spec.branchFromEnd
             o.draftBonus = spec.draftBonus
+            let r = spec.runnerUps ?? Defaults.runnerUps
+            guard (0...(spec.gamma + 1)).contains(r) else { throw EngineError("--runner-ups must be in 0...gamma+1 (\(spec.gamma + 1)), got \(r)") }
+            o.runnerUps = r
             o.proxyVocab = (spec.proxyVocab ?? 0) > 0 ? spec.proxyVocab : nil
             return o
         } catch let e as GenerationError { throw EngineError(e.description) }

@@ -25,6 +25,9 @@ public struct MirrorReport: Codable, Sendable, Equatable {
     public var fallbacksByAcceptance, roundsByAcceptance: [Int]
     public var plainSteps, branches: Int
     public var ownBranches, ownReused: Int
+    public var runnerUpBranches, runnerUpReused: Int
+    /// Reuses by source (own, runner_up, early_exit), each by the verdict's accepted length 0...γ.
+    public var reusesByAcceptance: [String: [Int]]
     public var targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds: Double
     public var draftBranchSeconds, draftSelectSeconds, draftIdleSeconds, draftHiddenSeconds: Double
     public var stepMs, predictedStepMs: Double
@@ -35,6 +38,8 @@ public struct MirrorReport: Codable, Sendable, Equatable {
         fallbacksByAcceptance = m.fallbacksByAcceptance; roundsByAcceptance = m.roundsByAcceptance
         plainSteps = m.plainSteps; branches = m.branchesRolled
         ownBranches = m.ownBranches; ownReused = m.ownReused
+        runnerUpBranches = m.runnerUpBranches; runnerUpReused = m.runnerUpReused
+        reusesByAcceptance = Dictionary(uniqueKeysWithValues: BranchSource.allCases.map { ($0.name, m.reuses(from: $0)) })
         targetPrefixSeconds = m.targetPrefixSeconds; targetSuffixSeconds = m.targetSuffixSeconds
         targetWaitSeconds = m.targetWaitSeconds; draftBranchSeconds = m.draftBranchSeconds
         draftSelectSeconds = m.draftSelectSeconds; draftIdleSeconds = m.draftIdleSeconds

@@ -90,6 +90,22 @@ public final class Sampler {
         sampled.deallocate()
     }
 
+    /// The argmax and the runner-up (-1 when count is 1); ties go to the lower id, as in argmax.
+    public static func topTwo(_ logits: UnsafePointer<Float>, count: Int) -> (Int32, Int32) {
+        var best = 0, second = -1
+        var bestValue = logits[0], secondValue = -Float.infinity
+        for i in 1..<max(count, 1) {
+            let x = logits[i]
+            if x > bestValue {
+                second = best; secondValue = bestValue
+                best = i; bestValue = x
+            } else if second < 0 || x > secondValue {
+                second = i; secondValue = x
+            }
+        }
+        return (Int32(best), Int32(second))
+    }
+
     public static func argmax(_ logits: UnsafePointer<Float>, count: Int) -> Int32 {
         var best = 0
         var bestValue = logits[0]

@@ -19,7 +19,8 @@ struct BenchCommand: ParsableCommand {
             mirror (Mirror-SD), mirror-ee (Mirror-SD whose draft waits for the early exit instead of starting its own \
             bonus-guess branch with each window). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
             SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma); a mirror \
-            method may end in ^K for its own κ (mirror^0: no early-exit candidates). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
+            method may end in ^K for its own κ (mirror^0: no early-exit candidates), then in ~R for its own \
+            number of runner-up branches (mirror~2), in that order. Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
             included) divided by the first method's. Greedy by default, and each method's output is checked \
             against the first's; with --temp > 0 every method samples with the same seed per prompt (--seed plus \
             the question id), and outputs differ by design (the sampling-law tests guard correctness). \
@@ -63,12 +64,19 @@ struct BenchCommand: ParsableCommand {
         var draftBonus = true
         /// ^K: early-exit candidates per position for this method.
         var kappa: Int?
+        /// ~R: runner-up branches for this method.
+        var runnerUps: Int?
     }
 
     func parsedModes() throws -> [Method] {
         try modes.split(separator: ",").map { m in
             var rest = Substring(m)
             var method = Method(name: String(m), kind: .ar)
+            if let tilde = rest.lastIndex(of: "~") {
+                guard let r = Int(rest[rest.index(after: tilde)...]), r >= 0 else { throw ValidationError("bad runner-up count in '\(m)'") }
+                method.runnerUps = r
+                rest = rest[..<tilde]
+            }
             if let caret = rest.lastIndex(of: "^") {
                 guard let k = Int(rest[rest.index(after: caret)...]), k >= 0 else { throw ValidationError("bad κ in '\(m)'") }
                 method.kappa = k
@@ -127,6 +135,10 @@ struct BenchCommand: ParsableCommand {
             specOptions[m.name] = so
             var mo = try mirrorFlags.options(gamma: so.gamma, layers: model.config.layers, draftPMin: so.draftPMin, draft: choice)
             if !m.draftBonus { mo.draftBonus = false }
+            if let r = m.runnerUps {
+                guard m.kind == .mirror, r <= mo.gamma + 1 else { throw ValidationError("'\(m.name)': ~R is for mirror methods, 0...γ+1") }
+                mo.runnerUps = r
+            }
             if let k = m.kappa {
                 guard m.kind == .mirror, k <= 16 else { throw ValidationError("'\(m.name)': ^κ is for mirror methods, 0...16") }
                 mo.kappa = k
@@ -178,6 +190,9 @@ struct BenchCommand: ParsableCommand {
                 var run = MethodRun(tokens: tokens, seconds: WallClock.now() - t0, tokensPerStep: perStep, foreignLoad: monitor.sample())
                 run.reuseRate = mirrorStats?.reuseRate
                 run.omega = mirrorStats?.omega
+                run.roundsByAcceptance = mirrorStats?.roundsByAcceptance
+                run.fallbacksByAcceptance = mirrorStats?.fallbacksByAcceptance
+                run.reusesBySource = mirrorStats.map { ms in Dictionary(uniqueKeysWithValues: BranchSource.allCases.map { ($0.name, ms.reuses(from: $0)) }) }
                 if let ms = mirrorStats {
                     let busy = ms.targetPrefixSeconds + ms.targetSuffixSeconds + ms.targetWaitSeconds
                     run.targetWaitShare = busy > 0 ? ms.targetWaitSeconds / busy : 0
@@ -208,6 +223,8 @@ struct BenchCommand: ParsableCommand {
                          m.name, choices[m.name]!.description, mo.gamma, mo.kappa, mo.exitLayer,
                          mo.proxyVocab.map(String.init) ?? "all", mo.draftBonus ? "on" : "off", reuse * 100, omega * 100, wait * 100,
                          law.isEmpty ? 0 : law.reduce(0, +) / Double(law.count), law.min() ?? 0, law.max() ?? 0)
+            if mo.runnerUps > 0 { md += "runner-up branches: \(mo.runnerUps) per round\n" }
+            if let table = report.acceptanceTable(m.name) { md += "\n" + table }
         }
         print(md)
         if let dir = out {

@@ -31,14 +31,15 @@ final class MirrorToyTests: XCTestCase {
         let want = try greedy(7, n: 50)
         for fallback in FallbackPolicy.allCases {
             for (gamma, kappa, exit) in [(1, 1, 2), (3, 2, 2), (4, 0, 2), (4, 3, 1), (6, 4, 3)] {
-                for agreement in [1.0, 0.6, 0.0] {
-                    for ownBranch in [true, false] {
-                        let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement)
+                for (agreement, swap) in [(1.0, false), (0.6, false), (0.6, true), (0.0, false)] {
+                    for (ownBranch, runnerUps) in [(true, 0), (true, 2), (false, 0)] {
+                        let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement, swapOnDisagree: swap)
                         target.proxyNoise = 1.5
                         var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false)
                         o.draftBonus = ownBranch
+                        o.runnerUps = min(runnerUps, gamma + 1)
                         let r = try mirror(target: target, draft: draft, n: 50, o)
-                        let what = "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement) own branch \(ownBranch)"
+                        let what = "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement) swap \(swap) own branch \(ownBranch) runner-ups \(runnerUps)"
                         XCTAssertEqual(r.tokens, want, what)
                         XCTAssertEqual(r.stats.reused + r.stats.fallbacks, r.stats.roundsByAcceptance.reduce(0, +), what)
                         XCTAssertLessThanOrEqual(r.stats.ownReused, r.stats.reused, what)
@@ -96,6 +97,29 @@ final class MirrorToyTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(r.stats.reused, r.stats.rounds - 1, "an agreeing draft's own guess always holds the bonus token")
     }
 
+    func testRunnerUpBranchesTakeReuseFromLowToHigh() throws {
+        // A draft that, where it disagrees, has the target's token as its second choice: without
+        // runner-up branches only fully accepted windows with a right bonus guess are reused; with a
+        // runner-up branch at every slot, every verdict finds its branch (the target's scripted time
+        // leaves the fast draft room to roll them all).
+        let want = try greedy(7, n: 48)
+        var reuse: [Double] = []
+        for r in [0, 4] {
+            let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: 0.6, swapOnDisagree: true)
+            target.latency = 0.004
+            var o = try MirrorOptions(gamma: 3, kappa: 0, exitLayer: 2, pinThreads: false)
+            o.runnerUps = r
+            let m = try mirror(target: target, draft: draft, n: 48, o)
+            XCTAssertEqual(m.tokens, want, "runner-ups \(r)")
+            XCTAssertEqual(m.stats.ownReused + m.stats.runnerUpReused, m.stats.reused, "κ = 0: own and runner-up branches only")
+            XCTAssertEqual(m.stats.reuses(from: .runnerUp).reduce(0, +), m.stats.runnerUpReused)
+            if r == 0 { XCTAssertEqual(m.stats.runnerUpBranches, 0) }
+            reuse.append(m.stats.reuseRate)
+        }
+        XCTAssertLessThan(reuse[0], 0.5, "the own guess alone holds few verdicts of a 60 % draft")
+        XCTAssertGreaterThan(reuse[1], 0.9, "a runner-up branch at every slot holds nearly every verdict")
+    }
+
     func testScriptedLatenciesDriveReuseFallbackAndCancellation() throws {
         let want = try greedy(11, n: 30)
         // Draft slower than the target's suffix: verdicts land mid-rollout, and only the needed branch
@@ -131,30 +155,49 @@ final class MirrorToyTests: XCTestCase {
     }
 
     func testSampledMirrorMatchesTheTargetDistribution() throws {
+        try sampledMirrorMatchesTheTargetDistribution(MirrorOptions(gamma: 1, kappa: 3, exitLayer: 2, pinThreads: false)) {
+            ToyLM(vocabSize: 6, seed: 6, sharpness: 2, agreement: 0.7)
+        }
+    }
+
+    /// The same law when the reused branches are the draft's own and its runner-ups (no early exit),
+    /// from a draft near the target, so that they often hold the verdict.
+    func testSampledMirrorWithRunnerUpBranchesMatchesTheTargetDistribution() throws {
+        var o = try MirrorOptions(gamma: 1, kappa: 0, exitLayer: 2, pinThreads: false)
+        o.runnerUps = 2
+        try sampledMirrorMatchesTheTargetDistribution(o, minReusedShare: 50) {
+            ToyLM(vocabSize: 6, seed: 5, sharpness: 6, agreement: 0.3, swapOnDisagree: true)
+        }
+    }
+
+    /// A second window exists only after a rejection at the first slot (3 tokens in all), so a draft
+    /// near the target reuses less often: `minReusedShare` is runs over the least number of reuses.
+    func sampledMirrorMatchesTheTargetDistribution(_ options: MirrorOptions, minReusedShare: Int = 10, draft: () -> ToyLM) throws {
         let v = 6, runs = 20_000
         let params = try SamplingParams(temperature: 1)
-        // Tokens 2 and 3: with γ = 1 the second window is a prepared branch whenever the proxy held the
+        // Tokens 2 and 3: with γ = 1 the second window is a prepared branch whenever a branch held the
         // first verdict's token, so reused branches are sampled here, not only fresh rollouts.
         let exact: [Double] = try exactJointOfSecondAndThird(ToyLM(vocabSize: v, seed: 5, sharpness: 2), prompt: prompt, params: params, v: v)
         var counts = [Int](repeating: 0, count: v * v)
-        let options = try MirrorOptions(gamma: 1, kappa: 3, exitLayer: 2, pinThreads: false)
-        var reused = 0
+        var reused = 0, runnerUpReused = 0
         for run in 0..<runs {
             var p = params
             p.seed = UInt64(run)
             let target = ToyLM(vocabSize: v, seed: 5, sharpness: 2)
             target.proxyNoise = 0.5
-            let dec = MirrorDecoder(target: target, draft: ToyLM(vocabSize: v, seed: 6, sharpness: 2, agreement: 0.7), tokenizer: tokenizer)
+            let dec = MirrorDecoder(target: target, draft: draft(), tokenizer: tokenizer)
             let r = try dec.generate(prompt: prompt, options: GenerationOptions(maxTokens: 3, sampling: p, stopAtEOS: false), mirror: options)
             counts[Int(r.tokens[1]) * v + Int(r.tokens[2])] += 1
             reused += r.stats.reused
+            runnerUpReused += r.stats.runnerUpReused
         }
         let (chi2, df, pValue) = chiSquare(counts: counts, probabilities: exact, n: runs)
         var tv = 0.0
         for i in 0..<counts.count { tv += abs(Double(counts[i]) / Double(runs) - exact[i]) / 2 }
-        print(String(format: "Mirror-SD sampling (tokens 2-3): chi2 = %.1f, df = %d, p = %.3f, total variation %.4f, reused branches in %d of %d runs",
-                     chi2, df, pValue, tv, reused, runs))
-        XCTAssertGreaterThan(reused, runs / 10, "the test must exercise reused branches")
+        print(String(format: "Mirror-SD sampling (tokens 2-3): chi2 = %.1f, df = %d, p = %.3f, total variation %.4f, reused branches in %d of %d runs (%d runner-ups)",
+                     chi2, df, pValue, tv, reused, runs, runnerUpReused))
+        XCTAssertGreaterThan(reused, runs / minReusedShare, "the test must exercise reused branches")
+        if options.runnerUps > 0 { XCTAssertGreaterThan(runnerUpReused, runs / 100, "the test must exercise reused runner-up branches") }
         XCTAssertGreaterThan(pValue, 0.001)
         XCTAssertLessThan(tv, 0.03)
     }

@@ -32,17 +32,21 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
     let sharpness: Float
     /// Per-context probability of agreeing with the base function (1: always, 0: never).
     let agreement: Double
+    /// Where it disagrees, swap the top two logits instead of shifting them all: the base function's
+    /// choice is then always this model's runner-up.
+    let swapOnDisagree: Bool
     let logits: UnsafeMutablePointer<Float>
     public private(set) var forwardCalls = 0
 
     public init(vocabSize: Int = 16, maxContext: Int = 4096, seed: UInt64 = 1, order: Int = 2, sharpness: Float = 3,
-                agreement: Double = 1) {
+                agreement: Double = 1, swapOnDisagree: Bool = false) {
         self.vocabSize = vocabSize
         self.maxContext = maxContext
         self.seed = seed
         self.order = order
         self.sharpness = sharpness
         self.agreement = agreement
+        self.swapOnDisagree = swapOnDisagree
         logits = .allocate(capacity: vocabSize * 256)
     }
 
@@ -134,7 +138,14 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
             let r = Self.mix(h ^ seed ^ UInt64(i) &* 0x100000001B3)
             out[i] = Float(Double(r >> 11) / Double(1 << 53)) * sharpness
         }
-        if !agrees {  // shift by one token: the argmax moves, the shape stays
+        if !agrees && swapOnDisagree {
+            var a = 0, b = 1
+            if out[b] > out[a] { swap(&a, &b) }
+            for i in 2..<vocabSize where out[i] > out[b] {
+                if out[i] > out[a] { b = a; a = i } else { b = i }
+            }
+            (out[a], out[b]) = (out[b], out[a])
+        } else if !agrees {  // shift by one token: the argmax moves, the shape stays
             let first = out[0]
             for i in 0..<(vocabSize - 1) { out[i] = out[i + 1] }
             out[vocabSize - 1] = first

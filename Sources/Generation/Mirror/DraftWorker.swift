@@ -5,9 +5,10 @@ import TensorCore
 /// sequence (through the target's pending token) plus the current window's spine w_1..w_{n-1} as
 /// pending tree nodes 0..n-2. The moment it publishes a window it starts its own most likely branch:
 /// the whole window accepted and its own guess for the bonus token (with an accurate draft most
-/// verdicts land there). On candidates it rolls out a γ-token branch for every further (position j,
-/// candidate v), in the same batches; on the verdict it commits the matching branch (reuse) or rolls
-/// out afresh (fallback).
+/// verdicts land there), and beside it, with `runnerUps`, branches from its own second choices at the
+/// slots where verdicts have landed most. On candidates it rolls out a γ-token branch for every
+/// further (position j, candidate v), in the same batches; on the verdict it commits the matching
+/// branch (reuse) or rolls out afresh (fallback).
 final class DraftWorker: @unchecked Sendable {
     // Sendable: all mutable state is touched by the draft thread only, until the target joins it.
     let model: any TreeLanguageModel
@@ -35,8 +36,17 @@ final class DraftWorker: @unchecked Sendable {
     /// counting the rows fed).
     var steps: [Int]
     var done: [Bool]
-    /// Branches started before the candidates arrived: 0, or 1 (the draft's own bonus guess, branch 0).
+    /// Branches started before the candidates arrived: 0, or 1 (the draft's own bonus guess, branch 0)
+    /// plus the runner-up branches.
     var early = 0
+    /// Where each branch's candidate came from (BranchSource.rawValue).
+    var source: [Int]
+    /// The draft's second choice beside each token it drafted: alt[j] beside window token j (alt[n]
+    /// beside the bonus guess), alts[b·γ + s] beside branch b's token s (the window's alts on reuse).
+    var alt: [Int32]
+    var alts: [Int32]
+    /// Verdicts by accepted length so far: the ranking of slots for runner-up branches.
+    var verdictsAt: [Int]
     var rowTokens: [Int32]
     var rowParents: [Int32]
     var rowBranch: [Int]
@@ -57,8 +67,13 @@ final class DraftWorker: @unchecked Sendable {
         sampler.rng = SeededGenerator(seed: sampling.seed ^ 0x0D4A_F7)
         greedy = sampling.isGreedy
         // One more for the draft's own bonus branch.
-        maxBranches = max(options.maxBranches, 1) + (options.draftBonus ? 1 : 0)
+        maxBranches = max(options.maxBranches, 1) + (options.draftBonus ? 1 + options.runnerUps : 0)
         let g = options.gamma
+        source = [Int](repeating: 0, count: maxBranches)
+        alt = [Int32](repeating: -1, count: g + 2)
+        alts = [Int32](repeating: -1, count: maxBranches * g)
+        verdictsAt = [Int](repeating: 0, count: g + 2)
+        stats.sizeReuseCounts(gamma: g)
         pos = [Int](repeating: 0, count: maxBranches)
         cand = [Int32](repeating: 0, count: maxBranches)
         toks = [Int32](repeating: 0, count: maxBranches * g)
@@ -96,11 +111,16 @@ final class DraftWorker: @unchecked Sendable {
         return topProbability(logits, v) >= options.draftPMin
     }
 
+    /// Chooses the next token, and writes the draft's second choice beside it to `runnerUp`: the
+    /// runner-up of the argmax when greedy; when sampling, the most likely token that was not drawn.
     @inline(__always)
-    func choose(_ logits: UnsafePointer<Float>, probsRow: UnsafeMutablePointer<Float>?) -> Int32 {
-        if greedy { return Sampler.argmax(logits, count: v) }
+    func choose(_ logits: UnsafePointer<Float>, probsRow: UnsafeMutablePointer<Float>?, runnerUp: inout Int32) -> Int32 {
+        let (best, second) = Sampler.topTwo(logits, count: v)
+        if greedy { runnerUp = second; return best }
         sampler.distribution(logits, into: probsRow!)
-        return sampler.draw(probsRow!)
+        let drawn = sampler.draw(probsRow!)
+        runnerUp = drawn == best ? second : best
+        return drawn
     }
 
     func probsRow(_ parity: Int, branch: Int, step: Int) -> UnsafeMutablePointer<Float>? {
@@ -182,7 +202,7 @@ final class DraftWorker: @unchecked Sendable {
             try model.forward(UnsafeBufferPointer(rebasing: $0[0..<feed]), at: model.kvLength, allLogits: false)
         }
         var m = 0
-        window[0] = choose(logits, probsRow: probsRow(parity, branch: maxBranches, step: 0))
+        window[0] = choose(logits, probsRow: probsRow(parity, branch: maxBranches, step: 0), runnerUp: &alt[0])
         if !confident(logits, row: 0, probsRow: probsRow(parity, branch: maxBranches, step: 0)) { return 0 }
         m = 1
         while m < budget {
@@ -190,7 +210,7 @@ final class DraftWorker: @unchecked Sendable {
             rowParents[0] = Int32(m - 2)  // -1 for the first, then the previous chain node
             logits = try forwardRows(1)
             let row = probsRow(parity, branch: maxBranches, step: m)
-            window[m] = choose(logits, probsRow: row)
+            window[m] = choose(logits, probsRow: row, runnerUp: &alt[m])
             if !confident(logits, row: 0, probsRow: row) { break }
             m += 1
         }
@@ -226,20 +246,49 @@ final class DraftWorker: @unchecked Sendable {
         wnNode = pc
         // The most likely bonus token, also when sampling: the verdict decides, this only chooses
         // which continuation to prepare.
-        pos[0] = n
-        cand[0] = Sampler.argmax(logits, count: v)
-        len[0] = 0
-        steps[0] = 0
-        done[0] = false
-        nodes[0] = -1
-        count = 1
-        early = 1
-        stats.branchesRolled += 1
+        (cand[0], alt[n]) = Sampler.topTwo(logits, count: v)
+        addBranch(at: n, token: cand[0], from: .own)
         stats.ownBranches += 1
-        // At least the guess itself is fed, so the branch exists whatever the timing.
+        if model.kvLength + (1 + options.runnerUps) * options.gamma <= model.maxContext { addRunnerUps() }
+        early = count
+        stats.branchesRolled += count
+        // At least the guesses themselves are fed, so the branches exist whatever the timing.
         repeat {
-            try step(branches: 0..<1, parity: parity, pending: Int32(model.pendingCount), rows: 0)
+            try step(branches: 0..<count, parity: parity, pending: Int32(model.pendingCount), rows: 0)
         } while steps[0] < options.gamma && !done[0] && channel.candidates.latest < UInt64(round + 1)
+    }
+
+    func addBranch(at j: Int, token: Int32, from src: BranchSource) {
+        pos[count] = j
+        cand[count] = token
+        source[count] = src.rawValue
+        len[count] = 0
+        steps[count] = 0
+        done[count] = false
+        nodes[count * options.gamma] = -1
+        count += 1
+    }
+
+    /// Adds up to `runnerUps` branches (slot j, the draft's second choice there), slots ranked by the
+    /// verdicts seen so far (ties: later slots first, as an accurate draft is rejected late).
+    func addRunnerUps() {
+        var taken = 0  // a bit per slot already used
+        while count < 1 + options.runnerUps {
+            var best = -1
+            for j in stride(from: n, through: 0, by: -1) where taken & (1 << j) == 0 && alt[j] >= 0 {
+                if best < 0 || verdictsAt[j] > verdictsAt[best] { best = j }
+            }
+            guard best >= 0 else { return }
+            taken |= 1 << best
+            addBranch(at: best, token: alt[best], from: .runnerUp)
+            stats.runnerUpBranches += 1
+        }
+    }
+
+    /// Whether a branch started before the candidates already covers (j, token).
+    func startedEarly(at j: Int, token: Int32) -> Bool {
+        for b in 0..<early where pos[b] == j && cand[b] == token { return true }
+        return false
     }
 
     /// Adds, after `rows` rows already set, one row for each live branch in `branches` (its candidate
@@ -264,7 +313,7 @@ final class DraftWorker: @unchecked Sendable {
         for r in 0..<rows where rowBranch[r] >= 0 {
             let b = rowBranch[r], s = steps[b]
             let row = probsRow(parity, branch: b, step: s)
-            toks[b * options.gamma + s] = choose(logits + r * v, probsRow: row)
+            toks[b * options.gamma + s] = choose(logits + r * v, probsRow: row, runnerUp: &alts[b * options.gamma + s])
             if confident(logits + r * v, row: r, probsRow: row) { len[b] = s + 1 } else { done[b] = true }
             steps[b] = s + 1
         }
@@ -285,7 +334,7 @@ final class DraftWorker: @unchecked Sendable {
             for j in first..<(first + limit) {
                 for k in 0..<kappa where count < maxBranches {
                     let token = msg.tokens[j * kappa + k]
-                    guard token >= 0, !(early > 0 && j == n && token == cand[0]) else { continue }
+                    guard token >= 0, !startedEarly(at: j, token: token) else { continue }
                     if j == n && wnNode < 0 {  // the last window token needs a node of its own
                         rowTokens[rows] = window[n - 1]
                         rowParents[rows] = n >= 2 ? Int32(n - 2) : -1
@@ -293,12 +342,7 @@ final class DraftWorker: @unchecked Sendable {
                         wnNode = pc + Int32(rows)
                         rows += 1
                     }
-                    pos[count] = j
-                    cand[count] = token
-                    len[count] = 0
-                    steps[count] = 0
-                    done[count] = false
-                    count += 1
+                    addBranch(at: j, token: token, from: .earlyExit)
                 }
             }
         }
@@ -342,9 +386,10 @@ final class DraftWorker: @unchecked Sendable {
 
     /// After the verdict: the next window, from a prepared branch (true) or a fresh rollout (false).
     func select(accepted a: Int, next: Int32, budget: Int, parity: Int) throws -> Bool {
+        verdictsAt[min(a, verdictsAt.count - 1)] += 1
         if let b = findBranch(accepted: a, next: next), a < n || wnNode >= 0 {
             selectedBranch = b
-            if b < early { stats.ownReused += 1 }
+            stats.recordReuse(source: BranchSource(rawValue: source[b])!, slot: a)
             let m = min(len[b], budget)
             for i in 0..<a { pathBuf[i] = windowNode(i) }
             pathBuf[a] = nodes[b * options.gamma]
@@ -355,7 +400,7 @@ final class DraftWorker: @unchecked Sendable {
                                          keep: UnsafeBufferPointer(rebasing: k[0..<max(m - 1, 0)]))
                 }
             }
-            for s in 0..<m { window[s] = toks[b * options.gamma + s] }
+            for s in 0..<m { window[s] = toks[b * options.gamma + s]; alt[s] = alts[b * options.gamma + s] }
             n = m
             return true
         }

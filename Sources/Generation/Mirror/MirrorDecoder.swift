@@ -83,6 +83,9 @@ public final class MirrorDecoder {
         stats.branchesRolled = d.branchesRolled
         stats.ownBranches = d.ownBranches
         stats.ownReused = d.ownReused
+        stats.runnerUpBranches = d.runnerUpBranches
+        stats.runnerUpReused = d.runnerUpReused
+        stats.reusesBySourceAndSlot = d.reusesBySourceAndSlot
         stats.speculative.draftForwards = d.speculative.draftForwards
         stats.speculative.draftSeconds = d.draftBranchSeconds + d.draftSelectSeconds
         stats.rendezvousCandidatesSeconds = d.rendezvousCandidatesSeconds

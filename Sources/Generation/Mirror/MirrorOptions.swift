@@ -29,6 +29,10 @@ public struct MirrorOptions: Sendable {
     /// The draft starts its own branch (whole window accepted, its own bonus guess) as soon as it
     /// publishes a window, without waiting for the early exit.
     public var draftBonus = true
+    /// Branches from the draft's own runner-ups, started with its own branch: at each slot j of the
+    /// window its second choice (the correction if the target rejects w_j there), and at the bonus
+    /// slot its second guess. The slots are ranked by how often verdicts landed on them so far.
+    public var runnerUps = 0
 
     public init(gamma: Int = 4, kappa: Int = 2, exitLayer: Int, branchPositions: Int? = nil,
                 fallback: FallbackPolicy = .wait, pinThreads: Bool = true) throws {
@@ -46,6 +50,6 @@ public struct MirrorOptions: Sendable {
         self.pinThreads = pinThreads
     }
 
-    /// Branches prepared per step at most.
+    /// Early-exit branches prepared per step at most.
     var maxBranches: Int { kappa * (branchPositions ?? (gamma + 1)) }
 }

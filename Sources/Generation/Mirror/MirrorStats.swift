@@ -19,6 +19,12 @@ public struct MirrorStats: Sendable, Codable, Equatable {
     /// rounds whose next window was that branch.
     public var ownBranches = 0
     public var ownReused = 0
+    /// Runner-up branches started beside the own branch, and rounds whose next window was one.
+    public var runnerUpBranches = 0
+    public var runnerUpReused = 0
+    /// Reuses by the reused branch's source and the verdict's slot: entry
+    /// source.rawValue · (γ + 1) + accepted length.
+    public var reusesBySourceAndSlot: [Int] = []
 
     // Target worker times (seconds, summed over rounds).
     public var targetPrefixSeconds = 0.0   // layers 1..ℓe and the proxy head
@@ -68,6 +74,29 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         }
     }
 
+    /// Sized up front, so recording never allocates.
+    mutating func sizeReuseCounts(gamma: Int) {
+        if reusesBySourceAndSlot.count < BranchSource.allCases.count * (gamma + 1) {
+            reusesBySourceAndSlot = [Int](repeating: 0, count: BranchSource.allCases.count * (gamma + 1))
+        }
+    }
+
+    mutating func recordReuse(source: BranchSource, slot: Int) {
+        switch source {
+        case .own: ownReused += 1
+        case .runnerUp: runnerUpReused += 1
+        case .earlyExit: break
+        }
+        let slots = reusesBySourceAndSlot.count / BranchSource.allCases.count
+        if slot < slots { reusesBySourceAndSlot[source.rawValue * slots + slot] += 1 }
+    }
+
+    /// Reuses from `source` by the verdict's accepted length (0...γ).
+    public func reuses(from source: BranchSource) -> [Int] {
+        let slots = reusesBySourceAndSlot.count / BranchSource.allCases.count
+        return Array(reusesBySourceAndSlot[(source.rawValue * slots)..<((source.rawValue + 1) * slots)])
+    }
+
     mutating func recordRound(accepted a: Int, reused hit: Bool) {
         while roundsByAcceptance.count <= a { roundsByAcceptance.append(0); fallbacksByAcceptance.append(0) }
         roundsByAcceptance[a] += 1
@@ -78,14 +107,26 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         let ff = zip(fallbacksByAcceptance, roundsByAcceptance).enumerated().filter { $0.element.1 > 0 }.map { "A=\($0.offset): \($0.element.0)/\($0.element.1)" }
             .joined(separator: ", ")
         return String(format: """
-            reuse %.1f %% (own bonus guess %d of %d), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
+            reuse %.1f %% (own bonus guess %d of %d, runner-ups %d of %d), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
             target prefix %.3f s, suffix %.3f s, waiting %.3f s; draft branches %.3f s, after-verdict %.3f s (fresh %.3f s), idle %.3f s, \
             hidden %.3f s; rendezvous EE %.1f µs, FV %.1f µs, WIN %.1f µs per round; step %.2f ms measured, %.2f ms predicted
             """,
-            reuseRate * 100, ownReused, ownBranches, fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
+            reuseRate * 100, ownReused, ownBranches, runnerUpReused, runnerUpBranches, fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
             targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds, draftBranchSeconds, draftSelectSeconds, draftFreshSeconds,
             draftIdleSeconds, draftHiddenSeconds,
             rounds > 0 ? rendezvousCandidatesSeconds / Double(rounds) * 1e6 : 0, rounds > 0 ? rendezvousVerdictSeconds / Double(rounds) * 1e6 : 0,
             rounds > 0 ? rendezvousWindowSeconds / Double(rounds) * 1e6 : 0, stepSeconds * 1e3, predictedStepSeconds * 1e3)
     }
+}
+
+/// Where a prepared branch's first token came from.
+public enum BranchSource: Int, Sendable, CaseIterable, Codable {
+    /// The draft's own bonus guess after the whole window.
+    case own
+    /// The draft's second choice at a slot of the window, or at the bonus slot.
+    case runnerUp
+    /// The target's early-exit top-κ.
+    case earlyExit
+
+    public var name: String { ["own", "runner_up", "early_exit"][rawValue] }
 }

@@ -38,4 +38,24 @@ final class BenchReportTests: XCTestCase {
         for t in SpecBench.tasks { XCTAssertEqual(s.filter { $0.task == t }.count, 5, t) }
         XCTAssertEqual(Set(s.filter { $0.task == "mt_bench" }.map(\.category)).count, 5, "spread over MT-bench categories")
     }
+
+    func testAcceptanceTableSumsOverPromptsAndSampledReportsSayOutputsDiffer() throws {
+        var a = run(10, 1), b = run(10, 1)
+        a.roundsByAcceptance = [1, 0, 4]; a.fallbacksByAcceptance = [1, 0, 1]
+        a.reusesBySource = ["own": [0, 0, 3], "runner_up": [0, 0, 0], "early_exit": [0, 0, 0]]
+        b.roundsByAcceptance = [2, 1, 5]; b.fallbacksByAcceptance = [1, 0, 0]
+        b.reusesBySource = ["own": [0, 0, 4], "runner_up": [1, 1, 1], "early_exit": [0, 0, 0]]
+        let prompts = [PromptResult(questionId: 1, task: "qa", promptTokens: 10, runs: ["ar": run(10, 2), "mirror": a]),
+                       PromptResult(questionId: 2, task: "qa", promptTokens: 10, runs: ["ar": run(10, 2, tokens: [Int32](repeating: 1, count: 10)), "mirror": b])]
+        let r = BenchReport(methods: ["ar", "mirror"], maxTokens: 10, prompts: prompts, sampling: "T=0.7")
+        let table = try XCTUnwrap(r.acceptanceTable("mirror"))
+        XCTAssertTrue(table.contains("| 0 | 3 | 0 | 1 | 0 | 2 |"), table)
+        XCTAssertTrue(table.contains("| 1 | 1 | 0 | 1 | 0 | 0 |"), table)
+        XCTAssertTrue(table.contains("| 2 | 9 | 7 | 1 | 0 | 1 |"), table)
+        XCTAssertNil(r.acceptanceTable("ar"), "no counts for plain decoding")
+        let md = r.markdown()
+        XCTAssertTrue(md.hasPrefix("Sampled (T=0.7): outputs differ"), md)
+        XCTAssertTrue(md.contains("| qa | mirror | 2 | 10.00 | 2.00× | 1.00 | n/a | 0 |"), md)
+    }
 }
+

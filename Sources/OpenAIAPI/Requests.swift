@@ -31,16 +31,18 @@ public struct ChatMessage: Sendable, Equatable {
     public var content: String
 }
 
-/// Our own knobs, under `"mirror_sd"`: decoding mode, draft, window, early-exit candidates and layer.
+/// Our own knobs, under `"mirror_sd"`: decoding mode, draft, window, early-exit candidates and layer,
+/// runner-up branches.
 public struct MirrorSDFields: Sendable, Equatable, Decodable {
     public var mode: String?
     public var draft: String?
     public var gamma: Int?
     public var kappa: Int?
     public var exitLayer: Int?
+    public var runnerUps: Int?
 
     public init() {}
-    enum CodingKeys: String, CodingKey { case mode, draft, gamma, kappa, exitLayer = "exit_layer" }
+    enum CodingKeys: String, CodingKey { case mode, draft, gamma, kappa, exitLayer = "exit_layer", runnerUps = "runner_ups" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -49,6 +51,7 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
         gamma = try c.decodeIfPresent(JSONInt.self, forKey: .gamma)?.int
         kappa = try c.decodeIfPresent(JSONInt.self, forKey: .kappa)?.int
         exitLayer = try c.decodeIfPresent(JSONInt.self, forKey: .exitLayer)?.int
+        runnerUps = try c.decodeIfPresent(JSONInt.self, forKey: .runnerUps)?.int
     }
 }
 

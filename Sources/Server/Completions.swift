@@ -70,6 +70,7 @@ extension CompletionService {
         if let g = m.gamma { spec.gamma = g }
         if let k = m.kappa { spec.kappa = k }
         if let e = m.exitLayer { spec.exitLayer = e }
+        if let r = m.runnerUps { spec.runnerUps = r }
         if spec.mode != .ar {
             do { _ = try SpeculativeOptions(gamma: spec.gamma, draftMin: spec.draftMin) } catch {
                 throw .invalid("mirror_sd: \(error)".replacingOccurrences(of: "--", with: ""), param: "mirror_sd.gamma")

@@ -252,11 +252,18 @@ final class DraftWorker: @unchecked Sendable {
         if model.kvLength + (1 + options.runnerUps) * options.gamma <= model.maxContext { addRunnerUps() }
         early = count
         stats.branchesRolled += count
-        // At least the guesses themselves are fed, so the branches exist whatever the timing.
+        // The own branch first and alone: it holds most verdicts, and rows beside it would slow it
+        // where the draft is the slower side. At least its guess is fed, so it exists whatever the
+        // timing. The runner-ups follow until the candidates come (rollOutBranches goes on with them).
         repeat {
-            try step(branches: 0..<count, parity: parity, pending: Int32(model.pendingCount), rows: 0)
-        } while steps[0] < options.gamma && !done[0] && channel.candidates.latest < UInt64(round + 1)
+            try step(branches: 0..<1, parity: parity, pending: Int32(model.pendingCount), rows: 0)
+        } while steps[0] < options.gamma && !done[0] && !candidatesArrived(round)
+        while anyLive(1..<count) && !candidatesArrived(round) {
+            try step(branches: 1..<count, parity: parity, pending: Int32(model.pendingCount), rows: 0)
+        }
     }
+
+    func candidatesArrived(_ round: Int) -> Bool { channel.candidates.latest >= UInt64(round + 1) }
 
     func addBranch(at j: Int, token: Int32, from src: BranchSource) {
         pos[count] = j
@@ -364,17 +371,17 @@ final class DraftWorker: @unchecked Sendable {
                 }
                 only = b
             }
-            guard anyLive(only: only) else { break }
+            guard anyLive(0..<count, only: only) else { break }
             try step(branches: 0..<count, only: only, parity: parity, pending: Int32(model.pendingCount) , rows: rows)
             rows = 0
         }
         return only >= 0
     }
 
-    /// Whether a branch (or `only`, when set) still has tokens to draft. A loop, not a closure: a
-    /// closure capturing `only` would box it on every call in a debug build.
-    func anyLive(only: Int) -> Bool {
-        for b in 0..<count where (only < 0 || b == only) && !done[b] && steps[b] < options.gamma { return true }
+    /// Whether a branch in `range` (or `only`, when set) still has tokens to draft. A loop, not a
+    /// closure: a closure capturing `only` would box it on every call in a debug build.
+    func anyLive(_ range: Range<Int>, only: Int = -1) -> Bool {
+        for b in range where (only < 0 || b == only) && !done[b] && steps[b] < options.gamma { return true }
         return false
     }
 

@@ -52,8 +52,8 @@ public struct MirrorStats: Sendable, Codable, Equatable {
 
     /// MIRROR-SD.md §4 with the fallback term: T_prefix + T_rv + max(Δ, T_branches) + FF · T_fresh,
     /// where the draft's branches start with the early exit. When the draft starts its own branch with
-    /// each window, its branch work overlaps the whole verification instead:
-    /// T_rv + max(T_prefix + Δ, T_branches + FF · T_fresh).
+    /// each window, its branch work overlaps the whole verification instead, while a fresh rollout
+    /// still follows the verdict: T_rv + max(T_prefix + Δ, T_branches) + FF · T_fresh.
     public var predictedStepSeconds: Double {
         guard rounds > 0 else { return 0 }
         let r = Double(rounds)
@@ -61,7 +61,7 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         let branches = draftBranchSeconds / r
         let fresh = fallbacks > 0 ? draftFreshSeconds / Double(fallbacks) : 0
         let rv = (rendezvousCandidatesSeconds + rendezvousVerdictSeconds + rendezvousWindowSeconds) / r
-        if ownBranches > 0 { return rv + max(prefix + delta, branches + fallbackRate * fresh) }
+        if ownBranches > 0 { return rv + max(prefix + delta, branches) + fallbackRate * fresh }
         return prefix + rv + max(delta, branches) + fallbackRate * fresh
     }
 

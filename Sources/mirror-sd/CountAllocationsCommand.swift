@@ -40,6 +40,8 @@ struct CountAllocationsCommand: ParsableCommand {
         var arPerToken: Double
         var sdPerToken: Double
         var mirrorPerToken: Double
+        /// κ = 0 with two runner-up branches beside the own branch.
+        var mirrorRunnerUpsPerToken: Double
     }
 
     func run() throws {
@@ -124,8 +126,15 @@ struct CountAllocationsCommand: ParsableCommand {
             _ = try MirrorDecoder(target: session, draft: draft, tokenizer: tok).generate(prompt: prompt, options: options(n), mirror: mo)
         }
 
+        var ru = try MirrorOptions(gamma: 4, kappa: 0, exitLayer: mo.exitLayer)
+        ru.runnerUps = 2
+        let mirrorRunnerUps = try perToken { n in
+            _ = try MirrorDecoder(target: session, draft: draft, tokenizer: tok).generate(prompt: prompt, options: options(n), mirror: ru)
+        }
+
         let c = Counts(backend: backend.rawValue, tokens: tokens, decodeForwardPerToken: Double(decode) / Double(tokens),
-                       verifyForwardPerRound: Double(verify) / Double(rounds), arPerToken: ar, sdPerToken: sd, mirrorPerToken: mirror)
+                       verifyForwardPerRound: Double(verify) / Double(rounds), arPerToken: ar, sdPerToken: sd, mirrorPerToken: mirror,
+                       mirrorRunnerUpsPerToken: mirrorRunnerUps)
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]
@@ -138,7 +147,8 @@ struct CountAllocationsCommand: ParsableCommand {
             print(String(format: "| 5-row verification forward, per round | %.2f |", c.verifyForwardPerRound))
             print(String(format: "| ar decoder, per token | %.2f |", c.arPerToken))
             print(String(format: "| sd decoder, per token | %.2f |", c.sdPerToken))
-            print(String(format: "| mirror decoder, per token | %.2f |", c.mirrorPerToken))
+            print(String(format: "| mirror decoder (κ = 2), per token | %.2f |", c.mirrorPerToken))
+            print(String(format: "| mirror decoder (κ = 0, 2 runner-ups), per token | %.2f |", c.mirrorRunnerUpsPerToken))
         }
     }
 }

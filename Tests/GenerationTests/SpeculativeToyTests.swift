@@ -4,7 +4,7 @@ import Tokenizer
 import XCTest
 
 final class SpeculativeToyTests: XCTestCase {
-    let tokenizer = try! ToyVocabulary.tokenizer()
+    var tokenizer: Tokenizer { ToyVocabulary.standard }
     let prompt: [Int32] = [1, 2, 3]
 
     func plainGreedy(_ target: ToyLM, n: Int) throws -> [Int32] {

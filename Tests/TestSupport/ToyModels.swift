@@ -170,6 +170,10 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
 
 /// A minimal byte-level vocabulary for toy models (token i is the byte i + 65; id 0 is EOS-free).
 public enum ToyVocabulary {
+    /// The 16-token vocabulary, built once: XCTest keeps every test case object alive until exit, so
+    /// one per test case would be reported as leaked by the leak sanitizer.
+    public static let standard: Tokenizer = try! tokenizer()
+
     public static func tokenizer(size: Int = 16) throws -> Tokenizer {
         var w = GGUFWriter()
         w.set("tokenizer.ggml.model", .string("gpt2"))

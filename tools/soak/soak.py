@@ -12,7 +12,7 @@ Neither may crash: every generation must succeed. RSS must not grow after warm-u
 KV pages the growing context touches (the cache is reserved up front and the kernel backs it as it fills;
 the report prints that expected figure next to the measured growth). Writes DIR/soak-*.csv when --out is given.
 """
-import argparse, json, os, re, signal, subprocess, sys, threading, time
+import argparse, json, os, re, signal, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "server"))
 from loadbench import one_request, rss_mb, start  # noqa: E402
 
@@ -34,7 +34,10 @@ def long_run(args):
     cmd = [args.binary, "generate", "--mode", "mirror", "--ctx", "8192", "-n", "8192", "--ignore-eos", "--chat",
            "--prompt", prompt, "--json"]
     t0 = time.time()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Output to files, not pipes: nothing reads a pipe until the end, and 8k tokens of streamed text
+    # fill one (the generation then blocks on its write, as the first 8k run did).
+    out_f, err_f = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    p = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True)
     curve = []
     while p.poll() is None:
         try:
@@ -42,7 +45,9 @@ def long_run(args):
         except OSError:
             break
         time.sleep(2)
-    out, err = p.communicate()
+    p.wait()
+    out_f.seek(0); err_f.seek(0)
+    out, err = out_f.read(), err_f.read()
     if p.returncode != 0:
         raise SystemExit(f"long: exit {p.returncode}: {err[-500:]}")
     r = json.loads(out)

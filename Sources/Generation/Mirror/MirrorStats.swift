@@ -76,8 +76,8 @@ public struct MirrorStats: Sendable, Codable, Equatable {
 
     /// Sized up front, so recording never allocates.
     mutating func sizeReuseCounts(gamma: Int) {
-        if reusesBySourceAndSlot.count < BranchSource.allCases.count * (gamma + 1) {
-            reusesBySourceAndSlot = [Int](repeating: 0, count: BranchSource.allCases.count * (gamma + 1))
+        if reusesBySourceAndSlot.count < BranchSource.count * (gamma + 1) {
+            reusesBySourceAndSlot = [Int](repeating: 0, count: BranchSource.count * (gamma + 1))
         }
     }
 
@@ -87,13 +87,13 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         case .runnerUp: runnerUpReused += 1
         case .earlyExit: break
         }
-        let slots = reusesBySourceAndSlot.count / BranchSource.allCases.count
+        let slots = reusesBySourceAndSlot.count / BranchSource.count
         if slot < slots { reusesBySourceAndSlot[source.rawValue * slots + slot] += 1 }
     }
 
     /// Reuses from `source` by the verdict's accepted length (0...γ).
     public func reuses(from source: BranchSource) -> [Int] {
-        let slots = reusesBySourceAndSlot.count / BranchSource.allCases.count
+        let slots = reusesBySourceAndSlot.count / BranchSource.count
         return Array(reusesBySourceAndSlot[(source.rawValue * slots)..<((source.rawValue + 1) * slots)])
     }
 
@@ -129,4 +129,6 @@ public enum BranchSource: Int, Sendable, CaseIterable, Codable {
     case earlyExit
 
     public var name: String { ["own", "runner_up", "early_exit"][rawValue] }
+    /// allCases.count without building the array (recordReuse runs every round).
+    static let count = 3
 }

@@ -149,8 +149,9 @@ struct BenchCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
         let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,
                                         tasks: categories.split(separator: ",").map(String.init))
-        let how = samplingParams.isGreedy ? "greedy" : String(format: "sampled at T=%g, top-k %d, top-p %g, min-p %g, seed %llu+question",
-            samplingParams.temperature, samplingParams.topK, samplingParams.topP, samplingParams.minP, samplingParams.seed)
+        let sampled = String(format: "T=%g, top-k %d, top-p %g, min-p %g, seed %llu+question",
+                             samplingParams.temperature, samplingParams.topK, samplingParams.topP, samplingParams.minP, samplingParams.seed)
+        let how = samplingParams.isGreedy ? "greedy" : "sampled at " + sampled
         note("bench: \(selected.count) prompts × \(methods.count) methods, \(maxTokens) new tokens each, \(how), target \(targetType.rawValue), drafts \(spec.draftBackend?.rawValue ?? "native/q8_0 (default)"); "
              + methods.map { m in choices[m.name].map { "\(m.name): draft \($0), γ=\(specOptions[m.name]!.gamma)" } ?? m.name }.joined(separator: "; "))
 
@@ -207,7 +208,7 @@ struct BenchCommand: ParsableCommand {
         }
         FileHandle.standardError.write("\n".data(using: .utf8)!)
         let report = BenchReport(methods: methods.map(\.name), maxTokens: maxTokens, prompts: results,
-                                 sampling: samplingParams.isGreedy ? nil : how)
+                                 sampling: samplingParams.isGreedy ? nil : sampled)
         var md = report.markdown()
         let meanPrompt = results.isEmpty ? 0 : Double(results.map(\.promptTokens).reduce(0, +)) / Double(results.count)
         md += String(format: "\nTarget %@, model drafts %@, kernels %@; mean prompt %.0f tokens.\n", targetType.rawValue,

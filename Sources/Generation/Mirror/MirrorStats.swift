@@ -107,11 +107,11 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         let ff = zip(fallbacksByAcceptance, roundsByAcceptance).enumerated().filter { $0.element.1 > 0 }.map { "A=\($0.offset): \($0.element.0)/\($0.element.1)" }
             .joined(separator: ", ")
         return String(format: """
-            reuse %.1f %% (own bonus guess %d of %d, runner-ups %d of %d), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
+            reuse %.1f %% (own bonus guess %d of %d%@), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
             target prefix %.3f s, suffix %.3f s, waiting %.3f s; draft branches %.3f s, after-verdict %.3f s (fresh %.3f s), idle %.3f s, \
             hidden %.3f s; rendezvous EE %.1f µs, FV %.1f µs, WIN %.1f µs per round; step %.2f ms measured, %.2f ms predicted
             """,
-            reuseRate * 100, ownReused, ownBranches, runnerUpReused, runnerUpBranches, fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
+            reuseRate * 100, ownReused, ownBranches, runnerUpBranches > 0 ? ", runner-ups \(runnerUpReused) of \(runnerUpBranches)" : "", fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
             targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds, draftBranchSeconds, draftSelectSeconds, draftFreshSeconds,
             draftIdleSeconds, draftHiddenSeconds,
             rounds > 0 ? rendezvousCandidatesSeconds / Double(rounds) * 1e6 : 0, rounds > 0 ? rendezvousVerdictSeconds / Double(rounds) * 1e6 : 0,

@@ -66,7 +66,7 @@ final class DraftWorker: @unchecked Sendable {
         sampler = Sampler(params: sampling, vocabSize: v)
         sampler.rng = SeededGenerator(seed: sampling.seed ^ 0x0D4A_F7)
         greedy = sampling.isGreedy
-        // One more for the draft's own bonus branch.
+        // Beside the early-exit branches: the draft's own bonus branch and its runner-ups.
         maxBranches = max(options.maxBranches, 1) + (options.draftBonus ? 1 + options.runnerUps : 0)
         let g = options.gamma
         source = [Int](repeating: 0, count: maxBranches)

@@ -39,8 +39,8 @@ final class DraftWorker: @unchecked Sendable {
     /// Branches started before the candidates arrived: 0, or 1 (the draft's own bonus guess, branch 0)
     /// plus the runner-up branches.
     var early = 0
-    /// Where each branch's candidate came from (BranchSource.rawValue).
-    var source: [Int]
+    /// Where each branch's candidate came from.
+    var source: [BranchSource]
     /// The draft's second choice beside each token it drafted: alt[j] beside window token j (alt[n]
     /// beside the bonus guess), alts[b·γ + s] beside branch b's token s (the window's alts on reuse).
     var alt: [Int32]
@@ -69,7 +69,7 @@ final class DraftWorker: @unchecked Sendable {
         // Beside the early-exit branches: the draft's own bonus branch and its runner-ups.
         maxBranches = max(options.maxBranches, 1) + (options.draftBonus ? 1 + options.runnerUps : 0)
         let g = options.gamma
-        source = [Int](repeating: 0, count: maxBranches)
+        source = [BranchSource](repeating: .own, count: maxBranches)
         alt = [Int32](repeating: -1, count: g + 2)
         alts = [Int32](repeating: -1, count: maxBranches * g)
         verdictsAt = [Int](repeating: 0, count: g + 2)
@@ -115,11 +115,18 @@ final class DraftWorker: @unchecked Sendable {
     /// runner-up of the argmax when greedy; when sampling, the most likely token that was not drawn.
     @inline(__always)
     func choose(_ logits: UnsafePointer<Float>, probsRow: UnsafeMutablePointer<Float>?, runnerUp: inout Int32) -> Int32 {
-        let (best, second) = Sampler.topTwo(logits, count: v)
-        if greedy { runnerUp = second; return best }
+        if greedy {
+            let (best, second) = Sampler.topTwo(logits, count: v)
+            runnerUp = second
+            return best
+        }
         sampler.distribution(logits, into: probsRow!)
         let drawn = sampler.draw(probsRow!)
-        runnerUp = drawn == best ? second : best
+        // A second pass over the vocabulary only when runner-up branches will use it.
+        if options.runnerUps > 0 {
+            let (best, second) = Sampler.topTwo(logits, count: v)
+            runnerUp = drawn == best ? second : best
+        }
         return drawn
     }
 
@@ -268,7 +275,7 @@ final class DraftWorker: @unchecked Sendable {
     func addBranch(at j: Int, token: Int32, from src: BranchSource) {
         pos[count] = j
         cand[count] = token
-        source[count] = src.rawValue
+        source[count] = src
         len[count] = 0
         steps[count] = 0
         done[count] = false
@@ -396,7 +403,7 @@ final class DraftWorker: @unchecked Sendable {
         verdictsAt[min(a, verdictsAt.count - 1)] += 1
         if let b = findBranch(accepted: a, next: next), a < n || wnNode >= 0 {
             selectedBranch = b
-            stats.recordReuse(source: BranchSource(rawValue: source[b])!, slot: a)
+            stats.recordReuse(source: source[b], slot: a)
             let m = min(len[b], budget)
             for i in 0..<a { pathBuf[i] = windowNode(i) }
             pathBuf[a] = nodes[b * options.gamma]

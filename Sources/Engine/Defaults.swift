@@ -4,6 +4,8 @@ import GGUF
 /// The measured defaults, each with where it was measured, so the CLI and the server agree.
 public enum Defaults {
     public static let modelPath = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    /// Trained exit lenses (tools/lens); `--exit-lens auto` picks the one made for the target.
+    public static let lensDirectory = "models/lenses"
     /// Measured best for both modes on Spec-Bench here (README, "Results"): the int8 self-draft's
     /// 4.7 tokens per step outweigh its cost; the distilled drafts reach 1.6 and win only on long
     /// prompts (summarization, RAG), where the self-draft's prefill dominates.
@@ -30,10 +32,9 @@ public enum Defaults {
     /// branch holds the verdict 85 % of the time while early-exit branches (Ω_2 ≈ 26 %) cost draft
     /// time the target then waits for (Spec-Bench, README "Mirror-SD scheduling": 2.28× ar at κ = 0
     /// against 1.78× at κ = 2); 2 behind the weaker distilled drafts and lookup.
+    public static func kappa(for choice: DraftChoice?) -> Int { choice?.isSelf == true && choice?.lookup == false ? 0 : 2 }
     /// Runner-up branches beside the draft's own branch (see the README's Mirror-SD section).
     public static let runnerUps = 0
-
-    public static func kappa(for choice: DraftChoice?) -> Int { choice?.isSelf == true && choice?.lookup == false ? 0 : 2 }
     /// The context when none is asked: the model's own, at most this.
     public static let contextCap = 4096
 }

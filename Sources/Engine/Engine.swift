@@ -42,6 +42,9 @@ public struct DecoderSpec: Sendable, Equatable {
     public var draftBonus = true
     /// Mirror: runner-up branches beside the own branch; nil: `Defaults.runnerUps`.
     public var runnerUps: Int? = nil
+    /// Mirror: the exit lens: nil or "auto" (a lens in `Defaults.lensDirectory` trained for this
+    /// target at the exit layer, if there is one), "none" (the raw logit lens), or a file path.
+    public var exitLens: String? = nil
     public init(mode: DecodeMode = .ar) { self.mode = mode }
 }
 
@@ -52,6 +55,8 @@ public struct PreparedDecoder {
     public let draft: Draft?
     public let speculative: SpeculativeOptions?
     public let mirror: MirrorOptions?
+    /// Mirror: the exit lens file the proxy applies, or nil (the raw logit lens).
+    public var exitLens: String? = nil
     /// The compute format of the model draft, or nil.
     public var draftType: String? { draft?.type?.rawValue }
 }
@@ -68,6 +73,7 @@ public final class Engine {
     public let context: Int
     public let loadSeconds: Double
     private var drafts: [String: Draft] = [:]
+    private var lenses: [String: (lens: ExitLens, path: String)?] = [:]
 
     public init(_ configuration: EngineConfiguration) throws {
         let t0 = WallClock.now()
@@ -110,8 +116,49 @@ public final class Engine {
             return PreparedDecoder(decoder: dec, mode: .sd, draft: d, speculative: so, mirror: nil)
         }
         let mo = try Self.mirrorOptions(spec, layers: model.config.layers, draftPMin: so.draftPMin, draft: d.choice)
+        let lens = try exitLens(spec.exitLens, layer: mo.exitLayer)
+        target.exitLens = lens?.lens
         let dec = MirrorDecoding(MirrorDecoder(target: target, draft: d.model, tokenizer: tokenizer), options: mo)
-        return PreparedDecoder(decoder: dec, mode: .mirror, draft: d, speculative: so, mirror: mo)
+        var p = PreparedDecoder(decoder: dec, mode: .mirror, draft: d, speculative: so, mirror: mo)
+        p.exitLens = lens?.path
+        return p
+    }
+
+    /// The exit lens `name` asks for at `layer` (see `DecoderSpec.exitLens`), loaded once and kept.
+    public func exitLens(_ name: String?, layer: Int) throws -> (lens: ExitLens, path: String)? {
+        let key = "\(name ?? "auto")#\(layer)"
+        if let l = lenses[key] { return l }
+        let l = try Self.exitLens(name, layer: layer, model: model)
+        lenses[key] = .some(l)
+        return l
+    }
+
+    /// Resolves an exit-lens name for `model` at `layer`: "auto" takes the first shipped lens made
+    /// for this target that has the layer (none is fine), a path must fit or it is an error.
+    public static func exitLens(_ name: String?, layer: Int, model: LlamaModel) throws -> (lens: ExitLens, path: String)? {
+        let auto = name == nil || name == "auto"
+        if name == "none" { return nil }
+        let paths = auto ? shippedLenses() : [name!]
+        if !auto, !FileManager.default.fileExists(atPath: name!) { throw EngineError("exit-lens file '\(name!)' not found") }
+        for path in paths {
+            do {
+                return (try ExitLens(file: try GGUFFile(path: path), layer: layer, model: model), path)
+            } catch let e as LensError {
+                // Automatic choice: a lens for another model or layer is simply not this one's.
+                if auto { continue }
+                throw EngineError(e.description)
+            } catch {
+                throw EngineError("exit-lens file '\(path)': \(error)")
+            }
+        }
+        return nil
+    }
+
+    /// The lens files shipped beside the models, by name.
+    static func shippedLenses() -> [String] {
+        let dir = Defaults.lensDirectory
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.filter { $0.hasSuffix(".gguf") }.sorted().map { dir + "/" + $0 }
     }
 
     /// Mirror options for a target of `layers` layers, with the measured exit layer by default.

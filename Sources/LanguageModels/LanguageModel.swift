@@ -49,10 +49,17 @@ public protocol EarlyExitLanguageModel: LanguageModel {
     /// Logits (final norm + head) of every batch row from the hidden state after the layers run so far;
     /// with `vocabLimit`, of the first `vocabLimit` tokens only (rows that far apart).
     func batchLogits(vocabLimit: Int?) -> UnsafeMutablePointer<Float>
+    /// The early-exit proxy's logits: `batchLogits`, or through a trained exit lens when one is
+    /// attached for the layers run so far.
+    func proxyLogits(vocabLimit: Int?) -> UnsafeMutablePointer<Float>
+    /// The layer an attached exit lens was trained for; nil without one.
+    var exitLensLayer: Int? { get }
 }
 
 extension EarlyExitLanguageModel {
     public func batchLogits() -> UnsafeMutablePointer<Float> { batchLogits(vocabLimit: nil) }
+    public func proxyLogits(vocabLimit: Int?) -> UnsafeMutablePointer<Float> { batchLogits(vocabLimit: vocabLimit) }
+    public var exitLensLayer: Int? { nil }
 }
 
 /// Drafts that can say how sure they are of a row's argmax cheaply (prompt lookup knows exactly).

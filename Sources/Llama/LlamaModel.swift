@@ -30,6 +30,8 @@ public final class LlamaModel: Sendable {
     /// Output rows actually computed: the first `headVocab` token ids (GGUF key `mirrorsd.head_vocab`,
     /// written for drafts trained with a restricted head); every other logit is -infinity.
     public let headVocab: Int
+    /// Identifies the weights across quantizations (see `fingerprint(config:norms:)`): exit lenses name it.
+    public let fingerprint: String
     let backend: any ComputeBackend
 
     /// Binds every tensor by name with its expected shape (ggml order).
@@ -86,6 +88,7 @@ public final class LlamaModel: Sendable {
         } else {
             headVocab = c.vocabSize
         }
+        fingerprint = LlamaModel.fingerprint(config: c, norms: layers.flatMap { [$0.attnNorm, $0.ffnNorm] } + [outputNorm])
     }
 
     public static let headVocabKey = "mirrorsd.head_vocab"

@@ -224,22 +224,57 @@ public final class LlamaSession {
             Ops.rmsnorm(xb.pointer + i * c.dim, x.pointer + (rows.lowerBound + i) * c.dim, weight: model.outputNorm.pointer,
                         n: c.dim, eps: c.normEps)
         }
+        return head(rows: rows.count, vocabLimit: vocabLimit)
+    }
+
+    /// The trained exit lens the early-exit proxy applies (see ExitLens); nil: the raw logit lens.
+    public var exitLens: ExitLens? {
+        didSet {
+            if exitLens != nil, lensOut == nil { lensOut = FloatBuffer(count: maxBatch * c.dim) }
+        }
+    }
+    var lensOut: FloatBuffer?
+
+    /// Like `computeLogits`, through the exit lens when one is attached for the layers run so far:
+    /// head(w ⊙ rms_norm(A·u + b)), u = h / rms(h).
+    public func computeProxyLogits(rows: Range<Int>, vocabLimit: Int? = nil) -> UnsafeMutablePointer<Float> {
+        guard let lens = exitLens, lens.layer == layersDone, let out = lensOut else {
+            return computeLogits(rows: rows, vocabLimit: vocabLimit)
+        }
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= batchRows && !rows.isEmpty)
+        let t0 = opProfile != nil ? WallClock.now() : 0
+        defer { if let p = opProfile { p.headSeconds += WallClock.now() - t0 } }
+        let d = c.dim
+        for i in 0..<rows.count {
+            Ops.rmsnorm(proj.pointer + i * d, x.pointer + (rows.lowerBound + i) * d, weight: lens.unitGain.pointer, n: d, eps: c.normEps)
+        }
+        lens.weight.apply(proj.pointer, rows: rows.count, into: out.pointer, scratch: scratch)
+        for i in 0..<rows.count {
+            let row = out.pointer + i * d
+            for j in 0..<d { row[j] += lens.bias.pointer[j] }
+            Ops.rmsnorm(xb.pointer + i * d, row, weight: model.outputNorm.pointer, n: d, eps: c.normEps)
+        }
+        return head(rows: rows.count, vocabLimit: vocabLimit)
+    }
+
+    /// The output head over the `rows` normed rows in `xb`.
+    private func head(rows: Int, vocabLimit: Int?) -> UnsafeMutablePointer<Float> {
         let head = model.headVocab
         if let k = vocabLimit, k < min(c.vocabSize, head) {
             // Rows `k` apart: the logits of the first k tokens only (a cheaper early-exit proxy).
-            model.output.apply(xb.pointer, rows: rows.count, outRows: k, into: logitsBuf.pointer, scratch: scratch)
+            model.output.apply(xb.pointer, rows: rows, outRows: k, into: logitsBuf.pointer, scratch: scratch)
         } else if head < c.vocabSize {
             // A restricted head: compute `head` rows, then spread them to full-vocabulary rows with
             // -infinity beyond (last row first, so no row overwrites one not yet moved).
             let v = vocabLimit.map { min($0, c.vocabSize) } ?? c.vocabSize
-            model.output.apply(xb.pointer, rows: rows.count, outRows: head, into: logitsBuf.pointer, scratch: scratch)
-            for i in stride(from: rows.count - 1, through: 0, by: -1) {
+            model.output.apply(xb.pointer, rows: rows, outRows: head, into: logitsBuf.pointer, scratch: scratch)
+            for i in stride(from: rows - 1, through: 0, by: -1) {
                 let dst = logitsBuf.pointer + i * v
                 if i > 0 { dst.update(from: logitsBuf.pointer + i * head, count: head) }
                 (dst + head).update(repeating: -Float.infinity, count: v - head)
             }
         } else {
-            model.output.apply(xb.pointer, rows: rows.count, into: logitsBuf.pointer, scratch: scratch)
+            model.output.apply(xb.pointer, rows: rows, into: logitsBuf.pointer, scratch: scratch)
         }
         return logitsBuf.pointer
     }

@@ -32,7 +32,7 @@ public struct ChatMessage: Sendable, Equatable {
 }
 
 /// Our own knobs, under `"mirror_sd"`: decoding mode, draft, window, early-exit candidates and layer,
-/// runner-up branches.
+/// runner-up branches, the exit lens (auto or none: a client never names a server file).
 public struct MirrorSDFields: Sendable, Equatable, Decodable {
     public var mode: String?
     public var draft: String?
@@ -40,9 +40,12 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
     public var kappa: Int?
     public var exitLayer: Int?
     public var runnerUps: Int?
+    public var exitLens: String?
 
     public init() {}
-    enum CodingKeys: String, CodingKey { case mode, draft, gamma, kappa, exitLayer = "exit_layer", runnerUps = "runner_ups" }
+    enum CodingKeys: String, CodingKey {
+        case mode, draft, gamma, kappa, exitLayer = "exit_layer", runnerUps = "runner_ups", exitLens = "exit_lens"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -52,6 +55,7 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
         kappa = try c.decodeIfPresent(JSONInt.self, forKey: .kappa)?.int
         exitLayer = try c.decodeIfPresent(JSONInt.self, forKey: .exitLayer)?.int
         runnerUps = try c.decodeIfPresent(JSONInt.self, forKey: .runnerUps)?.int
+        exitLens = try c.decodeIfPresent(String.self, forKey: .exitLens)
     }
 }
 

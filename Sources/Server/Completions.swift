@@ -71,6 +71,12 @@ extension CompletionService {
         if let k = m.kappa { spec.kappa = k }
         if let e = m.exitLayer { spec.exitLayer = e }
         if let r = m.runnerUps { spec.runnerUps = r }
+        if let l = m.exitLens {
+            guard ["auto", "none"].contains(l) else {
+                throw .invalid("'mirror_sd.exit_lens' must be auto or none, got '\(l)'", param: "mirror_sd.exit_lens")
+            }
+            spec.exitLens = l
+        }
         if spec.mode != .ar {
             do { _ = try SpeculativeOptions(gamma: spec.gamma, draftMin: spec.draftMin) } catch {
                 throw .invalid("mirror_sd: \(error)".replacingOccurrences(of: "--", with: ""), param: "mirror_sd.gamma")

@@ -20,7 +20,8 @@ struct BenchCommand: ParsableCommand {
             bonus-guess branch with each window). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
             SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma); a mirror \
             method may end in ^K for its own κ (mirror^0: no early-exit candidates), then in ~R for its own \
-            number of runner-up branches (mirror~2), in that order. Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
+            number of runner-up branches (mirror~2), in that order, and last in !raw for the raw logit lens instead of --exit-lens \
+            (mirror@small!raw beside mirror@small compares the trained lens with none). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
             included) divided by the first method's. Greedy by default, and each method's output is checked \
             against the first's; with --temp > 0 every method samples with the same seed per prompt (--seed plus \
             the question id), and outputs differ by design (the sampling-law tests guard correctness). \
@@ -66,12 +67,18 @@ struct BenchCommand: ParsableCommand {
         var kappa: Int?
         /// ~R: runner-up branches for this method.
         var runnerUps: Int?
+        /// !raw: the raw logit lens, whatever --exit-lens says.
+        var rawLens = false
     }
 
     func parsedModes() throws -> [Method] {
         try modes.split(separator: ",").map { m in
             var rest = Substring(m)
             var method = Method(name: String(m), kind: .ar)
+            if rest.hasSuffix("!raw") {
+                method.rawLens = true
+                rest = rest.dropLast(4)
+            }
             if let tilde = rest.lastIndex(of: "~") {
                 guard let r = Int(rest[rest.index(after: tilde)...]), r >= 0 else { throw ValidationError("bad runner-up count in '\(m)'") }
                 method.runnerUps = r
@@ -119,6 +126,7 @@ struct BenchCommand: ParsableCommand {
         var choices: [String: DraftChoice] = [:]
         var specOptions: [String: SpeculativeOptions] = [:]
         var mirrorOptions: [String: MirrorOptions] = [:]
+        var lenses: [String: (lens: ExitLens, path: String)?] = [:]
         for m in methods where m.kind != .ar {
             let choice = m.draft != nil ? try DraftChoice(parsing: m.draft!, targetPath: modelOptions.model)
                                         : try spec.choice(for: m.kind, targetPath: modelOptions.model)
@@ -144,6 +152,13 @@ struct BenchCommand: ParsableCommand {
                 mo.kappa = k
             }
             mirrorOptions[m.name] = mo
+            if m.kind == .mirror {
+                do {
+                    lenses[m.name] = try Engine.exitLens(m.rawLens ? "none" : mirrorFlags.exitLens, layer: mo.exitLayer, model: model)
+                } catch let e as EngineError { throw ValidationError("'\(m.name)': \(e.description)") }
+            } else if m.rawLens {
+                throw ValidationError("'\(m.name)': !raw is for mirror methods")
+            }
         }
         let samplingParams = try sampling.params()
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
@@ -182,6 +197,7 @@ struct BenchCommand: ParsableCommand {
                     tokens = r.tokens
                     perStep = r.stats.tokensPerTargetStep
                 case .mirror:
+                    target.exitLens = lenses[m.name]??.lens
                     let r = try MirrorDecoder(target: target, draft: drafts[choices[m.name]!.description]!, tokenizer: tok)
                         .generate(prompt: prompt, options: options, mirror: mirrorOptions[m.name]!)
                     tokens = r.tokens
@@ -220,9 +236,9 @@ struct BenchCommand: ParsableCommand {
             let omega = runs.compactMap(\.omega).reduce(0, +) / Double(runs.count)
             let wait = runs.compactMap(\.targetWaitShare).reduce(0, +) / Double(runs.count)
             let law = runs.compactMap(\.lawRatio)
-            md += String(format: "\n%@ (draft %@, γ=%d, κ=%d, ℓe=%d, proxy vocabulary %@, own bonus branch %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%, target waiting %.1f %% of its rounds, latency law predicted/measured %.3f (range %.3f–%.3f)\n",
+            md += String(format: "\n%@ (draft %@, γ=%d, κ=%d, ℓe=%d, exit lens %@, proxy vocabulary %@, own bonus branch %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%, target waiting %.1f %% of its rounds, latency law predicted/measured %.3f (range %.3f–%.3f)\n",
                          m.name, choices[m.name]!.description, mo.gamma, mo.kappa, mo.exitLayer,
-                         mo.proxyVocab.map(String.init) ?? "all", mo.draftBonus ? "on" : "off", reuse * 100, omega * 100, wait * 100,
+                         (lenses[m.name]??.path).map { ($0 as NSString).lastPathComponent } ?? "none", mo.proxyVocab.map(String.init) ?? "all", mo.draftBonus ? "on" : "off", reuse * 100, omega * 100, wait * 100,
                          law.isEmpty ? 0 : law.reduce(0, +) / Double(law.count), law.min() ?? 0, law.max() ?? 0)
             if mo.runnerUps > 0 { md += "runner-up branches: \(mo.runnerUps) per round\n" }
             if let table = report.acceptanceTable(m.name) { md += "\n" + table }

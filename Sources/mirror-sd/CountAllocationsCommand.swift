@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Generation
+import GGUF
 import LanguageModels
 import Llama
 import Tokenizer
@@ -28,20 +29,37 @@ struct CountAllocationsCommand: ParsableCommand {
     var backend: BackendKind = .f32
     @Option(help: "Tokens counted per measurement.") var tokens: Int = 64
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Count the forward passes only, not the decoders (whose code is the same on every target backend).")
+    var forwardsOnly = false
 
     typealias Toggle = @convention(c) (Int32) -> Void
     typealias Read = @convention(c) () -> Int
+
+    /// The shim's switch and total: allocations made while `body` runs.
+    struct Counter {
+        let toggle: Toggle
+        let count: Read
+        func counted(_ body: () throws -> Void) rethrows -> Int {
+            let c0 = count()
+            toggle(1)
+            defer { toggle(0) }
+            try body()
+            return count() - c0
+        }
+    }
 
     struct Counts: Codable {
         var backend: String
         var tokens: Int
         var decodeForwardPerToken: Double
         var verifyForwardPerRound: Double
-        var arPerToken: Double
-        var sdPerToken: Double
-        var mirrorPerToken: Double
+        var arPerToken: Double?
+        var sdPerToken: Double?
+        /// κ = 2, through the shipped exit lens for the target if there is one (`exitLens`).
+        var mirrorPerToken: Double?
+        var exitLens: String?
         /// κ = 0 with two runner-up branches beside the own branch.
-        var mirrorRunnerUpsPerToken: Double
+        var mirrorRunnerUpsPerToken: Double?
     }
 
     func run() throws {
@@ -50,16 +68,9 @@ struct CountAllocationsCommand: ParsableCommand {
               let read = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mirrorsd_alloc_count") else {
             throw CLIError("the allocation counter is not loaded: build tools/alloc/alloccount.c and run with LD_PRELOAD (see --help)")
         }
-        let toggle = unsafeBitCast(on, to: Toggle.self), count = unsafeBitCast(read, to: Read.self)
-        func counted(_ body: () throws -> Void) rethrows -> Int {
-            let c0 = count()
-            toggle(1)
-            defer { toggle(0) }
-            try body()
-            return count() - c0
-        }
+        let counter = Counter(toggle: unsafeBitCast(on, to: Toggle.self), count: unsafeBitCast(read, to: Read.self))
         // The counter must see Swift's own allocations, or every zero below would mean nothing.
-        let probe = counted { let a = [Int](repeating: 1, count: 1000); precondition(a.count == 1000) }
+        let probe = counter.counted { let a = [Int](repeating: 1, count: 1000); precondition(a.count == 1000) }
         guard probe >= 1 else { throw CLIError("the allocation counter is loaded but counted no allocation of a test array") }
 
         let file = try modelOptions.openFile()
@@ -76,7 +87,7 @@ struct CountAllocationsCommand: ParsableCommand {
         var pos = prompt.count
         for _ in 0..<8 { _ = try session.forward(one, at: pos); pos += 1 }
         func decodeRun() throws -> Int {
-            try counted {
+            try counter.counted {
                 for _ in 0..<tokens {
                     _ = try one.withUnsafeBufferPointer { try session.forward($0, at: pos) }
                     pos += 1
@@ -93,14 +104,38 @@ struct CountAllocationsCommand: ParsableCommand {
         _ = try session.forward(window, at: pos, allLogits: true)
         session.truncate(to: pos)
         let rounds = max(8, tokens / 4)
-        let verify = try counted {
+        let verify = try counter.counted {
             for _ in 0..<rounds {
                 _ = try window.withUnsafeBufferPointer { try session.forward($0, at: pos, allLogits: true) }
                 session.truncate(to: pos)
             }
         }
 
-        // Decoders end to end: (long run - short run) / (long - short) tokens.
+        var c = Counts(backend: backend.rawValue, tokens: tokens, decodeForwardPerToken: Double(decode) / Double(tokens),
+                       verifyForwardPerRound: Double(verify) / Double(rounds))
+        if !forwardsOnly {
+            try countDecoders(into: &c, file: file, tok: tok, model: model, session: session, prompt: prompt, ctx: ctx, counter: counter)
+        }
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            print(String(decoding: try e.encode(c), as: UTF8.self))
+        } else {
+            print("heap allocations, target \(backend.rawValue), draft self on int8, kernels \(Ops.implementation):")
+            print("| path | allocations |")
+            print("|---|---|")
+            print(String(format: "| decode forward, per token | %.2f |", c.decodeForwardPerToken))
+            print(String(format: "| 5-row verification forward, per round | %.2f |", c.verifyForwardPerRound))
+            for (path, v) in [("ar decoder", c.arPerToken), ("sd decoder", c.sdPerToken), ("mirror decoder (κ = 2, lens \(c.exitLens ?? "none"))", c.mirrorPerToken),
+                              ("mirror decoder (κ = 0, 2 runner-ups)", c.mirrorRunnerUpsPerToken)] {
+                if let v { print(String(format: "| %@, per token | %.2f |", path, v)) }
+            }
+        }
+    }
+
+    /// Decoders end to end: (long run - short run) / (long - short) tokens.
+    private func countDecoders(into c: inout Counts, file: GGUFFile, tok: Tokenizer, model: LlamaModel, session: LlamaSession,
+                               prompt: [Int32], ctx: Int, counter: Counter) throws {
         let draft = try LlamaModel(file: file, backend: BackendKind.q8_0.make(threads: 1)).makeSession(maxContext: ctx, maxBatch: 64)
         // The least of three (long − short) differences: an allocation per token or per round is in
         // every one, while a one-off (a lazily built runtime structure) lands in only one of them.
@@ -108,8 +143,8 @@ struct CountAllocationsCommand: ParsableCommand {
             try generate(8)  // warm-up
             var best = Int.max
             for _ in 0..<3 {
-                let short = try counted { try generate(8) }
-                let long = try counted { try generate(8 + tokens) }
+                let short = try counter.counted { try generate(8) }
+                let long = try counter.counted { try generate(8 + tokens) }
                 best = min(best, long - short)
             }
             return Double(best) / Double(tokens)
@@ -121,7 +156,10 @@ struct CountAllocationsCommand: ParsableCommand {
             _ = try SerialSpeculativeDecoder(target: session, draft: draft, tokenizer: tok)
                 .generate(prompt: prompt, options: options(n), speculative: spec)
         }
-        let mo = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: max(1, model.config.layers * 22 / 30))
+        let mo = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: Defaults.exitLayer(layers: model.config.layers))
+        let lens = try Engine.exitLens(nil, layer: mo.exitLayer, model: model)
+        session.exitLens = lens?.lens
+        c.exitLens = lens?.path
         let mirror = try perToken { n in
             _ = try MirrorDecoder(target: session, draft: draft, tokenizer: tok).generate(prompt: prompt, options: options(n), mirror: mo)
         }
@@ -132,23 +170,10 @@ struct CountAllocationsCommand: ParsableCommand {
             _ = try MirrorDecoder(target: session, draft: draft, tokenizer: tok).generate(prompt: prompt, options: options(n), mirror: ru)
         }
 
-        let c = Counts(backend: backend.rawValue, tokens: tokens, decodeForwardPerToken: Double(decode) / Double(tokens),
-                       verifyForwardPerRound: Double(verify) / Double(rounds), arPerToken: ar, sdPerToken: sd, mirrorPerToken: mirror,
-                       mirrorRunnerUpsPerToken: mirrorRunnerUps)
-        if json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys]
-            print(String(decoding: try e.encode(c), as: UTF8.self))
-        } else {
-            print("heap allocations, target \(backend.rawValue), draft self on int8, kernels \(Ops.implementation):")
-            print("| path | allocations |")
-            print("|---|---|")
-            print(String(format: "| decode forward, per token | %.2f |", c.decodeForwardPerToken))
-            print(String(format: "| 5-row verification forward, per round | %.2f |", c.verifyForwardPerRound))
-            print(String(format: "| ar decoder, per token | %.2f |", c.arPerToken))
-            print(String(format: "| sd decoder, per token | %.2f |", c.sdPerToken))
-            print(String(format: "| mirror decoder (κ = 2), per token | %.2f |", c.mirrorPerToken))
-            print(String(format: "| mirror decoder (κ = 0, 2 runner-ups), per token | %.2f |", c.mirrorRunnerUpsPerToken))
-        }
+        session.exitLens = nil
+        c.arPerToken = ar
+        c.sdPerToken = sd
+        c.mirrorPerToken = mirror
+        c.mirrorRunnerUpsPerToken = mirrorRunnerUps
     }
 }

@@ -82,6 +82,8 @@ struct MirrorFlags: ParsableArguments {
     var runnerUps: Int?
     @Option(help: "Mirror: the early-exit proxy covers the first N token ids only (0: the whole vocabulary). 8192 measured faster than the whole 49,152 on SmolLM2 (Spec-Bench sweep in the README).")
     var proxyVocab: Int = Defaults.proxyVocab
+    @Option(help: ArgumentHelp("Mirror: the trained exit lens the early-exit proxy applies: auto (a lens in \(Defaults.lensDirectory) made for this target at the exit layer, if any), none (the raw logit lens), or a lens file.", valueName: "auto|none|path"))
+    var exitLens: String = "auto"
 
     func options(gamma: Int, layers: Int, draftPMin: Float, draft: DraftChoice?) throws -> MirrorOptions {
         var s = DecoderSpec(mode: .mirror)
@@ -102,6 +104,7 @@ struct MirrorFlags: ParsableArguments {
         s.draftBonus = !noDraftBonus
         s.runnerUps = runnerUps
         s.proxyVocab = proxyVocab
+        s.exitLens = exitLens
     }
 }
 

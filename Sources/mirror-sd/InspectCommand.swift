@@ -1,10 +1,11 @@
 import ArgumentParser
 import GGUF
+import Llama
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Print a GGUF file's metadata, tensor table and parameter count.")
+        abstract: "Print a GGUF file's metadata, tensor table and parameter count (and a Llama model's fingerprint, which exit lenses name).")
 
     @Argument(help: "The GGUF file.")
     var file: String
@@ -31,6 +32,10 @@ struct InspectCommand: ParsableCommand {
         }
         let params = f.parameterCount
         print("\nparameters: \(params) (\(String(format: "%.1f", Double(params) / 1e6)) M)")
+        // Llama models: what an exit lens made for this model records (tools/lens/README.md).
+        if (try? f.string("general.architecture")) == "llama", let fp = try? LlamaModel.fingerprint(of: f) {
+            print("fingerprint: \(fp)")
+        }
     }
 }
 

@@ -24,7 +24,8 @@ struct RunReport {
         note(line + "]")
         if let sp = result.stats.speculative { note("[" + sp.summary + "]") }
         if let m = result.stats.mirror, let o = prepared.mirror {
-            note("[mirror γ=\(o.gamma) κ=\(o.kappa) ℓe=\(o.exitLayer) fallback \(o.fallback.rawValue): " + m.summary + "]")
+            let lens = o.kappa == 0 ? "" : " lens " + (prepared.exitLens.map { ($0 as NSString).lastPathComponent } ?? "none")
+            note("[mirror γ=\(o.gamma) κ=\(o.kappa) ℓe=\(o.exitLayer)\(lens) fallback \(o.fallback.rawValue): " + m.summary + "]")
         }
     }
 
@@ -35,7 +36,7 @@ struct RunReport {
         let body = JSONBody(text: result.text, tokens: result.tokens.map(Int.init), promptTokens: result.stats.generation.promptTokens,
                             stopReason: result.stopReason.rawValue, mode: mode.rawValue, backend: backend, threads: threads,
                             stats: .init(loadSeconds: loadSeconds, decode: stats),
-                            draftBackend: prepared.draftType, draft: prepared.draft?.choice.description)
+                            draftBackend: prepared.draftType, draft: prepared.draft?.choice.description, exitLens: prepared.exitLens)
         return String(decoding: try encoder.encode(body), as: UTF8.self)
     }
 
@@ -47,6 +48,8 @@ struct RunReport {
         let threads: Int
         let stats: Stats
         let draftBackend, draft: String?
+        /// Mirror: the exit lens file the proxy applied (nil: the raw logit lens or another mode).
+        let exitLens: String?
     }
 
     /// The load time beside the decode report's own fields, in one object.

@@ -109,6 +109,7 @@ final class ServerTests: XCTestCase {
         try expect(try json(["messages": user, "mirror_sd": ["mode": "sd", "draft": "/etc/passwd"]]), 400, "mirror_sd.draft", "must be one of")
         try expect(try json(["messages": user, "mirror_sd": ["mode": "mirror", "gamma": 99]]), 400, nil, "gamma")
         try expect(try json(["messages": user, "mirror_sd": ["mode": "mirror", "runner_ups": 9]]), 400, nil, "runner_ups must be in 0...gamma+1")
+        try expect(try json(["messages": user, "mirror_sd": ["mode": "mirror", "exit_lens": "/etc/passwd"]]), 400, "mirror_sd.exit_lens", "must be auto or none")
         try expect(try json(["messages": [["role": "user", "content": String(repeating: "word ", count: 200)]]]), 400, "messages",
                    "the context holds 64")
         try expect(Data(String(repeating: " ", count: 5000).utf8), 413, nil, "larger than the 4096 bytes")

@@ -42,6 +42,9 @@ public final class MirrorDecoder {
         guard mirror.exitLayer < target.layerCount else {
             throw GenerationError.invalidOption("--exit-layer must be below the target's \(target.layerCount) layers, got \(mirror.exitLayer)")
         }
+        if let l = target.exitLensLayer, l != mirror.exitLayer {
+            throw GenerationError.invalidOption("the exit lens is for layer \(l), but the early exit is after layer \(mirror.exitLayer)")
+        }
         let context = min(target.maxContext, draft.maxContext)
         guard prompt.count + 1 < context else { throw GenerationError.promptTooLong(tokens: prompt.count, context: context) }
         target.truncate(to: 0)
@@ -207,7 +210,7 @@ final class TargetRun: @unchecked Sendable {
             let draftN = n + offset
             if kappa > 0 {
                 let pv = min(mirror.proxyVocab ?? v, v)
-                let proxy = target.batchLogits(vocabLimit: pv)
+                let proxy = target.proxyLogits(vocabLimit: pv)
                 for k in 0..<(offset * kappa) { cands[k] = -1 }
                 for j in 0...n {
                     let exclude: Int32 = j < n ? window[j] : -1

@@ -3,10 +3,13 @@
 
 The lens for layer L maps u = h_L / rms(h_L) to w * rms_norm(A u + b) before the target's frozen head
 (w: its final norm weight); A = I, b = 0 is the raw logit lens. A and b start from the closed-form
-least-squares fit to the target's final-normed hidden state (1/w folded in), then train by AdamW on
+least-squares fit to the target's final-normed hidden state (1/w folded in), then train by Adam on
 cross-entropy to the target's top-32 distribution plus 0.5 x cross-entropy to its argmax, the softmax
 over ids 0..16383 and every top-32 id of the batch (the evaluation, `mirror-sd eval-lens`, uses the
-whole head). numpy only; seeded; runs on 2 cores in a few minutes per layer.
+whole head), with decoupled weight decay toward the least-squares fit. Every `--val-every`-th block of
+1,024 rows (whole prompts, mostly) is kept out as a validation set; the weights with the best
+validation Omega_4 over answer rows are the ones written, so a long budget cannot overfit.
+numpy only; seeded; runs on 2 cores in a few minutes per layer.
 """
 import argparse
 import json
@@ -64,8 +67,11 @@ def lsq(u, z):
     return sol[:-1].T.astype(np.float32), sol[-1].astype(np.float32)
 
 
-def train(u, top_ids, top_logits, head, norm, a, b, eps, seconds, batch, lr, rng, log):
+def train(u, top_ids, top_logits, head, norm, a, b, eps, seconds, batch, lr, decay, rng, log, pick, score):
+    """Adam from (a, b); `pick(batch)` draws row indices, `score(a, b)` is the validation figure to maximise."""
     n, dim = u.shape
+    a0, b0 = a.copy(), b.copy()
+    best = (score(a, b), a.copy(), b.copy(), 0)
     base = np.arange(min(16384, len(head)))
     mt, vt = [np.zeros_like(a), np.zeros_like(b)], [np.zeros_like(a), np.zeros_like(b)]
     b1, b2 = 0.9, 0.95
@@ -75,7 +81,7 @@ def train(u, top_ids, top_logits, head, norm, a, b, eps, seconds, batch, lr, rng
         step += 1
         frac = min(1.0, (time.time() - t0) / seconds)
         rate = lr * min(1.0, step / 10) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
-        idx = rng.integers(0, n, batch)
+        idx = pick(batch)
         ub, ti, tl = u[idx], top_ids[idx], top_logits[idx]
         vocab = np.union1d(base, ti.ravel())
         pos = np.searchsorted(vocab, ti)
@@ -107,9 +113,17 @@ def train(u, top_ids, top_logits, head, norm, a, b, eps, seconds, batch, lr, rng
             vt[i] = b2 * vt[i] + (1 - b2) * grad * grad
             mh, vh = mt[i] / (1 - b1 ** step), vt[i] / (1 - b2 ** step)
             param -= rate * mh / (np.sqrt(vh) + 1e-8)
-        if step % 25 == 0 or step == 1:
-            log(f"    step {step}: loss {loss:.3f}, lr {rate:.2e}, {time.time() - t0:.0f} s")
-    return a, b, step
+        a -= rate * decay * (a - a0)
+        b -= rate * decay * (b - b0)
+        if step % 25 == 0:
+            val = score(a, b)
+            if val > best[0]:
+                best = (val, a.copy(), b.copy(), step)
+            log(f"    step {step}: loss {loss:.3f}, validation Ω4 {val:.3f}, lr {rate:.2e}, {time.time() - t0:.0f} s")
+    val = score(a, b)
+    if val > best[0]:
+        best = (val, a.copy(), b.copy(), step)
+    return best[1], best[2], step, best[3], best[0]
 
 
 def omega(u, y, head, norm, a, b, eps, kappas=(1, 2, 4, 8)):
@@ -168,6 +182,10 @@ def main():
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--decay", type=float, default=0.0, help="decoupled weight decay toward the least-squares fit")
+    ap.add_argument("--answer-share", type=float, default=0.0,
+                    help="share of each batch drawn from answer rows (0: uniform over all rows)")
+    ap.add_argument("--val-every", type=int, default=8, help="every N-th block of 1,024 rows is validation (0: none)")
     ap.add_argument("--target-name", default="SmolLM2-135M-Instruct")
     a = ap.parse_args()
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
@@ -178,28 +196,50 @@ def main():
     for l in layers:
         if l not in m["layers"]:
             sys.exit(f"layer {l} was not recorded (recorded: {m['layers']})")
+    if not 0 <= a.answer_share <= 1:
+        sys.exit("--answer-share must be in [0, 1]")
     rng = np.random.default_rng(a.seed)
     z = data["final"].astype(np.float32)
     y = data["top_ids"][:, 0]
     n = len(z)
-    log(f"{n} rows ({int(data['answer'].sum())} answer rows) from {len(parts)} folder(s); layers {layers}")
+    block = np.arange(n) // 1024
+    val = (block % a.val_every == a.val_every - 1) if a.val_every > 0 else np.zeros(n, dtype=bool)
+    fit = np.flatnonzero(~val)
+    fit_answer = np.flatnonzero(~val & data["answer"])
+    val_answer = np.flatnonzero(val & data["answer"])
+    log(f"{n} rows ({int(data['answer'].sum())} answer rows) from {len(parts)} folder(s); layers {layers}; "
+        f"validation: {int(val.sum())} rows, {len(val_answer)} answer rows")
+
+    def pick(batch):
+        k = int(round(batch * a.answer_share)) if len(fit_answer) else 0
+        return np.concatenate([rng.choice(fit, batch - k), rng.choice(fit_answer, k)]) if k else rng.choice(fit, batch)
+
     tensors, report = [], {}
+    eye, zero = np.eye(len(norm), dtype=np.float32), np.zeros_like(norm)
     for l in layers:
         u = unit_rms(data["h"][l], eps)
         t0 = time.time()
-        a0, b0 = lsq(u, z)
+        a0, b0 = lsq(u[fit], z[fit])
         # From z = A u + b to w * rms_norm(A' u + b'): fold 1/w in.
         a1, b1 = a0 / norm[:, None], b0 / norm
         log(f"  layer {l}: least squares in {time.time() - t0:.1f} s")
-        steps = 0
+        score = (lambda a_, b_: float(omega(u[val_answer], y[val_answer], head, norm, a_, b_, eps, (4,))[0])) \
+            if len(val_answer) else (lambda a_, b_: 0.0)
+        steps, best_step, best = 0, 0, score(a1, b1)
         if a.seconds > 0:
-            a1, b1, steps = train(u, data["top_ids"], data["top_logits"], head, norm, a1, b1, eps,
-                                  a.seconds, a.batch, a.lr, rng, log)
-        check = rng.choice(n, min(n, 4096), replace=False)
+            a1, b1, steps, best_step, best = train(u, data["top_ids"], data["top_logits"], head, norm, a1, b1, eps,
+                                                   a.seconds, a.batch, a.lr, a.decay, rng, log, pick, score)
+        check = rng.choice(fit, min(len(fit), 4096), replace=False)
         om = omega(u[check], y[check], head, norm, a1, b1, eps)
-        raw = omega(u[check], y[check], head, norm, np.eye(len(norm), dtype=np.float32), np.zeros_like(norm), eps)
-        log(f"  layer {l}: {steps} steps; training rows Ω1/2/4/8 raw {np.round(raw, 3)} lens {np.round(om, 3)}")
-        report[str(l)] = {"steps": steps, "train_omega_raw": raw.tolist(), "train_omega_lens": om.tolist()}
+        raw = omega(u[check], y[check], head, norm, eye, zero, eps)
+        entry = {"steps": steps, "best_step": best_step, "train_omega_raw": raw.tolist(), "train_omega_lens": om.tolist()}
+        if len(val_answer):
+            entry["val_omega_raw"] = omega(u[val_answer], y[val_answer], head, norm, eye, zero, eps).tolist()
+            entry["val_omega_lens"] = omega(u[val_answer], y[val_answer], head, norm, a1, b1, eps).tolist()
+        log(f"  layer {l}: {steps} steps, kept step {best_step}; training rows Ω1/2/4/8 raw {np.round(raw, 3)} "
+            f"lens {np.round(om, 3)}" + (f"; validation answer rows raw {np.round(entry['val_omega_raw'], 3)} "
+                                         f"lens {np.round(entry['val_omega_lens'], 3)}" if len(val_answer) else ""))
+        report[str(l)] = entry
         tensors += [(f"lens.{l}.weight", a1), (f"lens.{l}.bias", b1)]
     meta = {
         "general.architecture": ("str", "mirrorsd.exit_lens"),
@@ -208,7 +248,8 @@ def main():
         "mirrorsd.lens.target_name": ("str", a.target_name),
         "mirrorsd.lens.dim": ("u32", m["dim"]),
         "mirrorsd.lens.layers": ("i32[]", layers),
-        "mirrorsd.lens.recipe": ("str", f"tools/lens/train.py --seconds {a.seconds:g} --batch {a.batch} --lr {a.lr:g} --seed {a.seed}"),
+        "mirrorsd.lens.recipe": ("str", f"tools/lens/train.py --seconds {a.seconds:g} --batch {a.batch} --lr {a.lr:g} --seed {a.seed} "
+                                      f"--decay {a.decay:g} --answer-share {a.answer_share:g} --val-every {a.val_every}"),
         "mirrorsd.lens.data": ("str", f"{n} rows from {len(parts)} lens-data run(s) over training-split Spec-Bench prompts"),
     }
     write_gguf(a.out, meta, tensors)

@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
             bonus-guess branch with each window). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
             SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma); a mirror \
             method may end in ^K for its own κ (mirror^0: no early-exit candidates), then in ~R for its own \
-            number of runner-up branches (mirror~2), in that order, and last in !raw for the raw logit lens instead of --exit-lens \
+            number of runner-up branches (mirror~2), then in #L for its own exit layer (mirror^2#18), in that order, and last in !raw for the raw logit lens instead of --exit-lens \
             (mirror@small!raw beside mirror@small compares the trained lens with none). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
             included) divided by the first method's. Greedy by default, and each method's output is checked \
             against the first's; with --temp > 0 every method samples with the same seed per prompt (--seed plus \
@@ -67,6 +67,8 @@ struct BenchCommand: ParsableCommand {
         var kappa: Int?
         /// ~R: runner-up branches for this method.
         var runnerUps: Int?
+        /// #L: the exit layer for this method.
+        var exitLayer: Int?
         /// !raw: the raw logit lens, whatever --exit-lens says.
         var rawLens = false
     }
@@ -78,6 +80,11 @@ struct BenchCommand: ParsableCommand {
             if rest.hasSuffix("!raw") {
                 method.rawLens = true
                 rest = rest.dropLast(4)
+            }
+            if let hash = rest.lastIndex(of: "#") {
+                guard let l = Int(rest[rest.index(after: hash)...]), l >= 1 else { throw ValidationError("bad exit layer in '\(m)'") }
+                method.exitLayer = l
+                rest = rest[..<hash]
             }
             if let tilde = rest.lastIndex(of: "~") {
                 guard let r = Int(rest[rest.index(after: tilde)...]), r >= 0 else { throw ValidationError("bad runner-up count in '\(m)'") }
@@ -150,6 +157,12 @@ struct BenchCommand: ParsableCommand {
             if let k = m.kappa {
                 guard m.kind == .mirror, k <= 16 else { throw ValidationError("'\(m.name)': ^κ is for mirror methods, 0...16") }
                 mo.kappa = k
+            }
+            if let l = m.exitLayer {
+                guard m.kind == .mirror, l < model.config.layers else {
+                    throw ValidationError("'\(m.name)': #L is for mirror methods, 1..<\(model.config.layers)")
+                }
+                mo.exitLayer = l
             }
             mirrorOptions[m.name] = mo
             if m.kind == .mirror {

@@ -21,6 +21,8 @@ public struct MethodRun: Codable, Sendable, Equatable {
     public var roundsByAcceptance: [Int]? = nil
     public var fallbacksByAcceptance: [Int]? = nil
     public var reusesBySource: [String: [Int]]? = nil
+    /// Mirror-SD with the adaptive γ: the mean window budget.
+    public var adaptiveGammaMean: Double? = nil
     public var tokensPerSecond: Double { seconds > 0 ? Double(tokens.count) / seconds : 0 }
     public init(tokens: [Int32], seconds: Double, tokensPerStep: Double, foreignLoad: Double) {
         self.tokens = tokens

@@ -42,6 +42,8 @@ public struct DecoderSpec: Sendable, Equatable {
     public var draftBonus = true
     /// Mirror: runner-up branches beside the own branch; nil: `Defaults.runnerUps`.
     public var runnerUps: Int? = nil
+    /// Mirror: each window's length chosen in 1...gamma from measured acceptance and timings.
+    public var adaptiveGamma = false
     /// Mirror: the exit lens: nil or "auto" (a lens in `Defaults.lensDirectory` trained for this
     /// target at the exit layer, if there is one), "none" (the raw logit lens), or a file path.
     public var exitLens: String? = nil
@@ -174,6 +176,7 @@ public final class Engine {
             let r = spec.runnerUps ?? Defaults.runnerUps
             guard (0...(spec.gamma + 1)).contains(r) else { throw EngineError("--runner-ups must be in 0...gamma+1 (\(spec.gamma + 1)), got \(r)") }
             o.runnerUps = r
+            o.adaptiveGamma = spec.adaptiveGamma
             o.proxyVocab = (spec.proxyVocab ?? 0) > 0 ? spec.proxyVocab : nil
             return o
         } catch let e as GenerationError { throw EngineError(e.description) }

@@ -31,6 +31,8 @@ public struct MirrorReport: Codable, Sendable, Equatable {
     public var targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds: Double
     public var draftBranchSeconds, draftSelectSeconds, draftIdleSeconds, draftHiddenSeconds: Double
     public var stepMs, predictedStepMs: Double
+    /// The adaptive γ's mean window budget; nil with a fixed γ.
+    public var adaptiveGammaMean: Double?
 
     public init(_ m: MirrorStats, options o: MirrorOptions) {
         gamma = o.gamma; kappa = o.kappa; exitLayer = o.exitLayer; fallback = o.fallback.rawValue
@@ -44,6 +46,7 @@ public struct MirrorReport: Codable, Sendable, Equatable {
         targetWaitSeconds = m.targetWaitSeconds; draftBranchSeconds = m.draftBranchSeconds
         draftSelectSeconds = m.draftSelectSeconds; draftIdleSeconds = m.draftIdleSeconds
         draftHiddenSeconds = m.draftHiddenSeconds; stepMs = m.stepSeconds * 1e3; predictedStepMs = m.predictedStepSeconds * 1e3
+        adaptiveGammaMean = o.adaptiveGamma ? m.meanAdaptiveGamma : nil
     }
 }
 

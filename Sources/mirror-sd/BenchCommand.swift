@@ -18,7 +18,8 @@ struct BenchCommand: ParsableCommand {
             Methods (--modes): ar[:THREADS] (plain decoding of the target), sd (serial speculative decoding), \
             mirror (Mirror-SD), mirror-ee (Mirror-SD whose draft waits for the early exit instead of starting its own \
             bonus-guess branch with each window). A speculative method may name its own draft and window: sd@small+lookup*3 is serial \
-            SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma); a mirror \
+            SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma), and \
+            mirror*8a chooses each window's length in 1...8 (--adaptive-gamma); a mirror \
             method may end in ^K for its own κ (mirror^0: no early-exit candidates), then in ~R for its own \
             number of runner-up branches (mirror~2), then in #L for its own exit layer (mirror^2#18), in that order, and last in !raw for the raw logit lens instead of --exit-lens \
             (mirror@small!raw beside mirror@small compares the trained lens with none). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
@@ -61,6 +62,8 @@ struct BenchCommand: ParsableCommand {
         var threads = 1
         var draft: String?
         var gamma: Int?
+        /// *Ga: the adaptive γ up to G.
+        var adaptiveGamma = false
         /// mirror-ee: branches from the early exit only (no own bonus-guess branch).
         var draftBonus = true
         /// ^K: early-exit candidates per position for this method.
@@ -97,7 +100,9 @@ struct BenchCommand: ParsableCommand {
                 rest = rest[..<caret]
             }
             if let star = rest.lastIndex(of: "*") {
-                guard let g = Int(rest[rest.index(after: star)...]), g >= 1 else { throw ValidationError("bad γ in '\(m)'") }
+                var value = rest[rest.index(after: star)...]
+                if value.hasSuffix("a") { method.adaptiveGamma = true; value = value.dropLast() }
+                guard let g = Int(value), g >= 1 else { throw ValidationError("bad γ in '\(m)'") }
                 method.gamma = g
                 rest = rest[..<star]
             }
@@ -164,6 +169,10 @@ struct BenchCommand: ParsableCommand {
                 }
                 mo.exitLayer = l
             }
+            if m.adaptiveGamma {
+                guard m.kind == .mirror else { throw ValidationError("'\(m.name)': *Ga (adaptive γ) is for mirror methods") }
+                mo.adaptiveGamma = true
+            }
             mirrorOptions[m.name] = mo
             if m.kind == .mirror {
                 do {
@@ -227,6 +236,7 @@ struct BenchCommand: ParsableCommand {
                     let busy = ms.targetPrefixSeconds + ms.targetSuffixSeconds + ms.targetWaitSeconds
                     run.targetWaitShare = busy > 0 ? ms.targetWaitSeconds / busy : 0
                     run.lawRatio = ms.stepSeconds > 0 ? ms.predictedStepSeconds / ms.stepSeconds : nil
+                    if ms.adaptiveWindows > 0 { run.adaptiveGammaMean = ms.meanAdaptiveGamma }
                 }
                 runs[m.name] = run
                 done += 1
@@ -249,11 +259,16 @@ struct BenchCommand: ParsableCommand {
             let omega = runs.compactMap(\.omega).reduce(0, +) / Double(runs.count)
             let wait = runs.compactMap(\.targetWaitShare).reduce(0, +) / Double(runs.count)
             let law = runs.compactMap(\.lawRatio)
-            md += String(format: "\n%@ (draft %@, γ=%d, κ=%d, ℓe=%d, exit lens %@, proxy vocabulary %@, own bonus branch %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%, target waiting %.1f %% of its rounds, latency law predicted/measured %.3f (range %.3f–%.3f)\n",
+            md += String(format: "\n%@ (draft %@, γ=%d, κ=%d, ℓe=%d, exit lens %@, proxy vocabulary %@, own bonus branch %@): mean per-prompt reuse %.1f %%, Ω_κ %.1f %%, target waiting %.1f %% of its time, latency law predicted/measured %.3f (range %.3f–%.3f)\n",
                          m.name, choices[m.name]!.description, mo.gamma, mo.kappa, mo.exitLayer,
                          (lenses[m.name]??.path).map { ($0 as NSString).lastPathComponent } ?? "none", mo.proxyVocab.map(String.init) ?? "all", mo.draftBonus ? "on" : "off", reuse * 100, omega * 100, wait * 100,
                          law.isEmpty ? 0 : law.reduce(0, +) / Double(law.count), law.min() ?? 0, law.max() ?? 0)
             if mo.runnerUps > 0 { md += "runner-up branches: \(mo.runnerUps) per round\n" }
+            let adaptive = runs.compactMap(\.adaptiveGammaMean)
+            if !adaptive.isEmpty {
+                md += String(format: "adaptive γ (up to %d): mean window budget %.2f (per prompt %.2f–%.2f)\n", mo.gamma,
+                             adaptive.reduce(0, +) / Double(adaptive.count), adaptive.min()!, adaptive.max()!)
+            }
             if let table = report.acceptanceTable(m.name) { md += "\n" + table }
         }
         print(md)

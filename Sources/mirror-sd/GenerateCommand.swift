@@ -78,6 +78,8 @@ struct MirrorFlags: ParsableArguments {
     @Flag(help: "Mirror: do not pin the two workers to CPUs 0 and 1.") var noPin = false
     @Flag(help: "Mirror: the draft waits for the early exit instead of starting its own bonus-guess branch with each window (the scheduler before 2026-12).")
     var noDraftBonus = false
+    @Flag(help: "Mirror: choose each window's length in 1...--gamma from the acceptance and timings measured so far (the README's Mirror-SD section has the measurement).")
+    var adaptiveGamma = false
     @Option(help: "Mirror: branches from the draft's own second choices, started with its own branch (at the slots where verdicts landed most; default \(Defaults.runnerUps)).")
     var runnerUps: Int?
     @Option(help: "Mirror: the early-exit proxy covers the first N token ids only (0: the whole vocabulary). 8192 measured faster than the whole 49,152 on SmolLM2 (Spec-Bench sweep in the README).")
@@ -103,6 +105,7 @@ struct MirrorFlags: ParsableArguments {
         s.pinThreads = !noPin
         s.draftBonus = !noDraftBonus
         s.runnerUps = runnerUps
+        s.adaptiveGamma = adaptiveGamma
         s.proxyVocab = proxyVocab
         s.exitLens = exitLens
     }

@@ -32,14 +32,15 @@ final class MirrorToyTests: XCTestCase {
         for fallback in FallbackPolicy.allCases {
             for (gamma, kappa, exit) in [(1, 1, 2), (3, 2, 2), (4, 0, 2), (4, 3, 1), (6, 4, 3)] {
                 for (agreement, swap) in [(1.0, false), (0.6, false), (0.6, true), (0.0, false)] {
-                    for (ownBranch, runnerUps) in [(true, 0), (true, 2), (false, 0)] {
+                    for (ownBranch, runnerUps, adaptive) in [(true, 0, false), (true, 2, false), (false, 0, false), (true, 0, true)] {
                         let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement, swapOnDisagree: swap)
                         target.proxyNoise = 1.5
                         var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false)
                         o.draftBonus = ownBranch
                         o.runnerUps = min(runnerUps, gamma + 1)
+                        o.adaptiveGamma = adaptive
                         let r = try mirror(target: target, draft: draft, n: 50, o)
-                        let what = "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement) swap \(swap) own branch \(ownBranch) runner-ups \(runnerUps)"
+                        let what = "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement) swap \(swap) own branch \(ownBranch) runner-ups \(runnerUps) adaptive \(adaptive)"
                         XCTAssertEqual(r.tokens, want, what)
                         XCTAssertEqual(r.stats.reused + r.stats.fallbacks, r.stats.roundsByAcceptance.reduce(0, +), what)
                         XCTAssertLessThanOrEqual(r.stats.ownReused, r.stats.reused, what)
@@ -143,6 +144,27 @@ final class MirrorToyTests: XCTestCase {
         XCTAssertGreaterThan(b.stats.fallbacks, 0)
         XCTAssertGreaterThan(b.stats.draftIdleSeconds, 0)
         XCTAssertEqual(b.stats.reused + b.stats.fallbacks, b.stats.roundsByAcceptance.reduce(0, +))
+    }
+
+    /// The adaptive γ on scripted latencies: behind a slow target an agreeing draft gets long windows,
+    /// and a draft slower than the target gets short ones; the output is the target's either way.
+    func testAdaptiveGammaFollowsTheScriptedLatencies() throws {
+        let want = try greedy(11, n: 60)
+        var o = try MirrorOptions(gamma: 8, kappa: 0, exitLayer: 1, pinThreads: false)
+        o.adaptiveGamma = true
+        let slowTarget = ToyLM(seed: 11)
+        slowTarget.latency = 0.008
+        let a = try mirror(target: slowTarget, draft: ToyLM(seed: 11), n: 60, o)
+        let fastTarget = ToyLM(seed: 11)
+        fastTarget.latency = 0.002
+        let slowDraft = ToyLM(seed: 11)
+        slowDraft.latency = 0.004
+        let b = try mirror(target: fastTarget, draft: slowDraft, n: 60, o)
+        XCTAssertEqual(a.tokens, want)
+        XCTAssertEqual(b.tokens, want)
+        // Each window length below the first is tried about once before the measured flat cost wins.
+        XCTAssertGreaterThan(a.stats.meanAdaptiveGamma, 4, "an agreeing draft that costs nothing: long windows")
+        XCTAssertLessThan(b.stats.meanAdaptiveGamma, 3, "each draft token costs twice a verification: short windows")
     }
 
     func testEndOfSequenceMidWindowStopsBothWorkers() throws {

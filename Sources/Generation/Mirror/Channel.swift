@@ -16,6 +16,8 @@ final class MirrorChannel: @unchecked Sendable {
         /// n rows of the draft's distributions (sampling only), valid until the round after next.
         var probs: UnsafePointer<Float>? = nil
         var reused = false
+        /// The draft's mean single-row step so far (seconds; 0 before one is measured).
+        var stepSeconds = 0.0
         var failed: String? = nil
     }
 

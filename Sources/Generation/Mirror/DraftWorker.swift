@@ -54,6 +54,11 @@ final class DraftWorker: @unchecked Sendable {
     var keepBuf: [Int32]
     var window: [Int32]
     var n = 0            // current window length
+    /// Tokens a branch drafts at most: the latest budget (the next window cannot be longer than the
+    /// one after it, except when the adaptive γ grows, and then it grows a round later).
+    var cap = 0
+    /// The mean single-row forward, for the target's window controller.
+    var stepSeconds = 0.0
     var wnNode: Int32 = -1
     let arena: [UnsafeMutablePointer<Float>]  // two, for alternate rounds (sampling only)
 
@@ -145,6 +150,7 @@ final class DraftWorker: @unchecked Sendable {
         spans?.add("wait candidates", idle, WallClock.now())
         let first = channel.start.payload.first
         var budget = channel.start.payload.budget
+        cap = min(budget, options.gamma)
         // The first window: fresh, after the last prompt token and the target's first token.
         var t0 = WallClock.now()
         rowTokens[0] = prompt[prompt.count - 1]
@@ -178,6 +184,7 @@ final class DraftWorker: @unchecked Sendable {
             let verdict = channel.verdict.payload
             if verdict.stop { return }
             budget = verdict.budget
+            cap = min(max(budget, 1), options.gamma)
             t0 = WallClock.now()
             let reused = try select(accepted: verdict.accepted, next: verdict.next, budget: budget, parity: parity)
             stats.draftSelectSeconds += WallClock.now() - t0
@@ -194,6 +201,7 @@ final class DraftWorker: @unchecked Sendable {
         for i in 0..<n { w[i] = window[i] }
         channel.window.payload.n = n
         channel.window.payload.reused = reused
+        channel.window.payload.stepSeconds = stepSeconds
         if !greedy { channel.window.payload.probs = UnsafePointer(arena[parity] + (reused ? selectedBranch : maxBranches) * options.gamma * v) }
         channel.window.post(UInt64(round + 1))
     }
@@ -229,11 +237,17 @@ final class DraftWorker: @unchecked Sendable {
     @inline(__always)
     func forwardRows(_ rows: Int) throws -> UnsafeMutablePointer<Float> {
         stats.speculative.draftForwards += 1
-        return try rowTokens.withUnsafeBufferPointer { t in
+        let t0 = rows == 1 ? WallClock.now() : 0
+        let logits = try rowTokens.withUnsafeBufferPointer { t in
             try rowParents.withUnsafeBufferPointer { p in
                 try model.forwardTree(UnsafeBufferPointer(rebasing: t[0..<rows]), parents: UnsafeBufferPointer(rebasing: p[0..<rows]))
             }
         }
+        if rows == 1 {
+            let dt = WallClock.now() - t0
+            stepSeconds = stepSeconds == 0 ? dt : 0.9 * stepSeconds + 0.1 * dt
+        }
+        return logits
     }
 
     /// The node holding window token w_{i+1} (i in 0..<n), or -1.
@@ -264,7 +278,7 @@ final class DraftWorker: @unchecked Sendable {
         // timing. The runner-ups follow until the candidates come (rollOutBranches goes on with them).
         repeat {
             try step(branches: 0..<1, parity: parity, pending: Int32(model.pendingCount), rows: 0)
-        } while steps[0] < options.gamma && !done[0] && !candidatesArrived(round)
+        } while steps[0] < cap && !done[0] && !candidatesArrived(round)
         while anyLive(1..<count) && !candidatesArrived(round) {
             try step(branches: 1..<count, parity: parity, pending: Int32(model.pendingCount), rows: 0)
         }
@@ -309,7 +323,7 @@ final class DraftWorker: @unchecked Sendable {
     /// first, then its last drafted token), runs the batch, and records each branch's next token.
     func step(branches: Range<Int>, only: Int = -1, parity: Int, pending base: Int32, rows start: Int) throws {
         var rows = start
-        for b in branches where (only < 0 || b == only) && !done[b] && steps[b] < options.gamma {
+        for b in branches where (only < 0 || b == only) && !done[b] && steps[b] < cap {
             let s = steps[b]
             if s == 0 {
                 rowTokens[rows] = cand[b]
@@ -388,7 +402,7 @@ final class DraftWorker: @unchecked Sendable {
     /// Whether a branch in `range` (or `only`, when set) still has tokens to draft. A loop, not a
     /// closure: a closure capturing `only` would box it on every call in a debug build.
     func anyLive(_ range: Range<Int>, only: Int = -1) -> Bool {
-        for b in range where (only < 0 || b == only) && !done[b] && steps[b] < options.gamma { return true }
+        for b in range where (only < 0 || b == only) && !done[b] && steps[b] < cap { return true }
         return false
     }
 

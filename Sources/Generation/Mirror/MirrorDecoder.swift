@@ -118,6 +118,8 @@ final class TargetRun: @unchecked Sendable {
     var candidatesPending = false
     var trace: [(committed: Int, targetKV: Int)] = []
     var spans: SpanRecorder? = nil
+    /// The adaptive γ (`mirror.adaptiveGamma`); its row cost is set from the prefill.
+    var windows: WindowController
 
     init(decoder: MirrorDecoder, channel: MirrorChannel, options: GenerationOptions, mirror: MirrorOptions, prompt: [Int32],
          context: Int, onText: @escaping (String) -> Bool) {
@@ -129,6 +131,7 @@ final class TargetRun: @unchecked Sendable {
         self.context = context
         self.onText = onText
         sink = CommitSink(tokenizer: decoder.tokenizer, options: options)
+        windows = WindowController(maxGamma: mirror.gamma, rowCost: 0)
         stats.sizeAcceptanceCounts(gamma: mirror.gamma)
     }
 
@@ -151,6 +154,7 @@ final class TargetRun: @unchecked Sendable {
         spans?.add("prefill", t0, WallClock.now())
         let first = options.sampling.isGreedy ? Sampler.argmax(firstLogits, count: v) : verifier.sampler.sample(firstLogits)
         stats.speculative.prefillSeconds = WallClock.now() - t0
+        windows.rowCost = stats.speculative.prefillSeconds / Double(prompt.count)
         t0 = WallClock.now()
         var going = try sink.commit(first, onText: onText)
         var L = prompt.count + 1  // committed tokens; the newest, c, is not in the target's KV yet
@@ -242,6 +246,10 @@ final class TargetRun: @unchecked Sendable {
             L += a + 1
             c = next
             lastAccepted = a + offset
+            if mirror.adaptiveGamma {
+                windows.record(drafted: n, acceptedLength: a, verifySeconds: WallClock.now() - p0,
+                               draftStepSeconds: msg.stepSeconds, reused: round == 0 ? nil : msg.reused)
+            }
             going = postVerdict(round: round, accepted: a + offset, next: next, L: L, stop: !going)
             stats.targetSuffixSeconds += WallClock.now() - p1
             spans?.add("verify suffix", p1, WallClock.now())
@@ -300,7 +308,10 @@ final class TargetRun: @unchecked Sendable {
 
     func budget(_ L: Int) -> Int {
         // A window of n is verified at positions L-1 ..< L+n, within the context.
-        max(0, min(mirror.gamma, options.maxTokens - sink.tokens.count, context - L))
+        let g = mirror.adaptiveGamma ? windows.gamma : mirror.gamma
+        let b = max(0, min(g, options.maxTokens - sink.tokens.count, context - L))
+        if mirror.adaptiveGamma && b > 0 { stats.adaptiveGammaSum += b; stats.adaptiveWindows += 1 }
+        return b
     }
 
     /// Ends the draft worker wherever it is in round `round`: it first waits for candidates, then for

@@ -33,6 +33,9 @@ public struct MirrorOptions: Sendable {
     /// window its second choice (the correction if the target rejects w_j there), and at the bonus
     /// slot its second guess. The slots are ranked by how often verdicts landed on them so far.
     public var runnerUps = 0
+    /// Choose each round's window in 1...gamma from the acceptance and timings measured so far
+    /// (`WindowController`); false: every window is gamma long (less where the draft is unconfident).
+    public var adaptiveGamma = false
 
     public init(gamma: Int = 4, kappa: Int = 2, exitLayer: Int, branchPositions: Int? = nil,
                 fallback: FallbackPolicy = .wait, pinThreads: Bool = true) throws {

@@ -25,6 +25,9 @@ public struct MirrorStats: Sendable, Codable, Equatable {
     /// Reuses by the reused branch's source and the verdict's slot: entry
     /// source.rawValue · (γ + 1) + accepted length.
     public var reusesBySourceAndSlot: [Int] = []
+    /// With the adaptive γ: the windows' budgets summed, over `adaptiveWindows` windows.
+    public var adaptiveGammaSum = 0
+    public var adaptiveWindows = 0
 
     // Target worker times (seconds, summed over rounds).
     public var targetPrefixSeconds = 0.0   // layers 1..ℓe and the proxy head
@@ -46,6 +49,8 @@ public struct MirrorStats: Sendable, Codable, Equatable {
     public var reuseRate: Double { rounds > 0 ? Double(reused) / Double(rounds) : 0 }
     public var fallbackRate: Double { rounds > 0 ? Double(fallbacks) / Double(rounds) : 0 }
     public var omega: Double { omegaRounds > 0 ? Double(omegaHits) / Double(omegaRounds) : 0 }
+    /// The adaptive γ's mean budget (0 with a fixed γ).
+    public var meanAdaptiveGamma: Double { adaptiveWindows > 0 ? Double(adaptiveGammaSum) / Double(adaptiveWindows) : 0 }
     /// Draft work that ran while the target computed.
     public var draftHiddenSeconds: Double { max(0, draftBranchSeconds + draftSelectSeconds - targetWaitSeconds) }
     public var stepSeconds: Double { rounds > 0 ? (targetPrefixSeconds + targetSuffixSeconds + targetWaitSeconds) / Double(rounds) : 0 }
@@ -109,13 +114,14 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         return String(format: """
             reuse %.1f %% (own bonus guess %d of %d%@), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
             target prefix %.3f s, suffix %.3f s, waiting %.3f s; draft branches %.3f s, after-verdict %.3f s (fresh %.3f s), idle %.3f s, \
-            hidden %.3f s; rendezvous EE %.1f µs, FV %.1f µs, WIN %.1f µs per round; step %.2f ms measured, %.2f ms predicted
+            hidden %.3f s; rendezvous EE %.1f µs, FV %.1f µs, WIN %.1f µs per round; step %.2f ms measured, %.2f ms predicted%@
             """,
             reuseRate * 100, ownReused, ownBranches, runnerUpBranches > 0 ? ", runner-ups \(runnerUpReused) of \(runnerUpBranches)" : "", fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
             targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds, draftBranchSeconds, draftSelectSeconds, draftFreshSeconds,
             draftIdleSeconds, draftHiddenSeconds,
             rounds > 0 ? rendezvousCandidatesSeconds / Double(rounds) * 1e6 : 0, rounds > 0 ? rendezvousVerdictSeconds / Double(rounds) * 1e6 : 0,
-            rounds > 0 ? rendezvousWindowSeconds / Double(rounds) * 1e6 : 0, stepSeconds * 1e3, predictedStepSeconds * 1e3)
+            rounds > 0 ? rendezvousWindowSeconds / Double(rounds) * 1e6 : 0, stepSeconds * 1e3, predictedStepSeconds * 1e3,
+            adaptiveWindows > 0 ? String(format: "; adaptive γ mean %.2f", meanAdaptiveGamma) : "")
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Adaptive window length for Mirror-SD (`--adaptive-gamma`): each round picks the γ in 1...γmax with
 /// the most expected tokens per second, from the acceptance seen so far and measured timings.
 ///
@@ -9,15 +11,16 @@
 /// T_v(γ) is the target's verification of γ + 1 rows: the measured mean at that many rows once seen,
 /// and until then the nearest measured row count's, moved by one prefill row's cost per row of
 /// difference, and never below its time per row (a straight line from one far point would send small
-/// windows to zero cost). t_d is the draft's measured single-row step: its own branch feeds the window's last token and
-/// drafts γ more while the target verifies, and after a miss (1 − ρ of rounds) it drafts γ afresh.
+/// windows to zero cost). t_d is the draft's mean single-row step, as it reports it: its own branch
+/// feeds the window's last token and drafts γ more while the target verifies, and after a miss
+/// (1 − ρ of rounds) it drafts γ afresh.
 /// The controller is a value the target worker owns; it never allocates.
 public struct WindowController: Sendable {
     public let maxGamma: Int
     /// Accepted tokens and rejections, with a prior of 4 and 1 (α = 0.8 before any round).
     var accepted = 4.0, rejected = 1.0
     /// Exponential means (weight `decay` on the past) of the verification time by rows verified (0:
-    /// not seen), of the draft's single-row step and of whether the window was a prepared branch.
+    /// not seen) and of whether the window was a prepared branch; the draft's step is its own mean.
     var verifyByRows: [Double]
     var draftStep = 0.0, reuse = 0.5
     var seen = false
@@ -41,15 +44,15 @@ public struct WindowController: Sendable {
         if a < drafted { rejected += 1 }
         let r = min(drafted + 1, verifyByRows.count - 1)
         verifyByRows[r] = verifyByRows[r] == 0 ? verifySeconds : decay * verifyByRows[r] + (1 - decay) * verifySeconds
-        if draftStepSeconds > 0 { draftStep = draftStep == 0 ? draftStepSeconds : decay * draftStep + (1 - decay) * draftStepSeconds }
-        guard seen else { seen = true; return }
+        if draftStepSeconds > 0 { draftStep = draftStepSeconds }
         if let reused { reuse = decay * reuse + (1 - decay) * (reused ? 1 : 0) }
+        seen = true
     }
 
     /// Expected committed tokens per round at window γ.
     public func tokens(_ g: Int) -> Double {
         let a = min(alpha, 0.999)
-        return (1 - power(a, g + 1)) / (1 - a)
+        return (1 - pow(a, Double(g + 1))) / (1 - a)
     }
 
     /// Modelled seconds per round at window γ.
@@ -75,11 +78,4 @@ public struct WindowController: Sendable {
         }
         return best
     }
-}
-
-/// x^n for small n.
-@inline(__always) func power(_ x: Double, _ n: Int) -> Double {
-    var r = 1.0
-    for _ in 0..<n { r *= x }
-    return r
 }

@@ -32,7 +32,7 @@ public struct ChatMessage: Sendable, Equatable {
 }
 
 /// Our own knobs, under `"mirror_sd"`: decoding mode, draft, window, early-exit candidates and layer,
-/// runner-up branches, the exit lens (auto or none: a client never names a server file).
+/// runner-up branches, adaptive γ, the exit lens (auto or none: a client never names a server file).
 public struct MirrorSDFields: Sendable, Equatable, Decodable {
     public var mode: String?
     public var draft: String?
@@ -41,10 +41,12 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
     public var exitLayer: Int?
     public var runnerUps: Int?
     public var exitLens: String?
+    public var adaptiveGamma: Bool?
 
     public init() {}
     enum CodingKeys: String, CodingKey {
         case mode, draft, gamma, kappa, exitLayer = "exit_layer", runnerUps = "runner_ups", exitLens = "exit_lens"
+        case adaptiveGamma = "adaptive_gamma"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,6 +58,7 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
         exitLayer = try c.decodeIfPresent(JSONInt.self, forKey: .exitLayer)?.int
         runnerUps = try c.decodeIfPresent(JSONInt.self, forKey: .runnerUps)?.int
         exitLens = try c.decodeIfPresent(String.self, forKey: .exitLens)
+        adaptiveGamma = try c.decodeIfPresent(Bool.self, forKey: .adaptiveGamma)
     }
 }
 

@@ -71,6 +71,7 @@ extension CompletionService {
         if let k = m.kappa { spec.kappa = k }
         if let e = m.exitLayer { spec.exitLayer = e }
         if let r = m.runnerUps { spec.runnerUps = r }
+        if let a = m.adaptiveGamma { spec.adaptiveGamma = a }
         if let l = m.exitLens {
             guard ["auto", "none"].contains(l) else {
                 throw .invalid("'mirror_sd.exit_lens' must be auto or none, got '\(l)'", param: "mirror_sd.exit_lens")

@@ -8,7 +8,8 @@ bias the shallow draft's logits start far too sharp. The head is restricted to t
 those rows), which makes the draft's per-token cost a fraction of a full-vocabulary head.
 
 Loss per labelled position: cross-entropy to the teacher's top-K distribution (restricted to the
-head vocabulary, renormalised) plus --ce-weight x cross-entropy to the teacher's argmax.
+head vocabulary, renormalised) plus --ce-weight x cross-entropy to the teacher's argmax. Positions
+of a prompt weigh --prompt-weight, positions of labelled text (label.py's shards) --text-weight.
 """
 import argparse
 import json
@@ -30,7 +31,8 @@ from smollm import Llama, load_tensors  # noqa: E402
 def parse():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="the target GGUF")
-    ap.add_argument("--train", required=True, help="glob of training shards")
+    ap.add_argument("--train", required=True, action="append",
+                    help="glob of training shards (gen.py's or label.py's); repeat for several")
     ap.add_argument("--heldout", required=True, help="glob of held-out shards (greedy target text)")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--head-vocab", type=int, default=8192)
@@ -39,6 +41,7 @@ def parse():
     ap.add_argument("--batch-tokens", type=int, default=2048)
     ap.add_argument("--ce-weight", type=float, default=0.5)
     ap.add_argument("--prompt-weight", type=float, default=0.25, help="loss weight of prompt positions")
+    ap.add_argument("--text-weight", type=float, default=0.25, help="loss weight of labelled-text positions")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=float, default=5, help="minutes between held-out evaluations")
@@ -56,6 +59,11 @@ def soft_targets(seq, V, device="cpu"):
     return ids.clamp(max=V - 1), p, keep[:, 0]
 
 
+def is_text(seq):
+    """label.py marks labelled text (no prompt, nothing generated) with temp = -1."""
+    return seq.temp < 0
+
+
 def seq_loss(model, seq, args):
     toks = torch.from_numpy(seq.tokens.astype(np.int64))
     n = len(toks)
@@ -65,6 +73,10 @@ def seq_loss(model, seq, args):
     ids, p, top_in = soft_targets(seq, args.head_vocab)
     soft = -(p * logp.gather(1, ids)).sum(-1)
     hard = -logp.gather(1, ids[:, :1])[:, 0] * top_in
+    if is_text(seq):
+        w = torch.full((n - 1,), args.text_weight)
+        loss = ((soft + args.ce_weight * hard) * w).sum()
+        return loss, w.sum().item(), 0, 0  # no generated positions to score
     w = torch.ones(n - 1)
     w[:seq.n_prompt - 1] = args.prompt_weight
     loss = ((soft + args.ce_weight * hard) * w).sum()
@@ -125,21 +137,22 @@ def main():
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     cfg, tensors, _ = load_tensors(args.model)
-    train = data.load(args.train)
+    train = [s for pattern in args.train for s in data.load(pattern)]
     heldout = data.load(args.heldout)
     split = json.load(open(os.path.join(os.path.dirname(__file__), "split.json")))
     leaked = {s.qid for s in train} & set(split["held_out"])
     if leaked:
         raise SystemExit(f"held-out questions in the training data: {sorted(leaked)[:10]}")
     n_lab = sum(len(s.tokens) - 1 for s in train)
-    n_comp = sum(len(s.tokens) - s.n_prompt for s in train)
-    print(f"train: {len(train)} sequences, {n_lab} labelled positions ({n_comp} generated); "
+    n_comp = sum(len(s.tokens) - s.n_prompt for s in train if not is_text(s))
+    n_text = sum(len(s.tokens) - 1 for s in train if is_text(s))
+    print(f"train: {len(train)} sequences, {n_lab} labelled positions ({n_comp} generated, {n_text} of text); "
           f"held-out: {len(heldout)} greedy sequences", flush=True)
 
     teacher = Llama(cfg, tensors, max_pos=2048)
     draft = Llama(cfg, tensors, layers=range(args.layers), max_pos=2048)
     last = draft.blocks[-1]
-    last.down_bias = torch.nn.Parameter(init_bias(draft, teacher, train, args.layers))
+    last.down_bias = torch.nn.Parameter(init_bias(draft, teacher, [s for s in train if not is_text(s)], args.layers))
     del teacher
     norm_params = [draft.out_norm, last.down_bias]
     block_params = [p for b in draft.blocks for n_, p in b.named_parameters() if n_ != "down_bias"]
@@ -154,7 +167,7 @@ def main():
     print(f"[0.0 min] held-out top-1 {a0:.3f}, tokens/step@4 {tps0:.2f}", flush=True)
     best = (a0, 0.0)
     torch.save({"args": vars(args), "state": draft.state_dict(), "heldout_top1": a0, "minutes": 0}, args.out)
-    curve = [{"minutes": 0, "epochs": 0, "heldout_top1": a0, "tokens_per_step": tps0}]
+    curve = [{"minutes": 0, "epochs": 0, "positions": 0, "heldout_top1": a0, "tokens_per_step": tps0}]
     step, seen, next_eval, ema = 0, 0, args.eval_every * 60, None
     order = []
     while time.time() - t0 < budget:
@@ -192,9 +205,9 @@ def main():
             next_eval += args.eval_every * 60
             acc, tps = evaluate(draft, heldout, args)
             ep = seen / n_lab
-            curve.append({"minutes": round(el / 60, 2), "epochs": round(ep, 3), "train_loss": round(ema[0], 4),
+            curve.append({"minutes": round(el / 60, 2), "epochs": round(ep, 3), "positions": seen, "train_loss": round(ema[0], 4),
                           "train_top1": round(ema[1], 4), "heldout_top1": round(acc, 4), "tokens_per_step": round(tps, 3)})
-            print(f"[{el / 60:.1f} min] epoch {ep:.2f} ({seen / el:.0f} tok/s): train loss {ema[0]:.3f} "
+            print(f"[{el / 60:.1f} min] epoch {ep:.2f}, {seen} positions ({seen / el:.0f}/s): train loss {ema[0]:.3f} "
                   f"top-1 {ema[1]:.3f} | held-out top-1 {acc:.3f}, tokens/step@4 {tps:.2f}", flush=True)
             if acc > best[0]:
                 best = (acc, el / 60)

@@ -18,7 +18,8 @@ def load(pattern):
     if not paths:
         raise FileNotFoundError(f"no shards match {pattern}")
     for path in paths:
-        d = np.load(path)
+        with np.load(path) as z:  # each z[key] decompresses the whole array again: read each once
+            d = {k: z[k] for k in z.files}
         off = loff = 0
         for s in range(len(d["lengths"])):
             n = int(d["lengths"][s])

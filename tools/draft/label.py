@@ -34,6 +34,9 @@ def parse():
     ap.add_argument("--max-positions", type=int, default=0, help="stop after this many labelled positions")
     ap.add_argument("--topk", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--from-end", action="store_true",
+                    help="label the shards last to first; a second process with this flag and the same --out "
+                         "works toward the first from the other end (existing shards are skipped)")
     ap.add_argument("--bf16", action="store_true",
                     help="matrix products in bfloat16 (autocast): ~4x faster where the CPU has AMX or AVX-512 BF16, "
                          "at a measured cost in label fidelity (README)")
@@ -83,14 +86,20 @@ def main():
     cfg, tensors, _ = load_tensors(args.model)
     model = Llama(cfg, tensors, max_pos=args.chunk + 8).eval()
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    t0, done = time.time(), 0
+    plan, covered = [], 0  # the shards within --max-positions, in order
     for shard_no, s in enumerate(range(0, len(pieces), args.shard_chunks)):
-        if args.max_positions and done >= args.max_positions:
+        if args.max_positions and covered >= args.max_positions:
             break
         part = pieces[s:s + args.shard_chunks]
+        plan.append((shard_no, part))
+        covered += sum(len(p) - 1 for _, p in part)
+    if args.from_end:
+        plan.reverse()
+    t0, done, fresh = time.time(), 0, 0
+    for shard_no, part in plan:
         n_part = sum(len(p) - 1 for _, p in part)
         path = f"{args.out}-{shard_no:03d}.npz"
-        if os.path.exists(path):  # resumable
+        if os.path.exists(path):  # resumable, and two processes can share the work from both ends
             done += n_part
             continue
         shard = Shard()
@@ -102,11 +111,14 @@ def main():
             for (d, piece), (ti, tv, tl) in zip(part[i:j], label(model, part[i:j], args.topk, args.bf16)):
                 shard.add(-1 - d, -1.0, piece, 0, ti, tv, tl)
             i = j
-        shard.save(path)
+        partial = os.path.join(os.path.dirname(path), "." + os.path.basename(path))  # hidden from the shard glob
+        shard.save(partial)
+        os.replace(partial, path)  # a shard that exists is complete
         done += n_part
+        fresh += n_part
         dt = time.time() - t0
-        print(f"[shard {shard_no}] {done} labelled positions ({done / dt:.0f}/s), {dt / 60:.1f} min", flush=True)
-
+        print(f"[shard {shard_no}] {done} of {covered} positions ({fresh / dt:.0f}/s here), {dt / 60:.1f} min",
+              flush=True)
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""Label existing text with the fp32 teacher: top-K logits and the log-sum-exp at every position.
+"""Label existing text with the teacher (fp32, or bf16 products with --bf16): top-K logits and the log-sum-exp at every position.
 
 Input: JSONL of {id, ids} from `mirror-sd tokenize --jsonl` (no chat template: plain text, tokenized
 exactly as the engine does). Each document is cut into chunks of --chunk tokens (a shorter tail is
@@ -91,13 +91,13 @@ def main():
         if args.max_positions and covered >= args.max_positions:
             break
         part = pieces[s:s + args.shard_chunks]
-        plan.append((shard_no, part))
-        covered += sum(len(p) - 1 for _, p in part)
+        n_part = sum(len(p) - 1 for _, p in part)
+        plan.append((shard_no, part, n_part))
+        covered += n_part
     if args.from_end:
         plan.reverse()
     t0, done, fresh = time.time(), 0, 0
-    for shard_no, part in plan:
-        n_part = sum(len(p) - 1 for _, p in part)
+    for shard_no, part, n_part in plan:
         path = f"{args.out}-{shard_no:03d}.npz"
         if os.path.exists(path):  # resumable, and two processes can share the work from both ends
             done += n_part
@@ -119,6 +119,7 @@ def main():
         dt = time.time() - t0
         print(f"[shard {shard_no}] {done} of {covered} positions ({fresh / dt:.0f}/s here), {dt / 60:.1f} min",
               flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -24,17 +24,6 @@ PY="$VENV/bin/python"
 "$PY" tools/draft/gen.py --model $MODEL --prompts "$WORK/prompts-heldout.jsonl" --out "$WORK/data/heldout" \
     --batch-prompts 30 --temps 0 --max-new 128 --seed 0
 
-# 2b. Openly licensed text labelled by the teacher in bf16 (README: sources, licences, fidelity): the first 1.6 M
-#     positions of the Python 3.11 documentation, by two processes working from both ends.
-DOCS=/usr/share/doc/python3.11/html/_sources
-[ -d "$DOCS" ] || { echo "run.sh: $DOCS is missing: apt-get install python3.11-doc" >&2; exit 1; }
-python3 tools/draft/corpus.py "$DOCS" | .build/release/mirror-sd tokenize --jsonl > "$WORK/pydoc-tokens.jsonl"
-for end in "" --from-end; do
-    "$PY" tools/draft/label.py --model $MODEL --tokens "$WORK/pydoc-tokens.jsonl" --out "$WORK/data/pydoc" \
-        --bf16 --max-positions 1600000 --threads 1 $end > "$WORK/label-pydoc$end.log" 2>&1 &
-done
-wait
-
 # 3. Two drafts trained side by side, one thread each.
 "$PY" tools/draft/train.py --model $MODEL --train "$WORK/data/r1-*.npz" --heldout "$WORK/data/heldout-*.npz" \
     --layers 1 --head-vocab 8192 --minutes 40 --out "$WORK/small.pt" > "$WORK/train-small.log" 2>&1 &

@@ -75,11 +75,12 @@ def seq_loss(model, seq, args):
     hard = -logp.gather(1, ids[:, :1])[:, 0] * top_in
     if is_text(seq):
         w = torch.full((n - 1,), args.text_weight)
-        loss = ((soft + args.ce_weight * hard) * w).sum()
-        return loss, w.sum().item(), 0, 0  # no generated positions to score
-    w = torch.ones(n - 1)
-    w[:seq.n_prompt - 1] = args.prompt_weight
+    else:
+        w = torch.ones(n - 1)
+        w[:seq.n_prompt - 1] = args.prompt_weight
     loss = ((soft + args.ce_weight * hard) * w).sum()
+    if is_text(seq):
+        return loss, w.sum().item(), 0, 0  # no generated positions to score
     with torch.no_grad():
         comp = slice(seq.n_prompt - 1, n - 1)
         agree = (logits[comp].argmax(-1) == torch.from_numpy(seq.top_ids[comp, 0].astype(np.int64))).sum().item()

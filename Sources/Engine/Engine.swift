@@ -44,6 +44,9 @@ public struct DecoderSpec: Sendable, Equatable {
     public var runnerUps: Int? = nil
     /// Mirror: each window's length chosen in 1...gamma from measured acceptance and timings.
     public var adaptiveGamma = false
+    /// Mirror: branch steps beyond the draft's own branch only where its timings say they end before
+    /// the verdict (`BranchBudget`).
+    public var branchBudget = true
     /// Mirror: the exit lens: nil or "auto" (a lens in `Defaults.lensDirectory` trained for this
     /// target at the exit layer, if there is one), "none" (the raw logit lens), or a file path.
     public var exitLens: String? = nil
@@ -177,6 +180,7 @@ public final class Engine {
             guard (0...(spec.gamma + 1)).contains(r) else { throw EngineError("--runner-ups must be in 0...gamma+1 (\(spec.gamma + 1)), got \(r)") }
             o.runnerUps = r
             o.adaptiveGamma = spec.adaptiveGamma
+            o.branchBudget = spec.branchBudget
             o.proxyVocab = (spec.proxyVocab ?? 0) > 0 ? spec.proxyVocab : nil
             return o
         } catch let e as GenerationError { throw EngineError(e.description) }

@@ -26,9 +26,11 @@ public struct MirrorReport: Codable, Sendable, Equatable {
     public var plainSteps, branches: Int
     public var ownBranches, ownReused: Int
     public var runnerUpBranches, runnerUpReused: Int
+    /// Branch rows the timing budget left out (they would have run past the verdict), over steps.
+    public var budgetDeclinedRows: Int
     /// Reuses by source (own, runner_up, early_exit), each by the verdict's accepted length 0...γ.
     public var reusesByAcceptance: [String: [Int]]
-    public var targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds: Double
+    public var targetPrefixSeconds, targetProxySeconds, targetSuffixSeconds, targetWaitSeconds: Double
     public var draftBranchSeconds, draftSelectSeconds, draftIdleSeconds, draftHiddenSeconds: Double
     public var stepMs, predictedStepMs: Double
     /// The adaptive γ's mean window budget; nil with a fixed γ.
@@ -41,8 +43,9 @@ public struct MirrorReport: Codable, Sendable, Equatable {
         plainSteps = m.plainSteps; branches = m.branchesRolled
         ownBranches = m.ownBranches; ownReused = m.ownReused
         runnerUpBranches = m.runnerUpBranches; runnerUpReused = m.runnerUpReused
+        budgetDeclinedRows = m.budgetDeclinedRows
         reusesByAcceptance = Dictionary(uniqueKeysWithValues: BranchSource.allCases.map { ($0.name, m.reuses(from: $0)) })
-        targetPrefixSeconds = m.targetPrefixSeconds; targetSuffixSeconds = m.targetSuffixSeconds
+        targetPrefixSeconds = m.targetPrefixSeconds; targetProxySeconds = m.targetProxySeconds; targetSuffixSeconds = m.targetSuffixSeconds
         targetWaitSeconds = m.targetWaitSeconds; draftBranchSeconds = m.draftBranchSeconds
         draftSelectSeconds = m.draftSelectSeconds; draftIdleSeconds = m.draftIdleSeconds
         draftHiddenSeconds = m.draftHiddenSeconds; stepMs = m.stepSeconds * 1e3; predictedStepMs = m.predictedStepSeconds * 1e3

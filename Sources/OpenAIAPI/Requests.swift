@@ -32,7 +32,7 @@ public struct ChatMessage: Sendable, Equatable {
 }
 
 /// Our own knobs, under `"mirror_sd"`: decoding mode, draft, window, early-exit candidates and layer,
-/// runner-up branches, adaptive γ, the exit lens (auto or none: a client never names a server file).
+/// runner-up branches, adaptive γ, the branch budget, the exit lens (auto or none: a client never names a server file).
 public struct MirrorSDFields: Sendable, Equatable, Decodable {
     public var mode: String?
     public var draft: String?
@@ -42,11 +42,12 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
     public var runnerUps: Int?
     public var exitLens: String?
     public var adaptiveGamma: Bool?
+    public var branchBudget: Bool?
 
     public init() {}
     enum CodingKeys: String, CodingKey {
         case mode, draft, gamma, kappa, exitLayer = "exit_layer", runnerUps = "runner_ups", exitLens = "exit_lens"
-        case adaptiveGamma = "adaptive_gamma"
+        case adaptiveGamma = "adaptive_gamma", branchBudget = "branch_budget"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -59,6 +60,7 @@ public struct MirrorSDFields: Sendable, Equatable, Decodable {
         runnerUps = try c.decodeIfPresent(JSONInt.self, forKey: .runnerUps)?.int
         exitLens = try c.decodeIfPresent(String.self, forKey: .exitLens)
         adaptiveGamma = try c.decodeIfPresent(Bool.self, forKey: .adaptiveGamma)
+        branchBudget = try c.decodeIfPresent(Bool.self, forKey: .branchBudget)
     }
 }
 

@@ -72,6 +72,7 @@ extension CompletionService {
         if let e = m.exitLayer { spec.exitLayer = e }
         if let r = m.runnerUps { spec.runnerUps = r }
         if let a = m.adaptiveGamma { spec.adaptiveGamma = a }
+        if let b = m.branchBudget { spec.branchBudget = b }
         if let l = m.exitLens {
             guard ["auto", "none"].contains(l) else {
                 throw .invalid("'mirror_sd.exit_lens' must be auto or none, got '\(l)'", param: "mirror_sd.exit_lens")

@@ -21,8 +21,9 @@ struct BenchCommand: ParsableCommand {
             SD with the small draft behind lookup at γ=3 (without @ and * it uses --draft and --gamma), and \
             mirror*8a chooses each window's length in 1...8 (--adaptive-gamma); a mirror \
             method may end in ^K for its own κ (mirror^0: no early-exit candidates), then in ~R for its own \
-            number of runner-up branches (mirror~2), then in #L for its own exit layer (mirror^2#18), in that order, and last in !raw for the raw logit lens instead of --exit-lens \
-            (mirror@small!raw beside mirror@small compares the trained lens with none). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
+            number of runner-up branches (mirror~2), then in #L for its own exit layer (mirror^2#18), in that order, and last in flags: !raw for the raw logit lens instead of --exit-lens \
+            (mirror@small!raw beside mirror@small compares the trained lens with none), !nobudget for a draft that rolls every \
+            branch until the verdict instead of only the steps its measured timings say end before it (--no-branch-budget). Speedup is computed as Spec-Bench does: the mean of per-prompt tokens/s (prefill \
             included) divided by the first method's. Greedy by default, and each method's output is checked \
             against the first's; with --temp > 0 every method samples with the same seed per prompt (--seed plus \
             the question id), and outputs differ by design (the sampling-law tests guard correctness). \
@@ -74,15 +75,21 @@ struct BenchCommand: ParsableCommand {
         var exitLayer: Int?
         /// !raw: the raw logit lens, whatever --exit-lens says.
         var rawLens = false
+        /// !nobudget: every branch rolls until the verdict (no timing budget).
+        var branchBudget = true
     }
 
     func parsedModes() throws -> [Method] {
         try modes.split(separator: ",").map { m in
             var rest = Substring(m)
             var method = Method(name: String(m), kind: .ar)
-            if rest.hasSuffix("!raw") {
-                method.rawLens = true
-                rest = rest.dropLast(4)
+            while let bang = rest.lastIndex(of: "!") {
+                switch rest[rest.index(after: bang)...] {
+                case "raw": method.rawLens = true
+                case "nobudget": method.branchBudget = false
+                default: throw ValidationError("unknown flag '\(rest[bang...])' in '\(m)' (flags: !raw, !nobudget)")
+                }
+                rest = rest[..<bang]
             }
             if let hash = rest.lastIndex(of: "#") {
                 guard let l = Int(rest[rest.index(after: hash)...]), l >= 1 else { throw ValidationError("bad exit layer in '\(m)'") }
@@ -168,6 +175,10 @@ struct BenchCommand: ParsableCommand {
                     throw ValidationError("'\(m.name)': #L is for mirror methods, 1..<\(model.config.layers)")
                 }
                 mo.exitLayer = l
+            }
+            if !m.branchBudget {
+                guard m.kind == .mirror else { throw ValidationError("'\(m.name)': !nobudget is for mirror methods") }
+                mo.branchBudget = false
             }
             if m.adaptiveGamma {
                 guard m.kind == .mirror else { throw ValidationError("'\(m.name)': *Ga (adaptive γ) is for mirror methods") }

@@ -80,6 +80,8 @@ struct MirrorFlags: ParsableArguments {
     var noDraftBonus = false
     @Flag(help: "Mirror: choose each window's length in 1...--gamma from the acceptance and timings measured so far (the README's Mirror-SD section has the measurement).")
     var adaptiveGamma = false
+    @Flag(help: "Mirror: the draft rolls every branch until the verdict, instead of only the branch steps its measured timings say end before the verdict (its own branch always rolls).")
+    var noBranchBudget = false
     @Option(help: "Mirror: branches from the draft's own second choices, started with its own branch (at the slots where verdicts landed most; default \(Defaults.runnerUps)).")
     var runnerUps: Int?
     @Option(help: "Mirror: the early-exit proxy covers the first N token ids only (0: the whole vocabulary). 8192 measured faster than the whole 49,152 on SmolLM2 (Spec-Bench sweep in the README).")
@@ -106,6 +108,7 @@ struct MirrorFlags: ParsableArguments {
         s.draftBonus = !noDraftBonus
         s.runnerUps = runnerUps
         s.adaptiveGamma = adaptiveGamma
+        s.branchBudget = !noBranchBudget
         s.proxyVocab = proxyVocab
         s.exitLens = exitLens
     }

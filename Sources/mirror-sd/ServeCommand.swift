@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
             One model in memory; requests run one at a time in arrival order, and up to --queue-size wait \
             (more get 429 with Retry-After). Requests may choose the decoding under "mirror_sd": \
             {"mode": "ar|sd|mirror", "draft": "self|small|large|lookup|…", "gamma": N, "kappa": N, \
-            "exit_layer": N, "runner_ups": N, "adaptive_gamma": true|false, "exit_lens": "auto|none"}. \
+            "exit_layer": N, "runner_ups": N, "adaptive_gamma": true|false, "branch_budget": true|false, "exit_lens": "auto|none"}. \
             Responses carry usage and the speculative statistics under "mirror_sd". SIGINT or SIGTERM stops \
             the server after the requests in flight.
             """)

@@ -32,15 +32,17 @@ final class MirrorToyTests: XCTestCase {
         for fallback in FallbackPolicy.allCases {
             for (gamma, kappa, exit) in [(1, 1, 2), (3, 2, 2), (4, 0, 2), (4, 3, 1), (6, 4, 3)] {
                 for (agreement, swap) in [(1.0, false), (0.6, false), (0.6, true), (0.0, false)] {
-                    for (ownBranch, runnerUps, adaptive) in [(true, 0, false), (true, 2, false), (false, 0, false), (true, 0, true)] {
+                    for (ownBranch, runnerUps, adaptive, budget) in [(true, 0, false, true), (true, 2, false, true), (true, 2, false, false),
+                                                                     (false, 0, false, true), (true, 0, true, true)] {
                         let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement, swapOnDisagree: swap)
                         target.proxyNoise = 1.5
                         var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false)
                         o.draftBonus = ownBranch
                         o.runnerUps = min(runnerUps, gamma + 1)
                         o.adaptiveGamma = adaptive
+                        o.branchBudget = budget
                         let r = try mirror(target: target, draft: draft, n: 50, o)
-                        let what = "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement) swap \(swap) own branch \(ownBranch) runner-ups \(runnerUps) adaptive \(adaptive)"
+                        let what = "\(fallback) γ=\(gamma) κ=\(kappa) ℓe=\(exit) agreement \(agreement) swap \(swap) own branch \(ownBranch) runner-ups \(runnerUps) adaptive \(adaptive) budget \(budget)"
                         XCTAssertEqual(r.tokens, want, what)
                         XCTAssertEqual(r.stats.reused + r.stats.fallbacks, r.stats.roundsByAcceptance.reduce(0, +), what)
                         XCTAssertLessThanOrEqual(r.stats.ownReused, r.stats.reused, what)
@@ -102,7 +104,7 @@ final class MirrorToyTests: XCTestCase {
         // A draft that, where it disagrees, has the target's token as its second choice: without
         // runner-up branches only fully accepted windows with a right bonus guess are reused; with a
         // runner-up branch at every slot, every verdict finds its branch (the target's scripted time
-        // leaves the fast draft room to roll them all).
+        // leaves the fast draft room to roll them all, so the branch budget, on by default, declines none).
         let want = try greedy(7, n: 48)
         var reuse: [Double] = []
         for r in [0, 4] {
@@ -115,10 +117,34 @@ final class MirrorToyTests: XCTestCase {
             XCTAssertEqual(m.stats.ownReused + m.stats.runnerUpReused, m.stats.reused, "κ = 0: own and runner-up branches only")
             XCTAssertEqual(m.stats.reuses(from: .runnerUp).reduce(0, +), m.stats.runnerUpReused)
             if r == 0 { XCTAssertEqual(m.stats.runnerUpBranches, 0) }
+            XCTAssertEqual(m.stats.budgetDeclinedRows, 0, "a draft that costs nothing has time for every branch")
             reuse.append(m.stats.reuseRate)
         }
         XCTAssertLessThan(reuse[0], 0.5, "the own guess alone holds few verdicts of a 60 % draft")
         XCTAssertGreaterThan(reuse[1], 0.9, "a runner-up branch at every slot holds nearly every verdict")
+    }
+
+    /// A draft whose tree forwards cost a scripted time per row, behind a target whose verification
+    /// takes about three such rows: with κ = 3 at every slot a branch step would take 12 rows. The
+    /// budget leaves the rows that would run past the verdict; without it every branch rolls. The
+    /// output is the target's either way.
+    func testBranchBudgetDeclinesRowsThatWouldRunPastTheVerdict() throws {
+        let want = try greedy(5, n: 40)
+        var declined: [Int] = []
+        for budget in [true, false] {
+            let target = ToyLM(seed: 5), draft = ToyLM(seed: 5, agreement: 0.7)
+            target.latency = 0.006
+            target.proxyNoise = 1
+            draft.rowLatency = 0.002
+            var o = try MirrorOptions(gamma: 3, kappa: 3, exitLayer: 1, pinThreads: false)
+            o.branchBudget = budget
+            let r = try mirror(target: target, draft: draft, n: 40, o)
+            XCTAssertEqual(r.tokens, want, "budget \(budget)")
+            XCTAssertEqual(r.stats.reused + r.stats.fallbacks, r.stats.roundsByAcceptance.reduce(0, +))
+            declined.append(r.stats.budgetDeclinedRows)
+        }
+        XCTAssertGreaterThan(declined[0], 0, "12-row steps do not fit a 3-row verification")
+        XCTAssertEqual(declined[1], 0, "without the budget nothing is declined")
     }
 
     func testScriptedLatenciesDriveReuseFallbackAndCancellation() throws {

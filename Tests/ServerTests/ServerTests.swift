@@ -73,8 +73,8 @@ final class ServerTests: XCTestCase {
         let metrics = try server.request("GET", "/metrics").text
         XCTAssertTrue(metrics.contains("mirrorsd_completion_tokens_total 152"), metrics)  // 6 × 24 + 8
         XCTAssertTrue(metrics.contains("mirrorsd_requests_total{endpoint=\"chat\",status=\"200\"} 6"), metrics)
-        // A request may ask for the adaptive γ; the greedy answer stays the target's, and the statistics say so.
-        let adaptive = try server.post("/v1/chat/completions", chat("mirror", extra: ["mirror_sd": ["mode": "mirror", "adaptive_gamma": true, "gamma": 6]]))
+        // A request may ask for the adaptive γ (and no branch budget); the greedy answer stays the target's, and the statistics say so.
+        let adaptive = try server.post("/v1/chat/completions", chat("mirror", extra: ["mirror_sd": ["mode": "mirror", "adaptive_gamma": true, "gamma": 6, "branch_budget": false]]))
         XCTAssertEqual(adaptive.status, 200, adaptive.text)
         XCTAssertEqual(completionText(adaptive.json), try cliText(mode: "ar", tokens: 24))
         let mirrorStats = ((adaptive.json["mirror_sd"] as? [String: Any])?["stats"] as? [String: Any])?["mirror"] as? [String: Any]
@@ -118,6 +118,7 @@ final class ServerTests: XCTestCase {
         try expect(try json(["messages": user, "mirror_sd": ["mode": "mirror", "runner_ups": 9]]), 400, nil, "runner_ups must be in 0...gamma+1")
         try expect(try json(["messages": user, "mirror_sd": ["mode": "mirror", "exit_lens": "/etc/passwd"]]), 400, "mirror_sd.exit_lens", "must be auto or none")
         try expect(try json(["messages": user, "mirror_sd": ["mode": "mirror", "adaptive_gamma": "yes"]]), 400, "mirror_sd.adaptive_gamma", "must be a boolean")
+        try expect(try json(["messages": user, "mirror_sd": ["mode": "mirror", "branch_budget": 1]]), 400, "mirror_sd.branch_budget", "must be a boolean")
         try expect(try json(["messages": [["role": "user", "content": String(repeating: "word ", count: 200)]]]), 400, "messages",
                    "the context holds 64")
         try expect(Data(String(repeating: " ", count: 5000).utf8), 413, nil, "larger than the 4096 bytes")

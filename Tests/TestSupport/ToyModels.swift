@@ -19,6 +19,8 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
     public private(set) var pending: [(token: Int32, parent: Int)] = []
     /// Scripted latency of every forward (and of the whole layer stack in early-exit use).
     public var latency: Double = 0
+    /// Scripted latency per row of a tree forward, on top of `latency` (a batch that grows with rows).
+    public var rowLatency: Double = 0
     /// Logits after a context of at least this many tokens hold a NaN (a broken model mid-generation).
     public var nanAfter: Int? = nil
     /// How far the early-exit proxy is from the final logits (0: identical).
@@ -71,6 +73,7 @@ public final class ToyLM: LanguageModel, TreeLanguageModel, EarlyExitLanguageMod
         precondition(tokens.count <= 256 && context.count + pending.count + tokens.count <= maxContext)
         forwardCalls += 1
         pause()
+        if rowLatency > 0 { usleep(UInt32(rowLatency * Double(tokens.count) * 1e6)) }
         for (r, t) in tokens.enumerated() {
             let p = Int(parents[r])
             precondition(p >= -1 && p < pending.count, "toy tree: bad parent \(p)")

@@ -60,6 +60,12 @@ final class DraftWorker: @unchecked Sendable {
     /// The mean single-row forward, for the target's window controller.
     var stepSeconds = 0.0
     var wnNode: Int32 = -1
+    /// The branch budget's timings, and when and how long the window under verification was published.
+    var clock: BranchBudget
+    var publishedAt = 0.0
+    var publishedN = 0
+    /// Slots of the window ranked for early-exit branches (most verdicts first).
+    var slotOrder: [Int]
     let arena: [UnsafeMutablePointer<Float>]  // two, for alternate rounds (sampling only)
 
     init(model: any TreeLanguageModel, channel: MirrorChannel, options: MirrorOptions, prompt: [Int32], sampling: SamplingParams) {
@@ -92,6 +98,8 @@ final class DraftWorker: @unchecked Sendable {
         pathBuf = [Int32](repeating: 0, count: g + 2)
         keepBuf = [Int32](repeating: 0, count: g + 2)
         window = [Int32](repeating: 0, count: g + 2)
+        slotOrder = [Int](repeating: 0, count: g + 2)
+        clock = BranchBudget(maxWindow: g, maxRows: maxBranches + 1)
         let rows = greedy ? 1 : (maxBranches + 1) * g * v
         arena = [.allocate(capacity: rows), .allocate(capacity: rows)]
     }
@@ -183,6 +191,10 @@ final class DraftWorker: @unchecked Sendable {
             spans?.add("wait verdict", idle, WallClock.now())
             let verdict = channel.verdict.payload
             if verdict.stop { return }
+            // A window the target skipped (F2: its plain step disagreed) was not verified.
+            if channel.candidates.payload.n > 0 {
+                clock.recordVerification(window: publishedN, seconds: channel.verdict.postedAt - publishedAt)
+            }
             budget = verdict.budget
             cap = min(max(budget, 1), options.gamma)
             t0 = WallClock.now()
@@ -204,6 +216,8 @@ final class DraftWorker: @unchecked Sendable {
         channel.window.payload.stepSeconds = stepSeconds
         if !greedy { channel.window.payload.probs = UnsafePointer(arena[parity] + (reused ? selectedBranch : maxBranches) * options.gamma * v) }
         channel.window.post(UInt64(round + 1))
+        publishedAt = channel.window.postedAt
+        publishedN = n
     }
 
     var selectedBranch = 0
@@ -237,16 +251,15 @@ final class DraftWorker: @unchecked Sendable {
     @inline(__always)
     func forwardRows(_ rows: Int) throws -> UnsafeMutablePointer<Float> {
         stats.speculative.draftForwards += 1
-        let t0 = rows == 1 ? WallClock.now() : 0
+        let t0 = WallClock.now()
         let logits = try rowTokens.withUnsafeBufferPointer { t in
             try rowParents.withUnsafeBufferPointer { p in
                 try model.forwardTree(UnsafeBufferPointer(rebasing: t[0..<rows]), parents: UnsafeBufferPointer(rebasing: p[0..<rows]))
             }
         }
-        if rows == 1 {
-            let dt = WallClock.now() - t0
-            stepSeconds = stepSeconds == 0 ? dt : 0.9 * stepSeconds + 0.1 * dt
-        }
+        let dt = WallClock.now() - t0
+        if rows == 1 { stepSeconds = stepSeconds == 0 ? dt : 0.9 * stepSeconds + 0.1 * dt }
+        clock.recordBatch(rows: rows, seconds: dt)
         return logits
     }
 
@@ -280,7 +293,9 @@ final class DraftWorker: @unchecked Sendable {
             try step(branches: 0..<1, parity: parity, pending: Int32(model.pendingCount), rows: 0)
         } while steps[0] < cap && !done[0] && !candidatesArrived(round)
         while anyLive(1..<count) && !candidatesArrived(round) {
-            try step(branches: 1..<count, parity: parity, pending: Int32(model.pendingCount), rows: 0)
+            let k = budgetedRows(1..<count, extra: 0)
+            if k == 0 { break }
+            try step(branches: 1..<count, parity: parity, pending: Int32(model.pendingCount), rows: 0, limit: k)
         }
     }
 
@@ -321,9 +336,10 @@ final class DraftWorker: @unchecked Sendable {
 
     /// Adds, after `rows` rows already set, one row for each live branch in `branches` (its candidate
     /// first, then its last drafted token), runs the batch, and records each branch's next token.
-    func step(branches: Range<Int>, only: Int = -1, parity: Int, pending base: Int32, rows start: Int) throws {
+    /// At most `limit` branch rows, the first live branches in order.
+    func step(branches: Range<Int>, only: Int = -1, parity: Int, pending base: Int32, rows start: Int, limit: Int = .max) throws {
         var rows = start
-        for b in branches where (only < 0 || b == only) && !done[b] && steps[b] < cap {
+        for b in branches where (only < 0 || b == only) && !done[b] && steps[b] < cap && rows - start < limit {
             let s = steps[b]
             if s == 0 {
                 rowTokens[rows] = cand[b]
@@ -359,8 +375,11 @@ final class DraftWorker: @unchecked Sendable {
         if kappa > 0 {
             let limit = min(n + 1, options.branchPositions ?? (n + 1))
             let first = options.branchFromEnd ? n + 1 - limit : 0
-            for j in first..<(first + limit) {
-                for k in 0..<kappa where count < maxBranches {
+            rankSlots(first..<(first + limit))
+            // Most likely first, for the budget: each candidate rank over the slots by verdicts seen.
+            for k in 0..<kappa {
+                for i in 0..<limit where count < maxBranches {
+                    let j = slotOrder[i]
                     let token = msg.tokens[j * kappa + k]
                     guard token >= 0, !startedEarly(at: j, token: token) else { continue }
                     if j == n && wnNode < 0 {  // the last window token needs a node of its own
@@ -393,10 +412,40 @@ final class DraftWorker: @unchecked Sendable {
                 only = b
             }
             guard anyLive(0..<count, only: only) else { break }
-            try step(branches: 0..<count, only: only, parity: parity, pending: Int32(model.pendingCount) , rows: rows)
+            let k = only < 0 ? budgetedRows(0..<count, extra: rows) : Int.max
+            if k == 0 {
+                if rows > 0 { wnNode = wnBefore }  // named, never fed
+                break
+            }
+            try step(branches: 0..<count, only: only, parity: parity, pending: Int32(model.pendingCount), rows: rows, limit: k)
             rows = 0
         }
         return only >= 0
+    }
+
+    /// Fills slotOrder[0..<slots.count] with `slots` ranked by verdicts landed there (ties: later
+    /// slots first, as an accurate draft is rejected late). Insertion sort: a handful of slots.
+    func rankSlots(_ slots: Range<Int>) {
+        var m = 0
+        for j in slots.reversed() {
+            var i = m
+            while i > 0 && verdictsAt[slotOrder[i - 1]] < verdictsAt[j] { slotOrder[i] = slotOrder[i - 1]; i -= 1 }
+            slotOrder[i] = j
+            m += 1
+        }
+    }
+
+    /// How many live branches of `range` the next step may run beside `extra` rows (see BranchBudget):
+    /// all of them without the budget; 0 when even the first would run past the verdict.
+    func budgetedRows(_ range: Range<Int>, extra: Int) -> Int {
+        var live = 0
+        for b in range where !done[b] && steps[b] < cap { live += 1 }
+        guard options.branchBudget, live > 0 else { return live }
+        let ownLive = early > 0 && range.contains(0) && source[0] == .own && !done[0] && steps[0] < cap
+        let left = clock.verification(window: n).map { publishedAt + $0 - WallClock.now() }
+        let k = clock.rows(live: live, extra: extra, ownFirst: ownLive, ownStepsAfter: ownLive ? cap - steps[0] - 1 : 0, left: left)
+        stats.budgetDeclinedRows += live - k
+        return k
     }
 
     /// Whether a branch in `range` (or `only`, when set) still has tokens to draft. A loop, not a

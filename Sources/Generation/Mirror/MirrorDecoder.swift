@@ -89,6 +89,7 @@ public final class MirrorDecoder {
         stats.runnerUpBranches = d.runnerUpBranches
         stats.runnerUpReused = d.runnerUpReused
         stats.reusesBySourceAndSlot = d.reusesBySourceAndSlot
+        stats.budgetDeclinedRows = d.budgetDeclinedRows
         stats.speculative.draftForwards = d.speculative.draftForwards
         stats.speculative.draftSeconds = d.draftBranchSeconds + d.draftSelectSeconds
         stats.rendezvousCandidatesSeconds = d.rendezvousCandidatesSeconds
@@ -213,6 +214,8 @@ final class TargetRun: @unchecked Sendable {
             let cands = channel.candidates.payload.tokens
             let draftN = n + offset
             if kappa > 0 {
+                let x0 = WallClock.now()
+                defer { stats.targetProxySeconds += WallClock.now() - x0 }
                 let pv = min(mirror.proxyVocab ?? v, v)
                 let proxy = target.proxyLogits(vocabLimit: pv)
                 for k in 0..<(offset * kappa) { cands[k] = -1 }

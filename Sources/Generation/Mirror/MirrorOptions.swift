@@ -36,6 +36,9 @@ public struct MirrorOptions: Sendable {
     /// Choose each round's window in 1...gamma from the acceptance and timings measured so far
     /// (`WindowController`); false: every window is gamma long (less where the draft is unconfident).
     public var adaptiveGamma = false
+    /// The draft takes a branch step beyond its own branch only when its measured timings say the
+    /// step ends before the verdict (`BranchBudget`); false: it rolls every branch until the verdict.
+    public var branchBudget = true
 
     public init(gamma: Int = 4, kappa: Int = 2, exitLayer: Int, branchPositions: Int? = nil,
                 fallback: FallbackPolicy = .wait, pinThreads: Bool = true) throws {

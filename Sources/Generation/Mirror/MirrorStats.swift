@@ -25,12 +25,16 @@ public struct MirrorStats: Sendable, Codable, Equatable {
     /// Reuses by the reused branch's source and the verdict's slot: entry
     /// source.rawValue · (γ + 1) + accepted length.
     public var reusesBySourceAndSlot: [Int] = []
+    /// Branch rows the branch budget left out because they would have run past the verdict, summed
+    /// over branch steps.
+    public var budgetDeclinedRows = 0
     /// With the adaptive γ: the windows' budgets summed, over `adaptiveWindows` windows.
     public var adaptiveGammaSum = 0
     public var adaptiveWindows = 0
 
     // Target worker times (seconds, summed over rounds).
     public var targetPrefixSeconds = 0.0   // layers 1..ℓe and the proxy head
+    public var targetProxySeconds = 0.0    // of which the proxy head and its top-κ
     public var targetSuffixSeconds = 0.0   // layers ℓe+1..N, final head, verification
     public var targetWaitSeconds = 0.0     // waiting for the draft's window (draft time exposed)
     // Draft worker times.
@@ -112,12 +116,12 @@ public struct MirrorStats: Sendable, Codable, Equatable {
         let ff = zip(fallbacksByAcceptance, roundsByAcceptance).enumerated().filter { $0.element.1 > 0 }.map { "A=\($0.offset): \($0.element.0)/\($0.element.1)" }
             .joined(separator: ", ")
         return String(format: """
-            reuse %.1f %% (own bonus guess %d of %d%@), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d, plain steps %d (%d matched); \
-            target prefix %.3f s, suffix %.3f s, waiting %.3f s; draft branches %.3f s, after-verdict %.3f s (fresh %.3f s), idle %.3f s, \
+            reuse %.1f %% (own bonus guess %d of %d%@), fallback %.1f %% (%@), Ω_κ %.1f %%, branches %d (rows the budget declined: %d), \
+            plain steps %d (%d matched); target prefix %.3f s (proxy %.3f s), suffix %.3f s, waiting %.3f s; draft branches %.3f s, after-verdict %.3f s (fresh %.3f s), idle %.3f s, \
             hidden %.3f s; rendezvous EE %.1f µs, FV %.1f µs, WIN %.1f µs per round; step %.2f ms measured, %.2f ms predicted%@
             """,
-            reuseRate * 100, ownReused, ownBranches, runnerUpBranches > 0 ? ", runner-ups \(runnerUpReused) of \(runnerUpBranches)" : "", fallbackRate * 100, ff, omega * 100, branchesRolled, plainSteps, plainStepMatches,
-            targetPrefixSeconds, targetSuffixSeconds, targetWaitSeconds, draftBranchSeconds, draftSelectSeconds, draftFreshSeconds,
+            reuseRate * 100, ownReused, ownBranches, runnerUpBranches > 0 ? ", runner-ups \(runnerUpReused) of \(runnerUpBranches)" : "", fallbackRate * 100, ff, omega * 100, branchesRolled, budgetDeclinedRows,
+            plainSteps, plainStepMatches, targetPrefixSeconds, targetProxySeconds, targetSuffixSeconds, targetWaitSeconds, draftBranchSeconds, draftSelectSeconds, draftFreshSeconds,
             draftIdleSeconds, draftHiddenSeconds,
             rounds > 0 ? rendezvousCandidatesSeconds / Double(rounds) * 1e6 : 0, rounds > 0 ? rendezvousVerdictSeconds / Double(rounds) * 1e6 : 0,
             rounds > 0 ? rendezvousWindowSeconds / Double(rounds) * 1e6 : 0, stepSeconds * 1e3, predictedStepSeconds * 1e3,

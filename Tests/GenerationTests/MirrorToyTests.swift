@@ -56,7 +56,11 @@ final class MirrorToyTests: XCTestCase {
 
     func testPerfectProxyAndAgreeingDraftReusesEveryBranch() throws {
         let target = ToyLM(seed: 3), draft = ToyLM(seed: 3, agreement: 0.5)
-        let r = try mirror(target: target, draft: draft, n: 60, MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false))
+        // Every branch must roll whatever the timing (here: no latency at all, and under TSan slow
+        // and uneven), so the budget, which declines rows by measured time, is off.
+        var o = try MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false)
+        o.branchBudget = false
+        let r = try mirror(target: target, draft: draft, n: 60, o)
         XCTAssertEqual(r.tokens, try greedy(3, n: 60))
         XCTAssertEqual(r.stats.omega, 1, "a noise-free proxy always holds the correction")
         XCTAssertEqual(r.stats.fallbacks, 0)
@@ -104,7 +108,7 @@ final class MirrorToyTests: XCTestCase {
         // A draft that, where it disagrees, has the target's token as its second choice: without
         // runner-up branches only fully accepted windows with a right bonus guess are reused; with a
         // runner-up branch at every slot, every verdict finds its branch (the target's scripted time
-        // leaves the fast draft room to roll them all, so the branch budget, on by default, declines none).
+        // leaves the fast draft room to roll them all, with the branch budget on, as by default).
         let want = try greedy(7, n: 48)
         var reuse: [Double] = []
         for r in [0, 4] {
@@ -117,7 +121,6 @@ final class MirrorToyTests: XCTestCase {
             XCTAssertEqual(m.stats.ownReused + m.stats.runnerUpReused, m.stats.reused, "κ = 0: own and runner-up branches only")
             XCTAssertEqual(m.stats.reuses(from: .runnerUp).reduce(0, +), m.stats.runnerUpReused)
             if r == 0 { XCTAssertEqual(m.stats.runnerUpBranches, 0) }
-            XCTAssertEqual(m.stats.budgetDeclinedRows, 0, "a draft that costs nothing has time for every branch")
             reuse.append(m.stats.reuseRate)
         }
         XCTAssertLessThan(reuse[0], 0.5, "the own guess alone holds few verdicts of a 60 % draft")

@@ -7,7 +7,7 @@
 /// Two measurements, exponential means per size:
 /// - the verification as the draft sees it, from publishing a window of n tokens to the verdict's
 ///   post, by n;
-/// - one batched tree forward, by its row count.
+/// - one branch step (its batched tree forward and the choice of each row), by its row count.
 ///
 /// An unmeasured batch size is bounded from above by what was measured: the nearest larger batch's
 /// cost (a forward never gets cheaper with more rows), else the nearest smaller one's scaled by the
@@ -23,18 +23,19 @@ public struct BranchBudget: Sendable {
         batchByRows = [Double](repeating: 0, count: maxRows + 1)
     }
 
-    static func blend(_ old: Double, _ new: Double, _ decay: Double) -> Double { old == 0 ? new : decay * old + (1 - decay) * new }
+    /// The exponential mean after `new` (0: nothing seen yet).
+    func blend(_ old: Double, _ new: Double) -> Double { old == 0 ? new : decay * old + (1 - decay) * new }
 
     /// A window of `window` tokens was published `seconds` before its verdict was posted.
     public mutating func recordVerification(window: Int, seconds: Double) {
         guard window > 0, window < verifyByWindow.count, seconds > 0 else { return }
-        verifyByWindow[window] = Self.blend(verifyByWindow[window], seconds, decay)
+        verifyByWindow[window] = blend(verifyByWindow[window], seconds)
     }
 
-    /// One tree forward of `rows` rows took `seconds`.
+    /// One branch step of `rows` rows took `seconds`.
     public mutating func recordBatch(rows: Int, seconds: Double) {
         guard rows > 0, rows < batchByRows.count, seconds > 0 else { return }
-        batchByRows[rows] = Self.blend(batchByRows[rows], seconds, decay)
+        batchByRows[rows] = blend(batchByRows[rows], seconds)
     }
 
     /// The expected time from publishing a window of `window` tokens to its verdict; nil: unmeasured.

@@ -251,14 +251,16 @@ final class DraftWorker: @unchecked Sendable {
     @inline(__always)
     func forwardRows(_ rows: Int) throws -> UnsafeMutablePointer<Float> {
         stats.speculative.draftForwards += 1
-        let t0 = WallClock.now()
+        let t0 = rows == 1 ? WallClock.now() : 0
         let logits = try rowTokens.withUnsafeBufferPointer { t in
             try rowParents.withUnsafeBufferPointer { p in
                 try model.forwardTree(UnsafeBufferPointer(rebasing: t[0..<rows]), parents: UnsafeBufferPointer(rebasing: p[0..<rows]))
             }
         }
-        let dt = WallClock.now() - t0
-        if rows == 1 { stepSeconds = stepSeconds == 0 ? dt : 0.9 * stepSeconds + 0.1 * dt }
+        if rows == 1 {
+            let dt = WallClock.now() - t0
+            stepSeconds = stepSeconds == 0 ? dt : 0.9 * stepSeconds + 0.1 * dt
+        }
         return logits
     }
 

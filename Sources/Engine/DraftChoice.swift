@@ -6,7 +6,8 @@ import Llama
 import Tokenizer
 
 /// A draft as named on the command line: `small` / `large` (the distilled drafts shipped in
-/// models/drafts), `self` (the target file on the draft backend), a GGUF path, or `lookup` (prompt
+/// models/drafts), `eagle` (the shipped feature draft, which reads the target's hidden states; serial
+/// decoding only), `self` (the target file on the draft backend), a GGUF path, or `lookup` (prompt
 /// lookup, no model); a model draft may carry `+lookup` (lookup first, the model where lookup
 /// finds no match of at least two tokens).
 public struct DraftChoice: Equatable, Sendable, CustomStringConvertible {
@@ -17,7 +18,8 @@ public struct DraftChoice: Equatable, Sendable, CustomStringConvertible {
     public let isSelf: Bool
 
     public static let shipped = ["small": "models/drafts/smollm2-135m-draft-small.q8_0.gguf",
-                          "large": "models/drafts/smollm2-135m-draft-large.q8_0.gguf"]
+                          "large": "models/drafts/smollm2-135m-draft-large.q8_0.gguf",
+                          "eagle": "models/drafts/smollm2-135m-draft-eagle.q8_0.gguf"]
     public init(parsing text: String, targetPath: String) throws {
         var name = text
         lookup = false
@@ -54,10 +56,25 @@ public struct DraftChoice: Equatable, Sendable, CustomStringConvertible {
 /// the model behind lookup; nil for lookup alone) for callers that profile or inspect it.
 public struct Draft {
     public let choice: DraftChoice
-    public let model: any TreeLanguageModel
+    public let model: any LanguageModel
     public let session: LlamaSession?
     /// The model's compute format (nil for lookup alone).
     public let type: BackendKind?
+    /// A feature draft (itself, or behind lookup); nil for drafts that read tokens only.
+    public var featureDraft: FeatureDraft? = nil
+    /// A feature draft's input: attach it to the target's session (`LlamaSession.features`) while this
+    /// draft decodes.
+    public var features: TargetFeatures? { featureDraft?.features }
+    /// Multiply-accumulates per drafted token (nil for lookup alone).
+    public var macsPerToken: Int? = nil
+
+    /// The draft as Mirror-SD's tree model, or why it cannot be one.
+    public func treeModel() throws -> any TreeLanguageModel {
+        guard features == nil, let t = model as? any TreeLanguageModel else {
+            throw EngineError("draft '\(choice)' reads the target's hidden states, which Mirror-SD's concurrent draft does not receive yet; use --mode sd")
+        }
+        return t
+    }
 }
 
 /// The draft for sd/mirror on `backend`: a model file, prompt lookup, or lookup in front of a model.
@@ -73,8 +90,19 @@ public func makeDraft(_ choice: DraftChoice, backend: BackendKind?, targetFile: 
         throw EngineError("\(e) (target \(targetPath), draft \(path))")
     }
     let type = backend ?? Defaults.draftType(for: file)
-    let session = try LlamaModel(file: file, backend: type.make(threads: 1)).makeSession(maxContext: context, maxBatch: 64)
-    let model: any TreeLanguageModel = choice.lookup
+    if FeatureDraftModel.isFeatureDraft(file) {
+        let weights: FeatureDraftModel
+        do { weights = try FeatureDraftModel(file: file, backend: type.make(threads: 1), targetFile: targetFile) }
+        catch let e as FeatureDraftError { throw EngineError(e.description) }
+        let features = TargetFeatures(dim: weights.llama.config.dim, capacity: context)
+        let fd = FeatureDraft(weights: weights, features: features, maxContext: context)
+        let model: any LanguageModel = choice.lookup
+            ? LookupDraft(vocabSize: vocab.count, maxContext: context, minN: hybridMinN, fallback: fd) : fd
+        return Draft(choice: choice, model: model, session: fd.session, type: type, featureDraft: fd, macsPerToken: weights.macsPerToken)
+    }
+    let llama = try LlamaModel(file: file, backend: type.make(threads: 1))
+    let session = llama.makeSession(maxContext: context, maxBatch: 64)
+    let model: any LanguageModel = choice.lookup
         ? LookupDraft(vocabSize: vocab.count, maxContext: context, minN: hybridMinN, fallback: session) : session
-    return Draft(choice: choice, model: model, session: session, type: type)
+    return Draft(choice: choice, model: model, session: session, type: type, macsPerToken: llama.macsPerToken)
 }

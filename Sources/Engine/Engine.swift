@@ -107,6 +107,7 @@ public final class Engine {
 
     /// The draft for `spec` (nil for ar) and the decoder, with every option checked.
     public func decoder(_ spec: DecoderSpec) throws -> PreparedDecoder {
+        target.features = nil
         guard spec.mode != .ar else {
             return PreparedDecoder(decoder: Generator(model: target, tokenizer: tokenizer), mode: .ar, draft: nil, speculative: nil, mirror: nil)
         }
@@ -117,13 +118,16 @@ public final class Engine {
                                         draftPMin: spec.draftPMin ?? Defaults.draftPMin(for: d.choice))
         } catch let e as GenerationError { throw EngineError(e.description) }
         if spec.mode == .sd {
+            // A feature draft reads what the target's session records; other decoders do not record.
+            target.features = d.features
             let dec = SpeculativeDecoding(SerialSpeculativeDecoder(target: target, draft: d.model, tokenizer: tokenizer), options: so)
             return PreparedDecoder(decoder: dec, mode: .sd, draft: d, speculative: so, mirror: nil)
         }
+        let tree = try d.treeModel()
         let mo = try Self.mirrorOptions(spec, layers: model.config.layers, draftPMin: so.draftPMin, draft: d.choice)
         let lens = try exitLens(spec.exitLens, layer: mo.exitLayer)
         target.exitLens = lens?.lens
-        let dec = MirrorDecoding(MirrorDecoder(target: target, draft: d.model, tokenizer: tokenizer), options: mo)
+        let dec = MirrorDecoding(MirrorDecoder(target: target, draft: tree, tokenizer: tokenizer), options: mo)
         var p = PreparedDecoder(decoder: dec, mode: .mirror, draft: d, speculative: so, mirror: mo)
         p.exitLens = lens?.path
         return p

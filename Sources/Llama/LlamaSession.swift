@@ -93,6 +93,7 @@ public final class LlamaSession {
     public func truncate(to length: Int) {
         precondition(length >= 0 && length <= kvLength, "truncate(to: \(length)) outside 0...\(kvLength)")
         kvLength = length
+        features?.truncate(to: length)
         // Tree nodes are appended parents first, so the first pending nodes still form a tree.
         committedLength = min(committedLength, length)
         batchRows = 0
@@ -207,6 +208,13 @@ public final class LlamaSession {
         for l in range { layer(l) }
         if range.lowerBound == 0 { opProfile?.forwards += 1 }
         layersDone = range.upperBound
+        // Tree rows are speculative branches, not positions of the sequence: only causal batches count.
+        if layersDone == c.layers, !useMask, let f = features { f.write(x.pointer, rows: batchRows, at: batchStart) }
+    }
+
+    /// Where this session records its last hidden states for a `FeatureDraft` (nil: nowhere).
+    public var features: TargetFeatures? {
+        didSet { features?.truncate(to: 0) }
     }
 
     /// The residual stream after the layers run so far: `batchRows` rows of `dim` floats.

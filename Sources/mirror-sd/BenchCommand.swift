@@ -140,7 +140,7 @@ struct BenchCommand: ParsableCommand {
         let ctx = try Limits.context(ctx, config: model.config, sessions: 2)
         let target = model.makeSession(maxContext: ctx, maxBatch: 64)
         // One draft instance per distinct draft name; one option set per method.
-        var drafts: [String: any TreeLanguageModel] = [:]
+        var drafts: [String: Draft] = [:]
         var draftTypes: [String: String] = [:]
         var choices: [String: DraftChoice] = [:]
         var specOptions: [String: SpeculativeOptions] = [:]
@@ -153,9 +153,11 @@ struct BenchCommand: ParsableCommand {
             if drafts[choice.description] == nil {
                 let d = try makeDraft(choice, backend: spec.draftBackend, targetFile: file,
                                       targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
-                drafts[choice.description] = d.model
+                drafts[choice.description] = d
                 draftTypes[choice.description] = d.type?.rawValue ?? "lookup"
-
+            }
+            if m.kind == .mirror {
+                do { _ = try drafts[choice.description]!.treeModel() } catch let e as EngineError { throw ValidationError("'\(m.name)': \(e.description)") }
             }
             var so = try spec.options(for: choice)
             if let g = m.gamma { so.gamma = g }
@@ -225,13 +227,16 @@ struct BenchCommand: ParsableCommand {
                 case .ar:
                     tokens = try Generator(model: target, tokenizer: tok).generate(prompt: prompt, options: options).tokens
                 case .sd:
-                    let r = try SerialSpeculativeDecoder(target: target, draft: drafts[choices[m.name]!.description]!, tokenizer: tok)
+                    let d = drafts[choices[m.name]!.description]!
+                    target.features = d.features
+                    defer { target.features = nil }
+                    let r = try SerialSpeculativeDecoder(target: target, draft: d.model, tokenizer: tok)
                         .generate(prompt: prompt, options: options, speculative: specOptions[m.name]!)
                     tokens = r.tokens
                     perStep = r.stats.tokensPerTargetStep
                 case .mirror:
                     target.exitLens = lenses[m.name]??.lens
-                    let r = try MirrorDecoder(target: target, draft: drafts[choices[m.name]!.description]!, tokenizer: tok)
+                    let r = try MirrorDecoder(target: target, draft: try drafts[choices[m.name]!.description]!.treeModel(), tokenizer: tok)
                         .generate(prompt: prompt, options: options, mirror: mirrorOptions[m.name]!)
                     tokens = r.tokens
                     perStep = r.stats.speculative.tokensPerTargetStep

@@ -17,8 +17,12 @@ struct EvalDraftCommand: ParsableCommand {
             The target answers each prompt greedily (up to --max-tokens, stopping at end-of-sequence); every \
             draft then reads prompt and answer teacher-forced, and at each answer position its argmax is \
             compared with the target's token. Tokens per target step at γ follow from those matches exactly as \
-            greedy serial SD would accept them. Drafts (--drafts, comma-separated) are named as for generate \
-            --draft: small, large, self, a GGUF path, lookup, or any model draft with +lookup. \
+            greedy serial SD would accept them. A feature draft (eagle) reads the target's hidden states and, \
+            past the verified positions, its own guesses of them, so its matches do not decide its windows: \
+            its top-1 is teacher-forced (real hidden states everywhere) and its tokens per target step are \
+            measured by running greedy serial SD at each γ along the same answer. Drafts (--drafts, \
+            comma-separated) are named as for generate --draft: small, large, eagle, self, a GGUF path, \
+            lookup, or any model draft with +lookup. \
             Prompts are the first --per-category of each task in bench order: with 20 or fewer they are all \
             in the held-out split of tools/draft/split.json.
             """)
@@ -65,7 +69,7 @@ struct EvalDraftCommand: ParsableCommand {
         let targetModel = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
         let ctx = try Limits.context(ctx, config: targetModel.config, sessions: 2)
         let target = targetModel.makeSession(maxContext: ctx, maxBatch: 64)
-        var models: [(name: String, lm: any LanguageModel, model: LlamaModel?)] = []
+        var models: [(name: String, draft: Draft)] = []
         for spec in drafts.split(separator: ",").map(String.init) {
             models.append(try makeEvalDraft(spec, targetFile: file, vocab: tok.vocab))
         }
@@ -82,9 +86,9 @@ struct EvalDraftCommand: ParsableCommand {
             guard prompt.count + maxTokens + 1 < ctx else { note("skipping question \(q.questionId): \(prompt.count) prompt tokens"); continue }
             let answer = try DraftEval.greedyPath(target: target, prompt: prompt, maxTokens: maxTokens, eos: tok.eosId)
             for (d, m) in models.enumerated() {
-                let match = try DraftEval.matches(draft: m.lm, prompt: prompt, answer: answer)
-                byTask[d][q.task, default: DraftAgreement()].add(match, gammas: gs)
-                all[d].add(match, gammas: gs)
+                let a = try agreement(m.draft, target: target, prompt: prompt, answer: answer, gammas: gs, tokenizer: tok)
+                byTask[d][q.task, default: DraftAgreement()].merge(a)
+                all[d].merge(a)
             }
             note(String(format: "[%d/%d] q%d %@: %d answer tokens; top-1 so far %@ (%.0f s)", i + 1, selected.count, q.questionId,
                         q.task, answer.count, all.map { String(format: "%.3f", $0.top1) }.joined(separator: " / "), WallClock.now() - t0))
@@ -111,16 +115,19 @@ struct EvalDraftCommand: ParsableCommand {
         var costs: [[String: Any]] = []
         let targetMACs = Double(targetModel.macsPerToken)
         for m in models {
-            guard let model = m.model else { continue }
-            var c: [String: Any] = ["draft": m.name, "macs_per_token": model.macsPerToken,
-                                    "macs_relative": Double(model.macsPerToken) / targetMACs]
+            guard let macs = m.draft.macsPerToken, let session = m.draft.session else { continue }
+            var c: [String: Any] = ["draft": m.name, "macs_per_token": macs, "macs_relative": Double(macs) / targetMACs]
             var line = String(format: "%@: %.1f M MAC/token (%.3f of the target's %.1f M)", m.name,
-                              Double(model.macsPerToken) / 1e6, Double(model.macsPerToken) / targetMACs, targetMACs / 1e6)
+                              Double(macs) / 1e6, Double(macs) / targetMACs, targetMACs / 1e6)
             if timing {
-                let (td, tt) = (try decodeSeconds(model.makeSession(maxContext: 1024, maxBatch: 1)), try decodeSeconds(target))
+                // A fresh single-row instance: what one drafted token costs, the input projection included.
+                let lm: any LanguageModel = m.draft.featureDraft.map {
+                    FeatureDraft(weights: $0.weights, features: TargetFeatures(dim: $0.features.dim, capacity: 1024), maxContext: 1024, maxBatch: 1)
+                } ?? session.model.makeSession(maxContext: 1024, maxBatch: 1)
+                let (td, tt) = (try decodeSeconds(lm), try decodeSeconds(target))
                 c["ms_per_token"] = td * 1e3
                 c["target_ms_per_token"] = tt * 1e3
-                line += String(format: "; decode %.2f ms/token on %@ vs target %.2f ms (%.3f)", td * 1e3, model.backendName, tt * 1e3, td / tt)
+                line += String(format: "; decode %.2f ms/token on %@ vs target %.2f ms (%.3f)", td * 1e3, session.model.backendName, tt * 1e3, td / tt)
             }
             print(line)
             costs.append(c)
@@ -132,11 +139,37 @@ struct EvalDraftCommand: ParsableCommand {
         }
     }
 
+    /// One draft's agreement along one answer. A feature draft's windows are measured with serial SD.
+    private func agreement(_ d: Draft, target: LlamaSession, prompt: [Int32], answer: [Int32], gammas: [Int],
+                           tokenizer: Tokenizer) throws -> DraftAgreement {
+        var a = DraftAgreement()
+        guard let features = d.features else {
+            a.add(try DraftEval.matches(draft: d.model, prompt: prompt, answer: answer), gammas: gammas)
+            return a
+        }
+        target.features = features
+        defer { target.features = nil; target.truncate(to: 0) }
+        // Teacher-forced top-1: the target's hidden states at every position of prompt and answer.
+        target.truncate(to: 0)
+        try target.prefill(prompt + answer.dropLast(), at: 0)
+        a.add(try DraftEval.matches(draft: d.model, prompt: prompt, answer: answer), gammas: [])
+        let options = GenerationOptions(maxTokens: answer.count, sampling: .greedy, stopAtEOS: false)
+        for g in gammas {
+            let r = try SerialSpeculativeDecoder(target: target, draft: d.model, tokenizer: tokenizer)
+                .generate(prompt: prompt, options: options, speculative: try SpeculativeOptions(gamma: g))
+            guard r.tokens == answer else {
+                throw CLIError("serial SD with \(d.choice) at γ=\(g) did not reproduce the target's greedy answer; this is a bug")
+            }
+            a.addMeasured(gamma: g, steps: r.stats.rounds, tokens: answer.count - 1)
+        }
+        return a
+    }
+
     /// Median seconds of a one-token forward at context ~256 (after a warm-up).
-    private func decodeSeconds(_ s: LlamaSession) throws -> Double {
+    private func decodeSeconds(_ s: any LanguageModel) throws -> Double {
         s.truncate(to: 0)
         let ids = (0..<256).map { Int32(200 + $0 % 5000) }
-        try s.prefill(ids, at: 0)
+        if let p = s as? PrefillCapable { _ = try p.prefillChunked(ids) } else { _ = try s.forward(ids, at: 0) }
         var times: [Double] = []
         for i in 0..<48 {
             let t0 = WallClock.now()
@@ -147,10 +180,10 @@ struct EvalDraftCommand: ParsableCommand {
         return times.sorted()[times.count / 2]
     }
 
-    private func makeEvalDraft(_ spec: String, targetFile: GGUFFile, vocab: Vocabulary) throws -> (name: String, lm: any LanguageModel, model: LlamaModel?) {
+    private func makeEvalDraft(_ spec: String, targetFile: GGUFFile, vocab: Vocabulary) throws -> (name: String, draft: Draft) {
         let choice = try DraftChoice(parsing: spec, targetPath: modelOptions.model)
         let d = try makeDraft(choice, backend: draftBackend, targetFile: targetFile, targetPath: modelOptions.model, vocab: vocab,
                               context: ctx, hybridMinN: hybridMinN)
-        return (choice.description, d.model, d.session?.model)
+        return (choice.description, d)
     }
 }

@@ -42,7 +42,7 @@ struct ProfileCommand: ParsableCommand {
         let choice = try spec.choice(for: .mirror, targetPath: modelOptions.model)
         let made = try makeDraft(choice, backend: spec.draftBackend,
                                  targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
-        let draft = made.model
+        let draft = try made.treeModel()
         let targetProfile = OpProfile(layers: model.config.layers)
         target.opProfile = targetProfile
         let draftSession = made.session

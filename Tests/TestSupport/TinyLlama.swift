@@ -9,10 +9,12 @@ public enum TinyLlama {
                                                   vocabSize: 96, contextLength: 256, normEps: 1e-5, ropeBase: 10000)
 
     /// A GGUF image with random weights. `type` is the storage type of the matrices (F32 or Q8_0).
-    /// `downBias` adds an `ffn_down.bias` to the last block; `headVocab` writes `mirrorsd.head_vocab`.
-    /// Neither changes the random weights drawn for the rest.
+    /// `downBias` adds an `ffn_down.bias` to the last block; `headVocab` writes `mirrorsd.head_vocab`;
+    /// `featureDraftFor` (a target's fingerprint) makes it a feature (EAGLE-style) draft of that target.
+    /// None of them changes the random weights drawn for the rest.
     public static func gguf(config c: LlamaConfig = defaultConfig, seed: UInt64 = 1, tied: Bool = true,
-                            type: GGMLType = .f32, downBias: [Float]? = nil, headVocab: Int? = nil) -> [UInt8] {
+                            type: GGMLType = .f32, downBias: [Float]? = nil, headVocab: Int? = nil,
+                            featureDraftFor targetFingerprint: String? = nil) -> [UInt8] {
         var rng = SeededRNG(seed: seed)
         var w = GGUFWriter()
         w.set("general.architecture", .string("llama"))
@@ -59,6 +61,13 @@ public enum TinyLlama {
         if let downBias { w.addTensor(name: "blk.\(c.layers - 1).ffn_down.bias", dims: [downBias.count], floats: downBias) }
         norm("output_norm.weight", c.dim)
         if !tied { matrix("output.weight", in: c.dim, out: c.vocabSize, scale: 0.5) }
+        if let fp = targetFingerprint {
+            w.set(FeatureDraftModel.kindKey, .string(FeatureDraftModel.kind))
+            w.set(FeatureDraftModel.fingerprintKey, .string(fp))
+            w.set(FeatureDraftModel.targetNameKey, .string("tiny-random-llama"))
+            matrix("eagle.fc.weight", in: 2 * c.dim, out: c.dim, scale: 0.3)
+            norm("eagle.in_norm.weight", c.dim)
+        }
         return w.serialize()
     }
 

@@ -5,11 +5,12 @@ import numpy as np
 
 
 class Sequence:
-    __slots__ = ("qid", "temp", "tokens", "n_prompt", "top_ids", "top_vals", "lse")
+    __slots__ = ("qid", "temp", "tokens", "n_prompt", "top_ids", "top_vals", "lse", "feat")
 
-    def __init__(self, qid, temp, tokens, n_prompt, top_ids, top_vals, lse):
+    def __init__(self, qid, temp, tokens, n_prompt, top_ids, top_vals, lse, feat=None):
         self.qid, self.temp, self.tokens, self.n_prompt = qid, temp, tokens, n_prompt
         self.top_ids, self.top_vals, self.lse = top_ids, top_vals, lse
+        self.feat = feat  # the target's last hidden state before the final norm, if gen.py --features stored it
 
 
 def load(pattern):
@@ -27,9 +28,10 @@ def load(pattern):
                 raise ValueError(f"{path}: sequence {s} has {n} tokens")
             seqs.append(Sequence(int(d["qid"][s]), float(d["temp"][s]), d["tokens"][off:off + n],
                                  int(d["n_prompt"][s]), d["top_ids"][loff:loff + n - 1],
-                                 d["top_vals"][loff:loff + n - 1], d["lse"][loff:loff + n - 1]))
+                                 d["top_vals"][loff:loff + n - 1], d["lse"][loff:loff + n - 1],
+                                 d["feat"][loff:loff + n - 1] if "feat" in d else None))
             off += n
             loff += n - 1
-        if off != len(d["tokens"]) or loff != len(d["lse"]):
+        if off != len(d["tokens"]) or loff != len(d["lse"]) or ("feat" in d and loff != len(d["feat"])):
             raise ValueError(f"{path}: lengths do not add up")
     return seqs

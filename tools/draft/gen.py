@@ -33,6 +33,9 @@ def parse():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="only the first N prompts (smoke runs)")
+    ap.add_argument("--features", action="store_true",
+                    help="also store the last block's output before the final norm (fp16) at every labelled "
+                         "position, for drafts that read the target's hidden state (tools/draft/eagle.py)")
     return ap.parse_args()
 
 
@@ -46,18 +49,23 @@ def clip(ids, n):
 class Shard:
     def __init__(self):
         self.tokens, self.n_prompt, self.ids, self.vals, self.lse, self.qid, self.temp = [], [], [], [], [], [], []
+        self.feat = []
 
-    def add(self, qid, temp, tokens, n_prompt, ids, vals, lse):
+    def add(self, qid, temp, tokens, n_prompt, ids, vals, lse, feat=None):
         self.qid.append(qid); self.temp.append(temp); self.tokens.append(np.asarray(tokens, np.int32))
         self.n_prompt.append(n_prompt); self.ids.append(ids); self.vals.append(vals); self.lse.append(lse)
+        if feat is not None:
+            self.feat.append(feat)
 
     def save(self, path):
         lens = np.array([len(t) for t in self.tokens], np.int64)
+        extra = {"feat": np.concatenate(self.feat)} if self.feat else {}
         np.savez(path, qid=np.array(self.qid, np.int64), temp=np.array(self.temp, np.float32),
                  lengths=lens, n_prompt=np.array(self.n_prompt, np.int64),
                  tokens=np.concatenate(self.tokens),
-                 # labels for positions 0..len-2 of each sequence (the next-token distribution)
-                 top_ids=np.concatenate(self.ids), top_vals=np.concatenate(self.vals), lse=np.concatenate(self.lse))
+                 # labels (and features) for positions 0..len-2 of each sequence (the next-token distribution)
+                 top_ids=np.concatenate(self.ids), top_vals=np.concatenate(self.vals), lse=np.concatenate(self.lse),
+                 **extra)
 
 
 def topk_rows(logits, k):
@@ -83,18 +91,20 @@ def run_batch(model, prompts, temps, args, gen):
     # Left-pad query rows attend to nothing; give them their own slot so softmax stays finite.
     mask = mask | torch.eye(T, dtype=torch.bool)[None, None]
     cache = model.new_cache(P, tmax)
-    logits = model.step(ids, pos, cache, 0, mask)                   # [P, T, V]
+    logits, hid = model.step(ids, pos, cache, 0, mask, with_hidden=True)   # [P, T, V], [P, T, d]
     prompt_labels = [topk_rows(logits[b, pad[b]:T - 1], args.topk) for b in range(P)]
-    last = logits[:, -1]
+    prompt_feat = [hid[b, pad[b]:T - 1].to(torch.float16).numpy() for b in range(P)]
+    last, last_h = logits[:, -1], hid[:, -1]
     # Expand the prompt cache to S sequences per prompt.
     cache = [(k.repeat_interleave(S, 0).contiguous(), v.repeat_interleave(S, 0).contiguous()) for k, v in cache]
     valid = valid.repeat_interleave(S, 0)
-    last = last.repeat_interleave(S, 0)
+    last, last_h = last.repeat_interleave(S, 0), last_h.repeat_interleave(S, 0)
     pos_next = torch.tensor(lens).repeat_interleave(S, 0)
     temp = torch.tensor(temps * P, dtype=torch.float32)
     B = P * S
     out_tok = [[] for _ in range(B)]
     out_lab = [[] for _ in range(B)]
+    out_feat = [[] for _ in range(B)]
     done = torch.zeros(B, dtype=torch.bool)
     for step in range(args.max_new):
         li, lv, ll = topk_rows(last, args.topk)
@@ -105,13 +115,16 @@ def run_batch(model, prompts, temps, args, gen):
         for b in range(B):
             if not done[b]:
                 out_tok[b].append(int(nxt[b])); out_lab[b].append((li[b], lv[b], ll[b]))
+                if args.features:
+                    out_feat[b].append(last_h[b].to(torch.float16).numpy())
         done |= nxt == EOS
         if bool(done.all()) or step == args.max_new - 1:
             break
         slot = T + step
         m = valid[:, :slot + 1].clone()
         m[:, slot] = True
-        last = model.step(nxt[:, None], pos_next[:, None], cache, slot, m[:, None, None, :])[:, 0]
+        last, last_h = model.step(nxt[:, None], pos_next[:, None], cache, slot, m[:, None, None, :], with_hidden=True)
+        last, last_h = last[:, 0], last_h[:, 0]
         pos_next = pos_next + 1
     results = []
     for b in range(B):
@@ -125,7 +138,8 @@ def run_batch(model, prompts, temps, args, gen):
         ids_ = np.concatenate([pi, ci])[:len(tokens) - 1]
         vals = np.concatenate([pv, cv])[:len(tokens) - 1]
         lse = np.concatenate([pl, cl])[:len(tokens) - 1]
-        results.append((p["id"], temps[b % S], tokens, len(p["ids"]), ids_, vals, lse))
+        feat = np.concatenate([prompt_feat[b // S], np.stack(out_feat[b])])[:len(tokens) - 1] if args.features else None
+        results.append((p["id"], temps[b % S], tokens, len(p["ids"]), ids_, vals, lse, feat))
     return results
 
 

@@ -136,12 +136,14 @@ class Llama(torch.nn.Module):
                 for _ in self.blocks]
 
     @torch.no_grad()
-    def step(self, ids, pos, cache, start, key_mask, vocab=None):
-        """Cached forward of ids [B, T] written at cache slot `start`; returns logits [B, T, vocab]."""
+    def step(self, ids, pos, cache, start, key_mask, vocab=None, with_hidden=False):
+        """Cached forward of ids [B, T] written at cache slot `start`; returns logits [B, T, vocab], and with
+        `with_hidden` also the last block's output before the final norm [B, T, d] (what EAGLE-style drafts read)."""
         cos, sin = self.rope_for(pos)
         x = F.embedding(ids, self.embed)
         for b, kv in zip(self.blocks, cache):
             x = b(x, cos, sin, kv, start, key_mask)
         h = rms_norm(x, self.out_norm, self.cfg.eps)
         head = self.embed if vocab is None else self.embed[:vocab]
-        return F.linear(h, head)
+        logits = F.linear(h, head)
+        return (logits, x) if with_hidden else logits

@@ -39,6 +39,13 @@ public struct DraftAgreement: Sendable, Equatable {
         }
     }
 
+    /// Adds target steps measured by running speculative decoding itself (for drafts whose guesses depend
+    /// on their own earlier guesses, so the teacher-forced matches do not decide them).
+    public mutating func addMeasured(gamma: Int, steps s: Int, tokens t: Int) {
+        steps[gamma, default: 0] += s
+        tokens[gamma, default: 0] += t
+    }
+
     public mutating func merge(_ o: DraftAgreement) {
         matches += o.matches
         positions += o.positions

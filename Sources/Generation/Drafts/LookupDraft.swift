@@ -6,14 +6,15 @@ import LanguageModels
 ///
 /// With a `fallback` model (hybrid drafting) every token also goes through the fallback, whose
 /// logits stand wherever lookup finds nothing. Conforms to the tree interface, so Mirror-SD's
-/// branch rollouts can use it: each branch looks up in its own context.
+/// branch rollouts can use it: each branch looks up in its own context (a fallback must then run
+/// trees too).
 public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceReporting, @unchecked Sendable {
     // Sendable: owned by one worker thread at a time.
     public let vocabSize: Int
     public let maxContext: Int
     public let maxN: Int
     public let minN: Int
-    public let fallback: (any TreeLanguageModel)?
+    public let fallback: (any LanguageModel)?
     public private(set) var committed: [Int32] = []
     var pending: [(token: Int32, parent: Int)] = []
     let rowsCapacity = 256
@@ -26,7 +27,7 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
     public private(set) var lookups = 0
     static let hotValue: Float = 30  // softmax of a one-hot at 30 over 49,152 zeros: p ≈ 1 − 5e-9
 
-    public init(vocabSize: Int, maxContext: Int, maxN: Int = 3, minN: Int = 1, fallback: (any TreeLanguageModel)? = nil) {
+    public init(vocabSize: Int, maxContext: Int, maxN: Int = 3, minN: Int = 1, fallback: (any LanguageModel)? = nil) {
         precondition(fallback == nil || fallback!.vocabSize == vocabSize)
         self.vocabSize = vocabSize
         self.maxContext = maxContext
@@ -121,9 +122,17 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
         return try tokens.withUnsafeBufferPointer { try append($0, allLogits: false, fallbackLogits: f) }
     }
 
+    private func treeFallback() throws -> (any TreeLanguageModel)? {
+        guard let f = fallback else { return nil }
+        guard let t = f as? any TreeLanguageModel else {
+            throw GenerationError.invalidOption("the model behind lookup cannot run speculative trees (Mirror-SD); use it with serial decoding")
+        }
+        return t
+    }
+
     public func forwardTree(_ tokens: UnsafeBufferPointer<Int32>, parents: UnsafeBufferPointer<Int32>) throws -> UnsafeMutablePointer<Float> {
         precondition(tokens.count <= rowsCapacity)
-        let f = try fallback?.forwardTree(tokens, parents: parents)
+        let f = try treeFallback()?.forwardTree(tokens, parents: parents)
         for (r, t) in tokens.enumerated() {
             pending.append((t, Int(parents[r])))
             // The row's context is the committed tokens, then its ancestors', then its own: append
@@ -141,7 +150,7 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
     }
 
     public func commitTree(path: UnsafeBufferPointer<Int32>, keep: UnsafeBufferPointer<Int32>) throws {
-        try fallback?.commitTree(path: path, keep: keep)
+        try treeFallback()?.commitTree(path: path, keep: keep)
         for n in path { committed.append(pending[Int(n)].token) }
         var kept: [(token: Int32, parent: Int)] = []
         for (i, n) in keep.enumerated() { kept.append((pending[Int(n)].token, i - 1)) }

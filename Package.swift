@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "GenerationTests",
-                    dependencies: ["Generation", "Llama", "BackendBLAS", "BackendInt8", "Tokenizer", "GGUF", "TestSupport"],
+                    dependencies: ["Generation", "LanguageModels", "Llama", "BackendBLAS", "BackendInt8", "Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF", "TensorCore"], swiftSettings: swiftSettings),

@@ -6,8 +6,8 @@ import Llama
 import Tokenizer
 
 /// A draft as named on the command line: `small` / `large` (the distilled drafts shipped in
-/// models/drafts), `eagle` (the shipped feature draft, which reads the target's hidden states; serial
-/// decoding only), `self` (the target file on the draft backend), a GGUF path, or `lookup` (prompt
+/// models/drafts), `self` (the target file on the draft backend), a GGUF path (a feature draft among them:
+/// it reads the target's hidden states, serial decoding only), or `lookup` (prompt
 /// lookup, no model); a model draft may carry `+lookup` (lookup first, the model where lookup
 /// finds no match of at least two tokens).
 public struct DraftChoice: Equatable, Sendable, CustomStringConvertible {
@@ -18,8 +18,7 @@ public struct DraftChoice: Equatable, Sendable, CustomStringConvertible {
     public let isSelf: Bool
 
     public static let shipped = ["small": "models/drafts/smollm2-135m-draft-small.q8_0.gguf",
-                          "large": "models/drafts/smollm2-135m-draft-large.q8_0.gguf",
-                          "eagle": "models/drafts/smollm2-135m-draft-eagle.q8_0.gguf"]
+                          "large": "models/drafts/smollm2-135m-draft-large.q8_0.gguf"]
     public init(parsing text: String, targetPath: String) throws {
         var name = text
         lookup = false

@@ -17,11 +17,11 @@ struct EvalDraftCommand: ParsableCommand {
             The target answers each prompt greedily (up to --max-tokens, stopping at end-of-sequence); every \
             draft then reads prompt and answer teacher-forced, and at each answer position its argmax is \
             compared with the target's token. Tokens per target step at γ follow from those matches exactly as \
-            greedy serial SD would accept them. A feature draft (eagle) reads the target's hidden states and, \
+            greedy serial SD would accept them. A feature draft (tools/draft/eagle.py) reads the target's hidden states and, \
             past the verified positions, its own guesses of them, so its matches do not decide its windows: \
             its top-1 is teacher-forced (real hidden states everywhere) and its tokens per target step are \
             measured by running greedy serial SD at each γ along the same answer. Drafts (--drafts, \
-            comma-separated) are named as for generate --draft: small, large, eagle, self, a GGUF path, \
+            comma-separated) are named as for generate --draft: small, large, self, a GGUF path, \
             lookup, or any model draft with +lookup. \
             Prompts are the first --per-category of each task in bench order: with 20 or fewer they are all \
             in the held-out split of tools/draft/split.json.

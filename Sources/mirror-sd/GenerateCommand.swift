@@ -115,7 +115,7 @@ struct MirrorFlags: ParsableArguments {
 }
 
 struct SpeculativeFlags: ParsableArguments {
-    @Option(help: ArgumentHelp("Draft for sd/mirror: small, large (the shipped distilled drafts), self (the target file), a GGUF path, or lookup (prompt lookup, no model); append +lookup to put lookup in front of a model.",
+    @Option(help: ArgumentHelp("Draft for sd/mirror: small, large (the shipped distilled drafts), self (the target file), a GGUF path (a feature draft, which reads the target's hidden states, runs with sd only), or lookup (prompt lookup, no model); append +lookup to put lookup in front of a model.",
                                discussion: "Default: self, the measured best on Spec-Bench here (README, Results); small+lookup / large+lookup win on long prompts."))
     var draft: String?
     @Flag(help: "Put prompt lookup in front of the model draft (same as appending +lookup to --draft).")

@@ -315,6 +315,51 @@ extension CLITests {
         try assertFails(args + ["--mode", "sd", "--draft", "lookup+lookup"], saying: "lookup+lookup is just 'lookup'")
     }
 
+    /// A feature draft named by path: serial SD runs it (greedy output equal to ar's), eval-draft measures its
+    /// windows with SD, and Mirror-SD refuses it with the reason. A random one for SmolLM2, with SmolLM2's
+    /// tokenizer keys so pair validation passes; one made for another target is refused by its fingerprint.
+    func testAFeatureDraftRunsWithSDAndIsRefusedByMirror() throws {
+        try requireModel()
+        let target = try GGUFFile(path: Paths.defaultModel)
+        let fp = try run(["inspect", Paths.defaultModel]).out.split(separator: "\n")
+            .first { $0.contains("fingerprint: ") }.map { String($0.split(separator: " ").last!) }
+        let fingerprint = try XCTUnwrap(fp, "inspect prints the fingerprint")
+        var c = TinyLlama.defaultConfig
+        c.layers = 1
+        c.dim = 576
+        c.heads = 9
+        c.kvHeads = 3
+        c.headDim = 64
+        c.vocabSize = 49152
+        let tokenizerKeys = target.metadata.filter { $0.key.hasPrefix("tokenizer.") }
+        let dir = FileManager.default.temporaryDirectory
+        let path = dir.appendingPathComponent("feature-draft-\(getpid()).gguf").path
+        let other = dir.appendingPathComponent("feature-draft-other-\(getpid()).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: other) }
+        try Data(TinyLlama.gguf(config: c, seed: 3, featureDraftFor: fingerprint, metadata: tokenizerKeys)).write(to: URL(fileURLWithPath: path))
+        try Data(TinyLlama.gguf(config: c, seed: 3, featureDraftFor: "fnv1a64:0", metadata: tokenizerKeys)).write(to: URL(fileURLWithPath: other))
+
+        let args = ["generate", "--chat", "--prompt", "Name three colors.", "-n", "12", "--ignore-eos", "--json"]
+        let ar = try run(args + ["--mode", "ar"])
+        XCTAssertEqual(ar.status, 0, ar.err)
+        for draft in [path, path + "+lookup"] {
+            let sd = try run(args + ["--mode", "sd", "--draft", draft])
+            XCTAssertEqual(sd.status, 0, sd.err)
+            func ids(_ out: String) throws -> [Int] {
+                (try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any])["tokens"] as! [Int]
+            }
+            XCTAssertEqual(try ids(sd.out), try ids(ar.out), draft)
+        }
+        try assertFails(args + ["--mode", "mirror", "--draft", path],
+                        saying: "reads the target's hidden states, which Mirror-SD's concurrent draft does not receive yet; use --mode sd")
+        try assertFails(args + ["--mode", "sd", "--draft", other], saying: "(fingerprint fnv1a64:0), not of this target")
+        try assertFails(["bench", "--per-category", "1", "--categories", "qa", "--max-tokens", "2", "--modes", "ar,mirror@\(path)"],
+                        saying: "reads the target's hidden states")
+        let e = try run(["eval-draft", "--drafts", path, "--per-category", "1", "--categories", "qa", "--max-tokens", "8", "--gammas", "1,4"])
+        XCTAssertEqual(e.status, 0, e.err)
+        XCTAssertTrue(e.out.contains("| qa |"), e.out)
+    }
+
     func testLimitsHoldAndCorruptWeightsAreRefused() throws {
         try requireModel()
         try assertFails(["generate", "--ctx", "1000000", "--prompt", "hi"], saying: "exceeds the 8192 positions the model was trained for")

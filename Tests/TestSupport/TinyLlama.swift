@@ -10,11 +10,12 @@ public enum TinyLlama {
 
     /// A GGUF image with random weights. `type` is the storage type of the matrices (F32 or Q8_0).
     /// `downBias` adds an `ffn_down.bias` to the last block; `headVocab` writes `mirrorsd.head_vocab`;
-    /// `featureDraftFor` (a target's fingerprint) makes it a feature (EAGLE-style) draft of that target.
-    /// None of them changes the random weights drawn for the rest.
+    /// `featureDraftFor` (a target's fingerprint) makes it a feature (EAGLE-style) draft of that target;
+    /// `metadata` is set last (a real model's tokenizer keys, say). None of them changes the random weights
+    /// drawn for the rest.
     public static func gguf(config c: LlamaConfig = defaultConfig, seed: UInt64 = 1, tied: Bool = true,
                             type: GGMLType = .f32, downBias: [Float]? = nil, headVocab: Int? = nil,
-                            featureDraftFor targetFingerprint: String? = nil) -> [UInt8] {
+                            featureDraftFor targetFingerprint: String? = nil, metadata: [String: GGUFValue] = [:]) -> [UInt8] {
         var rng = SeededRNG(seed: seed)
         var w = GGUFWriter()
         w.set("general.architecture", .string("llama"))
@@ -68,6 +69,7 @@ public enum TinyLlama {
             matrix("eagle.fc.weight", in: 2 * c.dim, out: c.dim, scale: 0.3)
             norm("eagle.in_norm.weight", c.dim)
         }
+        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { w.set(k, v) }
         return w.serialize()
     }
 

@@ -20,7 +20,6 @@ weigh --prompt-weight. Data: gen.py shards written with --features.
 """
 import argparse
 import json
-import math
 import os
 import random
 import sys
@@ -32,6 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
+from loop import next_batch, set_lr  # noqa: E402
 from smollm import Block, load_tensors, rms_norm, rope_tables  # noqa: E402
 from train import soft_targets  # noqa: E402
 
@@ -210,18 +210,8 @@ def main():
     step, seen, next_eval, ema = 0, 0, args.eval_every * 60, None
     order = []
     while time.time() - t0 < budget:
-        if not order:
-            order = list(range(len(train)))
-            random.shuffle(order)
-        batch, ntok = [], 0
-        while order and ntok < args.batch_tokens:
-            s = train[order.pop()]
-            batch.append(s)
-            ntok += len(s.tokens)
-        frac = (time.time() - t0) / budget
-        warm = min(1.0, (step + 1) / 20)
-        for g, b in zip(opt.param_groups, base):
-            g["lr"] = b * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        batch = next_batch(order, train, args.batch_tokens)
+        set_lr(opt, base, step, (time.time() - t0) / budget)
         opt.zero_grad(set_to_none=True)
         tot_w = agree = comp = 0
         losses = 0.0

@@ -35,3 +35,19 @@ def load(pattern):
         if off != len(d["tokens"]) or loff != len(d["lse"]) or ("feat" in d and loff != len(d["feat"])):
             raise ValueError(f"{path}: lengths do not add up")
     return seqs
+
+
+def load_split(train_patterns, heldout_pattern, need_features=False):
+    """Training and held-out sequences; refuses held-out questions among the training data (split.json) and,
+    with `need_features`, shards gen.py wrote without --features."""
+    import json
+    import os
+    train = [s for pattern in train_patterns for s in load(pattern)]
+    heldout = load(heldout_pattern)
+    if need_features and any(s.feat is None for s in train + heldout):
+        raise SystemExit("a shard has no features: generate it with gen.py --features")
+    split = json.load(open(os.path.join(os.path.dirname(__file__), "split.json")))
+    leaked = {s.qid for s in train} & set(split["held_out"])
+    if leaked:
+        raise SystemExit(f"held-out questions in the training data: {sorted(leaked)[:10]}")
+    return train, heldout

@@ -19,7 +19,6 @@ Loss per row: cross-entropy to the teacher's top-K at t+1 (restricted to the hea
 weigh --prompt-weight. Data: gen.py shards written with --features.
 """
 import argparse
-import json
 import os
 import random
 import sys
@@ -31,7 +30,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
-from loop import next_batch, set_lr  # noqa: E402
+from loop import next_batch, set_lr, train_step  # noqa: E402
 from smollm import Block, load_tensors, rms_norm, rope_tables  # noqa: E402
 from train import soft_targets  # noqa: E402
 
@@ -178,15 +177,7 @@ def main():
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     cfg, tensors, _ = load_tensors(args.model)
-    train = [s for pattern in args.train for s in data.load(pattern)]
-    heldout = data.load(args.heldout)
-    for s in train + heldout:
-        if s.feat is None:
-            raise SystemExit("a shard has no features: generate it with gen.py --features")
-    split = json.load(open(os.path.join(os.path.dirname(__file__), "split.json")))
-    leaked = {s.qid for s in train} & set(split["held_out"])
-    if leaked:
-        raise SystemExit(f"held-out questions in the training data: {sorted(leaked)[:10]}")
+    train, heldout = data.load_split(args.train, args.heldout, need_features=True)
     n_lab = sum(len(s.tokens) - 2 for s in train)
     print(f"train: {len(train)} sequences, {n_lab} rows; held-out: {len(heldout)} greedy sequences", flush=True)
 
@@ -212,25 +203,9 @@ def main():
     while time.time() - t0 < budget:
         batch = next_batch(order, train, args.batch_tokens)
         set_lr(opt, base, step, (time.time() - t0) / budget)
-        opt.zero_grad(set_to_none=True)
-        tot_w = agree = comp = 0
-        losses = 0.0
-        for s in batch:
-            r = seq_loss(model, s, args)
-            if r is None:
-                continue
-            loss, w, a, c = r
-            loss.backward()
-            losses += loss.item()
-            tot_w += w; agree += a; comp += c
-        for p in params:
-            if p.grad is not None:
-                p.grad /= max(tot_w, 1)
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        cur = train_step(opt, params, batch, lambda s: seq_loss(model, s, args))
         step += 1
         seen += sum(len(s.tokens) - 2 for s in batch)
-        cur = (losses / max(tot_w, 1), agree / max(comp, 1))
         ema = cur if ema is None else tuple(0.95 * e + 0.05 * c for e, c in zip(ema, cur))
         el = time.time() - t0
         if el >= next_eval or el >= budget:

@@ -12,7 +12,6 @@ head vocabulary, renormalised) plus --ce-weight x cross-entropy to the teacher's
 of a prompt weigh --prompt-weight, positions of labelled text (label.py's shards) --text-weight.
 """
 import argparse
-import json
 import os
 import random
 import sys
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 import data  # noqa: E402
-from loop import next_batch, set_lr  # noqa: E402
+from loop import next_batch, set_lr, train_step  # noqa: E402
 from smollm import Llama, load_tensors  # noqa: E402
 
 
@@ -138,12 +137,7 @@ def main():
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     cfg, tensors, _ = load_tensors(args.model)
-    train = [s for pattern in args.train for s in data.load(pattern)]
-    heldout = data.load(args.heldout)
-    split = json.load(open(os.path.join(os.path.dirname(__file__), "split.json")))
-    leaked = {s.qid for s in train} & set(split["held_out"])
-    if leaked:
-        raise SystemExit(f"held-out questions in the training data: {sorted(leaked)[:10]}")
+    train, heldout = data.load_split(args.train, args.heldout)
     n_lab = sum(len(s.tokens) - 1 for s in train)
     n_comp = sum(len(s.tokens) - s.n_prompt for s in train if not is_text(s))
     n_text = sum(len(s.tokens) - 1 for s in train if is_text(s))
@@ -174,22 +168,9 @@ def main():
     while time.time() - t0 < budget:
         batch = next_batch(order, train, args.batch_tokens)
         set_lr(opt, base, step, (time.time() - t0) / budget)
-        opt.zero_grad(set_to_none=True)
-        tot_w = agree = comp = 0
-        losses = 0.0
-        for s in batch:
-            loss, w, a, c = seq_loss(draft, s, args)
-            loss.backward()
-            losses += loss.item()
-            tot_w += w; agree += a; comp += c
-        for p in block_params + norm_params:
-            if p.grad is not None:
-                p.grad /= max(tot_w, 1)
-        torch.nn.utils.clip_grad_norm_(block_params + norm_params, 1.0)
-        opt.step()
+        cur = train_step(opt, block_params + norm_params, batch, lambda s: seq_loss(draft, s, args))
         step += 1
         seen += sum(len(s.tokens) - 1 for s in batch)
-        cur = (losses / max(tot_w, 1), agree / max(comp, 1))
         ema = cur if ema is None else tuple(0.95 * e + 0.05 * c for e, c in zip(ema, cur))
         el = time.time() - t0
         if el >= next_eval or el >= budget:

@@ -13,7 +13,7 @@ import TensorCore
 /// y_q is the draft's guess of the target's f_q, which it reads in place of f_q past the positions the
 /// target has verified. The file is a llama GGUF with one block plus `eagle.fc.weight` [2·dim, dim] and
 /// `eagle.in_norm.weight` [dim], `mirrorsd.draft.kind` = "eagle" and the target's fingerprint
-/// (tools/draft/eagle.py trains it, export.py --eagle writes it).
+/// (tools/draft/eagle.py trains it; export.py writes an eagle.py checkpoint in this form).
 public final class FeatureDraftModel: Sendable {
     public let llama: LlamaModel
     let fc: any LinearWeight
@@ -146,10 +146,12 @@ public final class FeatureDraft: LanguageModel, PrefillCapable, @unchecked Senda
             // their features are real.
             var e = s + 1
             while e < tokens.count, e - s < session.maxBatch, hasRealFeature(e) { e += 1 }
-            last = try run(rows: s..<e, allLogits: allLogits)
+            // Redone rows (before `position`) need no logits.
+            let first = max(s, position)
+            last = try run(rows: s..<e, logitsFrom: allLogits ? min(first, e - 1) : e - 1)
             if allLogits {
-                for q in max(s, position)..<e {
-                    (logits.pointer + (q - position) * v).update(from: last + (q - s) * v, count: v)
+                for q in first..<e {
+                    (logits.pointer + (q - position) * v).update(from: last + (q - first) * v, count: v)
                 }
             }
             s = e
@@ -157,8 +159,8 @@ public final class FeatureDraft: LanguageModel, PrefillCapable, @unchecked Senda
         return allLogits ? logits.pointer : last
     }
 
-    /// One causal batch over slots `rows`; the logits of every row (allLogits) or of the last.
-    private func run(rows: Range<Int>, allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
+    /// One causal batch over slots `rows`; the logits of slots `logitsFrom..<rows.upperBound`.
+    private func run(rows: Range<Int>, logitsFrom: Int) throws -> UnsafeMutablePointer<Float> {
         let n = rows.count
         try tokens.withUnsafeBufferPointer { try session.begin(tokens: UnsafeBufferPointer(rebasing: $0[rows]), at: rows.lowerBound) }
         let d = dim, eps = session.config.normEps
@@ -177,7 +179,7 @@ public final class FeatureDraft: LanguageModel, PrefillCapable, @unchecked Senda
         if exact == rows.lowerBound {
             while exact < rows.upperBound, hasRealFeature(exact) { exact += 1 }
         }
-        return session.computeLogits(rows: allLogits ? 0..<n : (n - 1)..<n)
+        return session.computeLogits(rows: (logitsFrom - rows.lowerBound)..<n)
     }
 
     public func prefillChunked(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {

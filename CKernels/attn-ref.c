@@ -43,6 +43,7 @@ void ck_attn_f32_ref(float *out, int out_stride, const float *q, int q_stride, c
 
 size_t ck_attn_scratch_floats(int n_rows, int n_heads, int n_kv_heads, int n_keys) {
     size_t rows = n_rows < CK_ATTN_ROWS ? (size_t)n_rows : CK_ATTN_ROWS;
-    size_t pairs = rows * (size_t)(n_heads / n_kv_heads);
+    size_t pairs = rows * (size_t)n_heads;
+    (void)n_kv_heads;
     return pairs * (size_t)ck_attn_scratch_stride(n_keys) + pairs;
 }

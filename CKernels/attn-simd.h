@@ -3,8 +3,8 @@
 //   V_ATTR, V_T, V_W, V_ZERO(), V_LOAD(p), V_STORE(p, v), V_FMA(a, b, acc), V_ADD, V_MUL, V_MAX,
 //   V_SUB, V_SET1(f), V_HSUM(v), V_HMAX(v), V_EXP(v), V_ZERO_WHERE_NEG_INF(e, s), and ATTN_FN.
 //
-// Memory: the rows of a chunk (CK_ATTN_ROWS query rows) and the heads of a KV group run back to back
-// over the same keys and values, so K/V come from DRAM or L2 once per chunk and from L1 after that.
+// Memory: the rows of a chunk (CK_ATTN_ROWS query rows) and all heads run back to back over each block of
+// keys and values, so K/V stream from DRAM or L3 once per chunk, in order, and come from L1 after that.
 // Compute: eight keys share each load of the query, and a head's value sum stays in registers.
 //
 // Batch invariance: for one (row, head) the scores, the max, the exp sum and the weighted sum of
@@ -78,6 +78,15 @@ V_ATTR static inline void attn_values(float *o, const float *p, const float *v, 
     }
 }
 
+// The cache rows of the next block of keys [j0, min(j0 + ATTN_BLOCK, jend)), whole (every KV head): the
+// heads read a row in slices a kv_stride apart, which the hardware prefetchers follow poorly.
+V_ATTR static inline void attn_prefetch_block(const float *base, int kv_stride, int j0, int jend) {
+    int j1 = j0 + ATTN_BLOCK < jend ? j0 + ATTN_BLOCK : jend;
+    if (j1 <= j0) return;
+    const char *p = (const char *)(base + (size_t)j0 * kv_stride), *end = (const char *)(base + (size_t)j1 * kv_stride);
+    for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T0);
+}
+
 V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
                     int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads,
                     int n_kv_heads, int head_dim, float scale, float *scratch) {
@@ -86,58 +95,64 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
     int ld = ck_attn_scratch_stride(n_keys);
     for (int r0 = 0; r0 < n_rows; r0 += CK_ATTN_ROWS) {
         int rows = n_rows - r0 < CK_ATTN_ROWS ? n_rows - r0 : CK_ATTN_ROWS;
-        int pairs = rows * group;
+        // Pair p = (row rr, head h) of the chunk: p = rr·n_heads + h; its score row is p·ld.
+        int pairs = rows * n_heads;
         // Keys past jend are invisible to every row of the chunk.
         int jend = mask ? n_keys : n_prefix + (r0 + rows < n_new ? r0 + rows : n_new);
-        for (int g = 0; g < n_kv_heads; g++) {
-            // A block of ATTN_BLOCK keys stays in L1 while every (row, head) pair of the chunk scores it.
-            for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
-                int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
+        // Key blocks outermost, so the cache streams through once, each key row (all KV heads) whole;
+        // a block of ATTN_BLOCK keys of one KV head stays in L1 while every (row, head) pair of its
+        // group scores it.
+        for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
+            int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
+            attn_prefetch_block(k, kv_stride, je, jend);
+            for (int g = 0; g < n_kv_heads; g++)
                 for (int rr = 0; rr < rows; rr++) {
                     int r = r0 + rr;
-                    const float *qr = q + (size_t)r * q_stride + g * group * head_dim;
                     for (int hh = 0; hh < group; hh++) {
-                        float *sr = scratch + (size_t)(rr * group + hh) * ld;
+                        int h = g * group + hh;
+                        float *sr = scratch + (size_t)(rr * n_heads + h) * ld;
+                        const float *qh = q + (size_t)r * q_stride + h * head_dim;
                         for (int j = jb; j < je; j += ATTN_KEYS)
-                            attn_scores(sr + j, qr + hh * head_dim, k + g * head_dim, kv_stride, j, je, head_dim, scale);
+                            attn_scores(sr + j, qh, k + g * head_dim, kv_stride, j, je, head_dim, scale);
                         for (int j = jb > n_prefix ? jb : n_prefix; j < je; j++) {
                             int visible = mask ? mask[(size_t)r * n_new + (j - n_prefix)] != 0 : (j - n_prefix) <= r;
                             if (!visible) sr[j] = -INFINITY;
                         }
                     }
                 }
+        }
+        const V_T neg_inf = V_SET1(-INFINITY);
+        for (int p = 0; p < pairs; p++) {
+            float *s = scratch + (size_t)p * ld;
+            for (int j = jend; j < ld; j++) s[j] = -INFINITY;
+            V_T vmax = neg_inf;
+            for (int j = 0; j < ld; j += V_W) vmax = V_MAX(vmax, V_LOAD(s + j));
+            V_T vm = V_SET1(V_HMAX(vmax)), vsum = V_ZERO();
+            for (int j = 0; j < ld; j += V_W) {
+                V_T sj = V_LOAD(s + j);
+                V_T e = V_ZERO_WHERE_NEG_INF(V_EXP(V_SUB(sj, vm)), sj);
+                V_STORE(s + j, e);
+                vsum = V_ADD(vsum, e);
             }
-            const V_T neg_inf = V_SET1(-INFINITY);
+            // The pair's normaliser, after the score rows.
+            scratch[(size_t)pairs * ld + p] = V_HSUM(vsum);
+        }
+        for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
+            int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
+            attn_prefetch_block(v, kv_stride, je, jend);
             for (int p = 0; p < pairs; p++) {
-                float *s = scratch + (size_t)p * ld;
-                for (int j = jend; j < ld; j++) s[j] = -INFINITY;
-                V_T vmax = neg_inf;
-                for (int j = 0; j < ld; j += V_W) vmax = V_MAX(vmax, V_LOAD(s + j));
-                V_T vm = V_SET1(V_HMAX(vmax)), vsum = V_ZERO();
-                for (int j = 0; j < ld; j += V_W) {
-                    V_T sj = V_LOAD(s + j);
-                    V_T e = V_ZERO_WHERE_NEG_INF(V_EXP(V_SUB(sj, vm)), sj);
-                    V_STORE(s + j, e);
-                    vsum = V_ADD(vsum, e);
-                }
-                // The pair's normaliser, after the score rows.
-                scratch[(size_t)pairs * ld + p] = V_HSUM(vsum);
+                int h = p % n_heads;
+                float *o = out + (size_t)(r0 + p / n_heads) * out_stride + h * head_dim;
+                attn_values(o, scratch + (size_t)p * ld, v + (h / group) * head_dim, kv_stride, jb, je, head_dim);
             }
-            for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
-                int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
-                for (int p = 0; p < pairs; p++) {
-                    float *o = out + (size_t)(r0 + p / group) * out_stride + (g * group + p % group) * head_dim;
-                    attn_values(o, scratch + (size_t)p * ld, v + g * head_dim, kv_stride, jb, je, head_dim);
-                }
-            }
-            for (int p = 0; p < pairs; p++) {
-                float inv = 1.0f / scratch[(size_t)pairs * ld + p];
-                float *o = out + (size_t)(r0 + p / group) * out_stride + (g * group + p % group) * head_dim;
-                V_T vi = V_SET1(inv);
-                int d = 0;
-                for (; d + V_W <= head_dim; d += V_W) V_STORE(o + d, V_MUL(V_LOAD(o + d), vi));
-                for (; d < head_dim; d++) o[d] *= inv;
-            }
+        }
+        for (int p = 0; p < pairs; p++) {
+            float inv = 1.0f / scratch[(size_t)pairs * ld + p];
+            float *o = out + (size_t)(r0 + p / n_heads) * out_stride + (p % n_heads) * head_dim;
+            V_T vi = V_SET1(inv);
+            int d = 0;
+            for (; d + V_W <= head_dim; d += V_W) V_STORE(o + d, V_MUL(V_LOAD(o + d), vi));
+            for (; d < head_dim; d++) o[d] *= inv;
         }
     }
 }

@@ -177,30 +177,3 @@ void ck_quantize_q4_1(uint8_t *out, const float *x, size_t n) {
     }
 }
 
-int ck_q4_repack(uint8_t *dst, const uint8_t *src, int type, int rows, int k) {
-    int nb = k / 32;
-    size_t bs = type == CK_Q4_0 ? 18 : 20, rb = ck_q4_row_bytes(k);
-    for (int r = 0; r < rows; r++) {
-        uint8_t *qs = dst + (size_t)r * rb, *dm = qs + k / 2;
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *blk = src + ((size_t)r * nb + b) * bs;
-            uint16_t dh = (uint16_t)(blk[0] | blk[1] << 8), mh;
-            float d = ck_fp16_to_fp32(dh);
-            if (!isfinite(d)) return r * k + b * 32;
-            if (type == CK_Q4_0) {
-                // d·(q − 8) = d·q + (−8d): exact in fp16 (a power-of-two scaling) unless it overflows.
-                float m = -8.0f * d;
-                mh = ck_fp32_to_fp16(m);
-                if (!isfinite(ck_fp16_to_fp32(mh))) return r * k + b * 32;
-                memcpy(qs + b * 16, blk + 2, 16);
-            } else {
-                mh = (uint16_t)(blk[2] | blk[3] << 8);
-                if (!isfinite(ck_fp16_to_fp32(mh))) return r * k + b * 32;
-                memcpy(qs + b * 16, blk + 4, 16);
-            }
-            put_u16(dm + 2 * b, dh);
-            put_u16(dm + 2 * (nb + b), mh);
-        }
-    }
-    return -1;
-}

@@ -18,7 +18,7 @@ typedef struct {
                  const uint8_t *, int, int, int, float, float *);
     void (*q8_quantize)(int8_t *, float *, const float *, int);
     void (*q8_block_dots)(int32_t *, const int8_t *, const int8_t *, int);
-    void (*q8_matmul)(float *, int, const int8_t *, const float *, const int8_t *, const float *, int, int, int);
+    void (*q8_matmul)(float *, int, const int8_t *, const float *, const int32_t *, const uint8_t *, int, int, int);
     void (*q4_matmul)(float *, int, const int8_t *, const float *, const float *, const uint8_t *, int, int, int);
     // Which twin each entry calls, in the order of ck_kernel_names.
     const char *impl[CK_KERNEL_COUNT];
@@ -66,9 +66,8 @@ static ck_table make_table(int tier) {
         if (features & CK_FEAT_AVX512_VNNI) {
             t.q8_block_dots = ck_q8_block_dots_avx512vnni;
             t.q8_matmul = ck_q8_matmul_avx512vnni;
-            t.q4_matmul = ck_q4_matmul_avx512;
-            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = "avx512vnni";
-            t.impl[CK_K_Q4_MATMUL] = "avx512";  // 512-bit vectors, VNNI
+            t.q4_matmul = ck_q4_matmul_avx512vnni;
+            t.impl[CK_K_Q8_BLOCK_DOTS] = t.impl[CK_K_Q8_MATMUL] = t.impl[CK_K_Q4_MATMUL] = "avx512vnni";
         } else if (features & CK_FEAT_AVX_VNNI) {
             t.q8_block_dots = ck_q8_block_dots_avxvnni;
             t.q8_matmul = ck_q8_matmul_avxvnni;
@@ -169,9 +168,9 @@ void ck_q8_quantize_row(int8_t *qs, float *scales, const float *x, int n) { tabl
 void ck_q8_block_dots(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks) {
     table.q8_block_dots(isum, a, b, n_blocks);
 }
-void ck_q8_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq, const float *wscale,
+void ck_q8_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const int32_t *xcorr, const uint8_t *w,
                   int m, int n, int k) {
-    table.q8_matmul(y, ldy, xq, xscale, wq, wscale, m, n, k);
+    table.q8_matmul(y, ldy, xq, xscale, xcorr, w, m, n, k);
 }
 void ck_q4_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum, const uint8_t *w,
                   int m, int n, int k) {

@@ -29,12 +29,17 @@ CK_AVX2 void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, 
 // 8 int32 partial sums of one 32-byte block: maddubs then madd with ones.
 #define Q8_BLOCK_DOT(ax, sw) _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1))
 #define Q8_ATTR CK_AVX2
-#define Q8_MATMUL_FN ck_q8_matmul_avx2
 #define Q8_BLOCK_DOTS_FN ck_q8_block_dots_avx2
 #include "q8-simd.h"
 
-// Both products in int16 (at most 2·15·127 each, so their sum cannot saturate), then one madd.
-#define Q4_PAIR_DOT(lo, xlo, hi, xhi) \
-    _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi)), _mm256_set1_epi16(1))
-#define Q4_MATMUL_FN ck_q4_matmul_avx2
-#include "q4-simd.h"
+// The x16 products. Q4: a nibble times an int8 is at most 15·128, so maddubs's int16 pair sums cannot
+// saturate. Q8: w + 128 times an int8 could, so the stored byte goes back to w (xor 0x80) and the
+// activation's magnitude takes the unsigned side, w its sign (w in [-127, 127]).
+#define X16_ATTR CK_AVX2
+#define X16_DOT(acc, u, x) _mm256_add_epi32(acc, Q8_BLOCK_DOT(u, x))
+#define X16_Q8_DOT(acc, u, x) \
+    _mm256_add_epi32(acc, Q8_BLOCK_DOT(_mm256_sign_epi8(x, x), _mm256_sign_epi8(_mm256_xor_si256(u, _mm256_set1_epi8((char)0x80)), x)))
+#define X16_Q8_START(corr) _mm256_setzero_si256()
+#define X16_Q4_FN ck_q4_matmul_avx2
+#define X16_Q8_FN ck_q8_matmul_avx2
+#include "x16-simd.h"

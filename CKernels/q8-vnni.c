@@ -1,29 +1,29 @@
-// VNNI twins of the int8 block products: vpdpbusd does maddubs + madd in one instruction without
-// the int16 saturation step. The AVX-VNNI (VEX) and AVX512-VNNI (EVEX, 256-bit) forms share the
-// body in q8-simd.h; 256-bit vectors hold one 32-weight block, the unit the scales come in.
+// VNNI twins of the int8 kernels: vpdpbusd does maddubs + madd in one instruction without the
+// int16 saturation step. The AVX-VNNI (VEX) and AVX512-VNNI (EVEX, 256-bit) forms of the block dots
+// share q8-simd.h; the x16 products on AVX-VNNI share x16-simd.h with the AVX2 twins (the AVX512-VNNI
+// ones are x16-avx512.c).
 #include "internal.h"
 
 #define Q8_BLOCK_DOT(ax, sw) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), ax, sw)
 #define Q8_ATTR CK_AVXVNNI
-#define Q8_MATMUL_FN ck_q8_matmul_avxvnni
 #define Q8_BLOCK_DOTS_FN ck_q8_block_dots_avxvnni
 #define q8_hsum_i32 q8_hsum_i32_avxvnni
 #include "q8-simd.h"
-#define Q4_PAIR_DOT(lo, xlo, hi, xhi) _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), lo, xlo), hi, xhi)
-#define Q4_MATMUL_FN ck_q4_matmul_avxvnni
-#include "q4-simd.h"
+
+#define X16_ATTR CK_AVXVNNI
+#define X16_DOT(acc, u, x) _mm256_dpbusd_avx_epi32(acc, u, x)
+#define X16_Q8_DOT(acc, u, x) _mm256_dpbusd_avx_epi32(acc, u, x)
+#define X16_Q8_START(corr) _mm256_set1_epi32(corr)
+#define X16_Q4_FN ck_q4_matmul_avxvnni
+#define X16_Q8_FN ck_q8_matmul_avxvnni
+#include "x16-simd.h"
 #undef Q8_BLOCK_DOT
 #undef Q8_ATTR
+#undef Q8_BLOCK_DOTS_FN
 #undef q8_hsum_i32
-#undef Q4_MATMUL_FN
-#undef Q4_PAIR_DOT
-
 
 #define Q8_BLOCK_DOT(ax, sw) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sw)
 #define Q8_ATTR CK_AVX512VNNI
-#undef Q8_MATMUL_FN
-#undef Q8_BLOCK_DOTS_FN
-#define Q8_MATMUL_FN ck_q8_matmul_avx512vnni
 #define Q8_BLOCK_DOTS_FN ck_q8_block_dots_avx512vnni
 #define q8_hsum_i32 q8_hsum_i32_avx512vnni
 #include "q8-simd.h"

@@ -1,28 +1,28 @@
-// The quantized products over the helper threads (pool.c). Each part takes whole 2-row tiles, the
-// unit the kernels compute, so how the rows are split never changes a result.
+// The quantized products over the helper threads (pool.c). Each part takes whole 16-row groups, the
+// unit the x16 layouts store, so how the rows are split never changes a result.
 #include "internal.h"
 
 typedef struct {
     float *y;
     const int8_t *xq;
-    const float *xscale, *xsum;
-    const void *w;
-    const float *wscale;  // Q8 only
+    const float *xscale;
+    const void *aux;  // Q4: the activations' block sums (float); Q8: their −128·Σx terms (int32)
+    const uint8_t *w;
     int m, n, k, q4;
 } quant_job;
 
 static void quant_part(void *ctx, int part, int parts) {
     const quant_job *j = ctx;
-    int tiles = (j->n + 1) / 2;
-    int r0 = tiles * part / parts * 2, r1 = tiles * (part + 1) / parts * 2;
-    if (r1 > j->n) r1 = j->n;
+    int groups = (int)ck_x16_groups(j->n);
+    int g0 = groups * part / parts, g1 = groups * (part + 1) / parts;
+    int r0 = g0 * 16, r1 = g1 * 16 < j->n ? g1 * 16 : j->n;
     if (r1 <= r0) return;
+    size_t record = j->q4 ? CK_X16_Q4_BLOCK : CK_X16_Q8_BLOCK;
+    const uint8_t *w = j->w + (size_t)g0 * (size_t)(j->k / 32) * record;
     if (j->q4)
-        ck_q4_matmul(j->y + r0, j->n, j->xq, j->xscale, j->xsum, (const uint8_t *)j->w + (size_t)r0 * ck_q4_row_bytes(j->k),
-                     j->m, r1 - r0, j->k);
+        ck_q4_matmul(j->y + r0, j->n, j->xq, j->xscale, j->aux, w, j->m, r1 - r0, j->k);
     else
-        ck_q8_matmul(j->y + r0, j->n, j->xq, j->xscale, (const int8_t *)j->w + (size_t)r0 * j->k,
-                     j->wscale + (size_t)r0 * (j->k / 32), j->m, r1 - r0, j->k);
+        ck_q8_matmul(j->y + r0, j->n, j->xq, j->xscale, j->aux, w, j->m, r1 - r0, j->k);
 }
 
 static void run(quant_job *job, int threaded) {
@@ -32,14 +32,14 @@ static void run(quant_job *job, int threaded) {
         quant_part(job, 0, 1);
 }
 
-void ck_matmul_q8(float *y, const int8_t *xq, const float *xscale, const int8_t *wq, const float *wscale,
+void ck_matmul_q8(float *y, const int8_t *xq, const float *xscale, const int32_t *xcorr, const uint8_t *w,
                   int m, int n, int k, int threaded) {
-    quant_job job = {y, xq, xscale, NULL, wq, wscale, m, n, k, 0};
+    quant_job job = {y, xq, xscale, xcorr, w, m, n, k, 0};
     run(&job, threaded);
 }
 
 void ck_matmul_q4(float *y, const int8_t *xq, const float *xscale, const float *xsum, const uint8_t *w,
                   int m, int n, int k, int threaded) {
-    quant_job job = {y, xq, xscale, xsum, w, NULL, m, n, k, 1};
+    quant_job job = {y, xq, xscale, xsum, w, m, n, k, 1};
     run(&job, threaded);
 }

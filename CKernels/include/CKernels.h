@@ -182,15 +182,31 @@ void ck_quantize_q8_0(uint8_t *out, const float *x, size_t n);
 void ck_quantize_q4_0(uint8_t *out, const float *x, size_t n);
 void ck_quantize_q4_1(uint8_t *out, const float *x, size_t n);
 
-/// The Q4 product's weight layout: rows of k weights stored back to back, each row
-///   uint8 qs[k/2] (ggml's nibble order per block) | fp16 d[k/32] | fp16 m[k/32],
-/// value = d·q + m (Q4_0 is stored with m = −8d).
+/// The quantized products' weight layouts ("x16"): weight rows in groups of 16, each group stored as
+/// its k/32 blocks back to back, each block holding that block of all 16 rows interleaved, so one
+/// 512-bit vector holds 4 consecutive weights of each of the 16 rows and an output row needs no
+/// horizontal sum. Rows past n in the last group are zero. In a block record, vector j (64 bytes; lane
+/// l = bytes 4l..4l+3 = weight row 16g + l):
+///   Q4 (CK_X16_Q4_BLOCK bytes): 4 vectors of nibbles, byte t of lane l of vector j holding element
+///       8j + t in its low nibble and 8j + 4 + t in its high nibble; then 16 fp16 scales d and 16
+///       fp16 offsets m (value = d·q + m; Q4_0 is stored with m = −8d).
+///   Q8 (CK_X16_Q8_BLOCK bytes): 8 vectors, byte t of lane l of vector j holding element 4j + t as
+///       w + 128 (w in [-127, 127]); then 16 fp32 scales.
 enum { CK_Q4_0 = 0, CK_Q4_1 = 1 };
-static inline size_t ck_q4_row_bytes(int k) { return (size_t)k / 2 + (size_t)(k / 32) * 4; }
-/// Repacks `rows` rows of k weights from ggml Q4_0 or Q4_1 blocks into that layout (dst holds
-/// rows · ck_q4_row_bytes(k) bytes). Returns -1, or the element index of the first block whose
-/// scale or offset is not finite (the weight is then unusable).
-int ck_q4_repack(uint8_t *dst, const uint8_t *src, int type, int rows, int k);
+enum { CK_X16_Q4_BLOCK = 320, CK_X16_Q8_BLOCK = 576 };
+static inline size_t ck_x16_groups(int n) { return (size_t)(n + 15) / 16; }
+static inline size_t ck_q4x16_bytes(int n, int k) { return ck_x16_groups(n) * (size_t)(k / 32) * CK_X16_Q4_BLOCK; }
+static inline size_t ck_q8x16_bytes(int n, int k) { return ck_x16_groups(n) * (size_t)(k / 32) * CK_X16_Q8_BLOCK; }
+/// Packs `rows` rows of k weights from ggml Q4_0 or Q4_1 blocks (row-major, rows · k/32 blocks) into
+/// the Q4 x16 layout (dst holds ck_q4x16_bytes(rows, k) bytes). Returns -1, or the element index
+/// of the first block whose scale or offset is not finite (the weight is then unusable).
+int ck_q4x16_pack(uint8_t *dst, const uint8_t *src, int type, int rows, int k);
+/// Packs `rows` int8 rows (values in [-127, 127]) with their fp32 block scales (rows · k/32) into
+/// the Q8 x16 layout (dst holds ck_q8x16_bytes(rows, k) bytes).
+void ck_q8x16_pack(uint8_t *dst, const int8_t *wq, const float *wscale, int rows, int k);
+/// Row r of a packed weight as fp32 (an embedding lookup).
+void ck_q4x16_row(float *out, const uint8_t *w, int r, int k);
+void ck_q8x16_row(float *out, const uint8_t *w, int r, int k);
 
 /// Index of the first NaN or ±inf among n floats, or -1 (load-time weight check).
 long long ck_first_nonfinite(const float *x, size_t n);
@@ -211,28 +227,30 @@ void ck_q8_block_dots_ref(int32_t *isum, const int8_t *a, const int8_t *b, int n
 void ck_q8_block_dots_avx2(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_avxvnni(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
 void ck_q8_block_dots_avx512vnni(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks);
-/// y[i·ldy + r] (row i < m, r < n) = Σ_b wscale[r][b]·xscale[row][b]·(wq[r] · xq[row] over block b), for an int8 weight
-/// matrix of n rows × k columns (k % 32 == 0; wq row-major, wscale n × k/32) and m activation rows
-/// (m >= 1; xq m × k, xscale m × k/32). Each weight block is read once for all m rows.
-/// Weights must be in [-127, 127] (the int8 backend clamps the rare -128 of a foreign Q8_0 file);
-/// activations may be any int8.
-void ck_q8_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
-                  const float *wscale, int m, int n, int k);
-void ck_q8_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
-                      const float *wscale, int m, int n, int k);
-void ck_q8_matmul_avx2(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
-                       const float *wscale, int m, int n, int k);
-void ck_q8_matmul_avxvnni(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
-                          const float *wscale, int m, int n, int k);
-void ck_q8_matmul_avx512vnni(float *y, int ldy, const int8_t *xq, const float *xscale, const int8_t *wq,
-                             const float *wscale, int m, int n, int k);
-
+/// Per block b of a quantized row: corr[b] = −128 · Σ_j qs[32b + j] (the activation side of the Q8
+/// product, whose weights are stored as w + 128).
+void ck_q8_block_corr(int32_t *corr, const int8_t *qs, int n);
 /// Per block b of a quantized row: sums[b] = scales[b] · Σ_j qs[32b + j] (the activation side of the
-/// Q4 offset term). Scalar: it runs once per activation row, not per weight.
+/// Q4 offset term). Scalar: both run once per activation row, not per weight.
 void ck_q8_block_sums(float *sums, const int8_t *qs, const float *scales, int n);
-/// y[i·ldy + r] = Σ_b d[r][b]·xscale[i][b]·(q[r] · xq[i] over block b) + Σ_b m[r][b]·xsum[i][b], for
-/// n weight rows in the ck_q4_row_bytes layout and m activation rows quantized by ck_q8_quantize_row
-/// with their ck_q8_block_sums. k % 32 == 0. Batch-invariant in m.
+
+/// The quantized products: y[i·ldy + r] for activation rows i < m (int8 rows of k, scales and the
+/// per-block terms above, each row k or k/32 apart) and weight rows r < n of a packed x16 weight,
+/// k % 32 == 0. Every output accumulates its blocks in order, acc = fma(isum_b, d_b·dx_b, acc)
+/// (Q4: then acc = fma(m_b, xsum_b, acc)), from acc = 0, with the exact integer block dot isum_b:
+/// every twin and every row count gives the same bits (batch-invariant, tier-invariant).
+/// Q8: y = Σ_b d[r][b]·xscale[i][b]·(w[r] · xq[i] over block b).
+void ck_q8_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const int32_t *xcorr,
+                  const uint8_t *w, int m, int n, int k);
+void ck_q8_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, const int32_t *xcorr,
+                      const uint8_t *w, int m, int n, int k);
+void ck_q8_matmul_avx2(float *y, int ldy, const int8_t *xq, const float *xscale, const int32_t *xcorr,
+                       const uint8_t *w, int m, int n, int k);
+void ck_q8_matmul_avxvnni(float *y, int ldy, const int8_t *xq, const float *xscale, const int32_t *xcorr,
+                          const uint8_t *w, int m, int n, int k);
+void ck_q8_matmul_avx512vnni(float *y, int ldy, const int8_t *xq, const float *xscale, const int32_t *xcorr,
+                             const uint8_t *w, int m, int n, int k);
+/// Q4: y = Σ_b d[r][b]·xscale[i][b]·(q[r] · xq[i] over block b) + Σ_b m[r][b]·xsum[i][b].
 void ck_q4_matmul(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
                   const uint8_t *w, int m, int n, int k);
 void ck_q4_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
@@ -241,13 +259,12 @@ void ck_q4_matmul_avx2(float *y, int ldy, const int8_t *xq, const float *xscale,
                        const uint8_t *w, int m, int n, int k);
 void ck_q4_matmul_avxvnni(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
                           const uint8_t *w, int m, int n, int k);
-/// 512-bit vectors with VNNI, tiles of 2 weight rows × up to 4 activation rows.
-void ck_q4_matmul_avx512(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
-                         const uint8_t *w, int m, int n, int k);
+void ck_q4_matmul_avx512vnni(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum,
+                             const uint8_t *w, int m, int n, int k);
 /// ck_q8_matmul / ck_q4_matmul over the helper threads of ck_blas_set_threads when `threaded` is
-/// non-zero (whole 2-row tiles per thread, so the result is the same for any thread count), on the
+/// non-zero (whole 16-row groups per thread, so the result is the same for any thread count), on the
 /// calling thread alone otherwise. y is m × n (ldy = n).
-void ck_matmul_q8(float *y, const int8_t *xq, const float *xscale, const int8_t *wq, const float *wscale,
+void ck_matmul_q8(float *y, const int8_t *xq, const float *xscale, const int32_t *xcorr, const uint8_t *w,
                   int m, int n, int k, int threaded);
 void ck_matmul_q4(float *y, const int8_t *xq, const float *xscale, const float *xsum, const uint8_t *w,
                   int m, int n, int k, int threaded);

@@ -6,8 +6,8 @@ import TensorCore
 /// The 4-bit formats of ggml, computed natively: 32 weights a block, value = d·q + m with q in 0…15
 /// (Q4_0: m = −8d; Q4_1: its stored min). Activations are quantized to int8 blocks before each
 /// product (with per-block sums for the offset term), as ggml's Q4 × Q8 paths do. A tensor stored in
-/// the chosen format is used as it is (repacked, bit for bit); any other is quantized with ggml's
-/// reference quantizer first.
+/// the chosen format is used as it is (repacked into the x16 layout, bit for bit); any other is
+/// quantized with ggml's reference quantizer first.
 public struct Q4Backend: ComputeBackend {
     public enum Format: String, Sendable { case q4_0, q4_1 }
 
@@ -25,30 +25,40 @@ public struct Q4Backend: ComputeBackend {
     public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {
         let (out, inF) = try stackedShape(parts)
         guard inF % 32 == 0 else { throw BackendError.rowLengthNotMultipleOf32(tensor: parts[0].info.name, rowLength: inF) }
-        let rowBytes = ck_q4_row_bytes(Int32(inF))
-        let w = Q4Weight(out: out, in: inF, format: format, threaded: threads > 1)
         let type: Int32 = format == .q4_0 ? Int32(CK_Q4_0) : Int32(CK_Q4_1)
+        let ggmlType: GGMLType = format == .q4_0 ? .q4_0 : .q4_1
         let blockBytes = format == .q4_0 ? 18 : 20
-        var row = 0
-        for (info, bytes) in parts {
-            let rows = try info.matrixShape().out
-            let dst = w.data.pointer + row * rowBytes
-            let bad: Int32
-            if info.type == (format == .q4_0 ? .q4_0 : .q4_1) {
-                guard let base = bytes.baseAddress, bytes.count == info.byteCount else {
+        let partBlocks = try parts.map { try $0.info.matrixShape().out * inF / 32 }
+        // The x16 groups may straddle the stacked parts, so the parts' ggml blocks are gathered first.
+        var blocks = [UInt8](repeating: 0, count: partBlocks.reduce(0, +) * blockBytes)
+        var at = 0
+        for ((info, bytes), count) in zip(parts, partBlocks) {
+            let n = count * blockBytes
+            if info.type == ggmlType {
+                guard let base = bytes.baseAddress, bytes.count == info.byteCount, info.byteCount == n else {
                     throw GGUFError.tensorDataOutOfBounds(tensor: info.name, offset: UInt64(info.offset), bytes: info.byteCount, dataSize: bytes.count)
                 }
-                bad = ck_q4_repack(dst, base.assumingMemoryBound(to: UInt8.self), type, Int32(rows), Int32(inF))
+                blocks.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: at).copyMemory(from: base, byteCount: n) }
             } else {
                 let f = try Dequantize.toFloatBuffer(info, bytes: bytes)
-                var blocks = [UInt8](repeating: 0, count: rows * inF / 32 * blockBytes)
                 blocks.withUnsafeMutableBufferPointer { b in
-                    if format == .q4_0 { ck_quantize_q4_0(b.baseAddress!, f.pointer, rows * inF) } else { ck_quantize_q4_1(b.baseAddress!, f.pointer, rows * inF) }
+                    let dst = b.baseAddress! + at
+                    if format == .q4_0 { ck_quantize_q4_0(dst, f.pointer, count * 32) } else { ck_quantize_q4_1(dst, f.pointer, count * 32) }
                 }
-                bad = ck_q4_repack(dst, blocks, type, Int32(rows), Int32(inF))
             }
-            if bad >= 0 { throw NonFiniteWeight(tensor: info.name, index: Int(bad), value: .nan) }
-            row += rows
+            at += n
+        }
+        let w = Q4Weight(out: out, in: inF, threaded: threads > 1)
+        let bad = ck_q4x16_pack(w.data.pointer, blocks, type, Int32(out), Int32(inF))
+        if bad >= 0 {
+            // Name the part the bad block came from.
+            var row = Int(bad) / inF
+            for (info, count) in zip(parts.map(\.info), partBlocks) {
+                let rows = count * 32 / inF
+                if row < rows { throw NonFiniteWeight(tensor: info.name, index: row * inF + Int(bad) % inF, value: .nan) }
+                row -= rows
+            }
+            throw NonFiniteWeight(tensor: parts[0].info.name, index: Int(bad), value: .nan)
         }
         return w
     }
@@ -59,16 +69,14 @@ public struct Q4Backend: ComputeBackend {
 final class Q4Weight: LinearWeight {
     let outFeatures: Int
     let inFeatures: Int
-    let format: Q4Backend.Format
     let data: AlignedBuffer<UInt8>
     let threaded: Bool
 
-    init(out: Int, in inF: Int, format: Q4Backend.Format, threaded: Bool) {
+    init(out: Int, in inF: Int, threaded: Bool) {
         outFeatures = out
         inFeatures = inF
-        self.format = format
         self.threaded = threaded
-        data = AlignedBuffer<UInt8>(count: out * ck_q4_row_bytes(Int32(inF)))
+        data = AlignedBuffer<UInt8>(count: ck_q4x16_bytes(Int32(out), Int32(inF)))
     }
 
     static func scaleBytes(rows: Int, k: Int) -> Int { (rows * (k / 32) * 4 + 63) / 64 * 64 }
@@ -92,17 +100,6 @@ final class Q4Weight: LinearWeight {
     }
 
     func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
-        let nb = inFeatures / 32
-        let row = data.pointer + index * ck_q4_row_bytes(Int32(inFeatures))
-        let dm = row + inFeatures / 2
-        for b in 0..<nb {
-            let d = Dequantize.fp16ToFloat(UInt16(dm[2 * b]) | UInt16(dm[2 * b + 1]) << 8)
-            let m = Dequantize.fp16ToFloat(UInt16(dm[2 * (nb + b)]) | UInt16(dm[2 * (nb + b) + 1]) << 8)
-            for j in 0..<16 {
-                let q = row[b * 16 + j]
-                out[b * 32 + j] = d * Float(q & 0x0F) + m
-                out[b * 32 + j + 16] = d * Float(q >> 4) + m
-            }
-        }
+        ck_q4x16_row(out, data.pointer, Int32(index), Int32(inFeatures))
     }
 }

@@ -91,17 +91,21 @@ public struct KernelBench {
             out.append(row("gemm f32, 5 rows (OpenBLAS sgemm)", "blas", shape,
                            time { ck_blas_sgemm(y.pointer, x.pointer, w.pointer, 5, Int32(n), Int32(k)) },
                            bytes: bytes, ops: 5 * flops1, unit: "GFLOP/s", peak: "FMA"))
-            // int8: the same matrix quantized.
+            // int8: the same matrix quantized, packed in the x16 layout.
             let wq = AlignedBuffer<Int8>(count: n * k), ws = FloatBuffer(count: n * k / 32)
             Ops.quantizeRows(wq.pointer, scales: ws.pointer, w.pointer, rows: n, k: k)
+            let w8 = AlignedBuffer<UInt8>(count: ck_q8x16_bytes(Int32(n), Int32(k)))
+            ck_q8x16_pack(w8.pointer, wq.pointer, ws.pointer, Int32(n), Int32(k))
             let xq = AlignedBuffer<Int8>(count: 8 * k), xs = FloatBuffer(count: 8 * k / 32)
             Ops.quantizeRows(xq.pointer, scales: xs.pointer, x.pointer, rows: 8, k: k)
-            let ib = Double(n * k + n * k / 8)
-            // Q4_1: the same matrix in ggml's 4-bit format, repacked for the Q4 product.
+            let xcorr = AlignedBuffer<Int32>(count: 8 * k / 32)
+            Ops.blockCorrections(xcorr.pointer, qs: xq.pointer, rows: 8, k: k)
+            let ib = Double(w8.bytes)
+            // Q4_1: the same matrix in ggml's 4-bit format, packed for the Q4 product.
             var q4blocks = [UInt8](repeating: 0, count: n * k / 32 * 20)
             q4blocks.withUnsafeMutableBufferPointer { ck_quantize_q4_1($0.baseAddress!, w.pointer, n * k) }
-            let w4 = AlignedBuffer<UInt8>(count: n * ck_q4_row_bytes(Int32(k)))
-            _ = ck_q4_repack(w4.pointer, q4blocks, Int32(CK_Q4_1), Int32(n), Int32(k))
+            let w4 = AlignedBuffer<UInt8>(count: ck_q4x16_bytes(Int32(n), Int32(k)))
+            _ = ck_q4x16_pack(w4.pointer, q4blocks, Int32(CK_Q4_1), Int32(n), Int32(k))
             let xsum = FloatBuffer(count: 8 * k / 32)
             Ops.blockSums(xsum.pointer, qs: xq.pointer, scales: xs.pointer, rows: 8, k: k)
             let q4b = Double(w4.bytes)
@@ -113,7 +117,7 @@ public struct KernelBench {
                                    time { ck_gemm_f32(y.pointer, Int32(n), x.pointer, w.pointer, Int32(rows), Int32(n), Int32(k)) },
                                    bytes: bytes, ops: Double(rows) * flops1, unit: "GFLOP/s", peak: rows == 1 ? memoryPeak(bytes) : "FMA"))
                     out.append(row("q8 matmul, \(label)", Ops.kernelImplementation(Int(CK_K_Q8_MATMUL)), shape,
-                                   time { ck_q8_matmul(y.pointer, Int32(n), xq.pointer, xs.pointer, wq.pointer, ws.pointer, Int32(rows), Int32(n), Int32(k)) },
+                                   time { ck_q8_matmul(y.pointer, Int32(n), xq.pointer, xs.pointer, xcorr.pointer, w8.pointer, Int32(rows), Int32(n), Int32(k)) },
                                    bytes: ib, ops: Double(rows * n * k), unit: "G int8-MAC/s", peak: "int8"))
                     out.append(row("q4 matmul, \(label)", Ops.kernelImplementation(Int(CK_K_Q4_MATMUL)), shape,
                                    time { ck_q4_matmul(y.pointer, Int32(n), xq.pointer, xs.pointer, xsum.pointer, w4.pointer, Int32(rows), Int32(n), Int32(k)) },

@@ -95,11 +95,20 @@ public enum Ops {
         }
     }
 
-    /// y (m × n) = int8 weights (n × k, Q8_0-style) · quantized activations; on the helper threads when `threaded`.
+    /// y (m × n) = int8 weights (the Q8 x16 layout) · quantized activations with their −128·Σx block
+    /// terms; on the helper threads when `threaded`.
     @inline(__always)
     public static func q8Matmul(_ y: UnsafeMutablePointer<Float>, xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
-                                wq: UnsafePointer<Int8>, wScales: UnsafePointer<Float>, m: Int, n: Int, k: Int, threaded: Bool = false) {
-        ck_matmul_q8(y, xq, xScales, wq, wScales, Int32(m), Int32(n), Int32(k), threaded ? 1 : 0)
+                                xCorr: UnsafePointer<Int32>, w: UnsafePointer<UInt8>, m: Int, n: Int, k: Int, threaded: Bool = false) {
+        ck_matmul_q8(y, xq, xScales, xCorr, w, Int32(m), Int32(n), Int32(k), threaded ? 1 : 0)
+    }
+
+    /// Per-block −128·Σx of quantized activation rows (the activation side of the Q8 product).
+    @inline(__always)
+    public static func blockCorrections(_ corr: UnsafeMutablePointer<Int32>, qs: UnsafePointer<Int8>, rows: Int, k: Int) {
+        for r in 0..<rows {
+            ck_q8_block_corr(corr + r * (k / 32), qs + r * k, Int32(k))
+        }
     }
 
     /// Per-block sums of quantized activation rows (the Q4 offset term's activation side).
@@ -111,7 +120,7 @@ public enum Ops {
         }
     }
 
-    /// y (m × n) = Q4 weights (the ck_q4_row_bytes layout) · quantized activations with their block sums.
+    /// y (m × n) = Q4 weights (the Q4 x16 layout) · quantized activations with their block sums.
     @inline(__always)
     public static func q4Matmul(_ y: UnsafeMutablePointer<Float>, xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
                                 xSums: UnsafePointer<Float>, w: UnsafePointer<UInt8>, m: Int, n: Int, k: Int, threaded: Bool = false) {

@@ -27,7 +27,7 @@ struct BenchDecodeCommand: ParsableCommand {
     @Flag(help: "Skip the bandwidth probe.") var noProbe = false
     @Flag(help: "Also time the weight products alone (every matrix once, back to back) against the full forward.")
     var breakdown = false
-    @Option(help: "Also time one forward of each of these batch sizes (the verification cost curve, relative to the first).")
+    @Option(help: "Also time one forward of each of these batch sizes at each thread count (the verification cost curve, relative to the first), and where its time goes.")
     var verifyRows: String?
     @Option(help: "Context length the verification rows are appended to.")
     var verifyContext: Int = 512
@@ -83,7 +83,7 @@ struct BenchDecodeCommand: ParsableCommand {
             }
         }
         if breakdown { try printBreakdown(model) }
-        if let v = verifyRows { try printVerifyCurve(model, rows: v.split(separator: ",").compactMap { Int($0) }) }
+        if let v = verifyRows { try printVerifyCurve(model, rows: v.split(separator: ",").compactMap { Int($0) }, threads: counts) }
         print("model: \(modelOptions.model), backend \(backend.rawValue), kernels \(Ops.implementation)")
         print(String(format: "weights read per token: %.1f MB", mbPerToken))
         if !noProbe {
@@ -137,32 +137,51 @@ extension BenchDecodeCommand {
 
 extension BenchDecodeCommand {
     /// Time of one forward of n rows (all logits) appended at position `verifyContext`, relative to the
-    /// first batch size (llama-bench -p 1,2,.. at depth), batch sizes interleaved over 9 rounds.
-    func printVerifyCurve(_ model: LlamaModel, rows: [Int]) throws {
+    /// first batch size (llama-bench -p 1,2,.. at depth), batch sizes interleaved over 9 rounds, for each
+    /// thread count; then where one forward's time goes (three more forwards per size, timed per op).
+    func printVerifyCurve(_ model: LlamaModel, rows: [Int], threads counts: [Int]) throws {
         let rows = rows.filter { $0 >= 1 && $0 <= 64 }
         guard verifyContext >= 1, verifyContext + 64 <= model.config.contextLength else {
             throw ValidationError("--verify-context must be in 1...\(model.config.contextLength - 64)")
         }
-        Ops.setBLASThreads(1)
         let session = model.makeSession(maxContext: verifyContext + 64, maxBatch: 64)
         try session.prefill([Int32](repeating: 100, count: verifyContext), at: 0)
-        var times = [[Double]](repeating: [], count: rows.count)
-        for _ in 0..<9 {
-            for (i, n) in rows.enumerated() {
-                let t0 = WallClock.now()
-                _ = try session.forward([Int32](repeating: 200, count: n), at: verifyContext, allLogits: true)
-                times[i].append(WallClock.now() - t0)
-                session.truncate(to: verifyContext)
+        let tokens = rows.map { [Int32](repeating: 200, count: $0) }
+        for t in counts {
+            Ops.setBLASThreads(t)
+            var times = [[Double]](repeating: [], count: rows.count)
+            for _ in 0..<9 {
+                for (i, batch) in tokens.enumerated() {
+                    let t0 = WallClock.now()
+                    _ = try session.forward(batch, at: verifyContext, allLogits: true)
+                    times[i].append(WallClock.now() - t0)
+                    session.truncate(to: verifyContext)
+                }
             }
+            var shares: [(products: Double, attention: Double, head: Double, other: Double)] = []
+            for batch in tokens {
+                let profile = OpProfile(layers: model.config.layers)
+                session.opProfile = profile
+                for _ in 0..<3 {
+                    _ = try session.forward(batch, at: verifyContext, allLogits: true)
+                    session.truncate(to: verifyContext)
+                }
+                session.opProfile = nil
+                let op = { (name: String) in profile.opSeconds(OpProfile.ops.firstIndex(of: name)!) / 3 }
+                let products = op("qkv") + op("attn_out") + op("gate_up") + op("ffn_down")
+                let total = profile.totalSeconds / 3
+                shares.append((products, op("attention"), profile.headSeconds / 3, total - products - op("attention") - profile.headSeconds / 3))
+            }
+            print("verification at a \(verifyContext)-token context, \(t) thread(s), kernels \(Ops.implementation):")
+            print("| rows | ms per forward (median of 9) | × \(rows.first ?? 1) row(s) | layer products ms | attention ms | head ms | other ms |")
+            print("|---|---|---|---|---|---|---|")
+            let base = times.first.map { Stats($0).median } ?? 1
+            for (i, n) in rows.enumerated() {
+                let med = Stats(times[i]).median, s = shares[i]
+                print(String(format: "| %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |", n, med * 1e3, med / base,
+                             s.products * 1e3, s.attention * 1e3, s.head * 1e3, s.other * 1e3))
+            }
+            print("")
         }
-        print("verification at a \(verifyContext)-token context, 1 thread, kernels \(Ops.implementation):")
-        print("| rows | ms per forward (median of 9) | × \(rows.first ?? 1) row(s) |")
-        print("|---|---|---|")
-        let base = times.first.map { Stats($0).median } ?? 1
-        for (i, n) in rows.enumerated() {
-            let med = Stats(times[i]).median
-            print(String(format: "| %d | %.2f | %.2f |", n, med * 1e3, med / base))
-        }
-        print("")
     }
 }

@@ -6,6 +6,12 @@ import XCTest
 /// The odd sizes every SIMD kernel is swept over (tails of 1–7, exact multiples, one past).
 let oddSizes = [1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 1023]
 
+/// Batch sizes the batch-invariance tests try, up to `limit`: every size to 17 (each tile shape and
+/// its remainders), then a spread to the limit.
+func batchSizes(upTo limit: Int) -> [Int] {
+    (Array(1...17) + [24, 31, 32, 33, 48, 63, 64]).filter { $0 <= limit }
+}
+
 /// Named tolerances, relative to the magnitude of what is summed.
 enum Tolerance {
     /// Reordered fp32 sums (dot, GEMV, int8 matmul after scaling): |diff| <= rel·Σ|terms|.

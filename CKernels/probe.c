@@ -27,41 +27,104 @@ float ck_probe_read_f32(const float *p, size_t n) {
     return s;
 }
 
-CK_AVX2 static float fma_avx2(int64_t iters) {
-    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    __m256 a[12];
-    for (int j = 0; j < 12; j++) a[j] = _mm256_set1_ps((float)j);
-    for (int64_t i = 0; i < iters; i++) {
-        a[0] = _mm256_fmadd_ps(a[0], m, c); a[1] = _mm256_fmadd_ps(a[1], m, c);
-        a[2] = _mm256_fmadd_ps(a[2], m, c); a[3] = _mm256_fmadd_ps(a[3], m, c);
-        a[4] = _mm256_fmadd_ps(a[4], m, c); a[5] = _mm256_fmadd_ps(a[5], m, c);
-        a[6] = _mm256_fmadd_ps(a[6], m, c); a[7] = _mm256_fmadd_ps(a[7], m, c);
-        a[8] = _mm256_fmadd_ps(a[8], m, c); a[9] = _mm256_fmadd_ps(a[9], m, c);
-        a[10] = _mm256_fmadd_ps(a[10], m, c); a[11] = _mm256_fmadd_ps(a[11], m, c);
-        __asm__ volatile("" : "+x"(a[0]), "+x"(a[1]), "+x"(a[2]), "+x"(a[3]), "+x"(a[4]), "+x"(a[5]));
-    }
-    __m256 s = a[0];
-    for (int j = 1; j < 12; j++) s = _mm256_add_ps(s, a[j]);
-    return ck_hsum8(s);
-}
+// The int8 peak of each instruction sequence the kernels use, and the FMA peak of each width: twelve
+// independent chains with distinct starting values (equal ones let the compiler merge the chains), each
+// input passed through an empty asm every iteration so nothing is hoisted.
+#define PROBE_CHAINS 12
+#define PROBE_LOOP(T, INIT, STEP, FOLD)                                                                   \
+    T a[PROBE_CHAINS];                                                                                    \
+    for (int j = 0; j < PROBE_CHAINS; j++) a[j] = INIT(j);                                                \
+    for (int64_t i = 0; i < iters; i++) {                                                                 \
+        for (int j = 0; j < PROBE_CHAINS; j++) a[j] = STEP(a[j]);                                         \
+        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]));   \
+        __asm__ volatile("" : "+v"(a[6]), "+v"(a[7]), "+v"(a[8]), "+v"(a[9]), "+v"(a[10]), "+v"(a[11])); \
+    }                                                                                                     \
+    T s = a[0];                                                                                           \
+    for (int j = 1; j < PROBE_CHAINS; j++) s = FOLD(s, a[j]);
 
-float ck_probe_fma(int64_t iters) { return ck_cpu_has_avx2_fma() ? fma_avx2(iters) : 0.0f; }
-
-CK_AVX2 static int32_t int8_avx2(int64_t iters) {
-    // Eight chains with distinct inputs, each input perturbed every iteration through an empty asm,
-    // so no maddubs can be shared or hoisted: each iteration really issues 8 maddubs + 8 madd.
-    __m256i x[8], a[8];
-    const __m256i y = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
-    for (int j = 0; j < 8; j++) { x[j] = _mm256_set1_epi8((char)(j + 1)); a[j] = _mm256_setzero_si256(); }
+#define I256(j) _mm256_set1_epi32((int)(j) * 7 + 1)
+#define I512(j) _mm512_set1_epi32((int)(j) * 7 + 1)
+CK_AVX2 static int32_t probe_maddubs(int64_t iters) {
+    // maddubs does not read the accumulator, so each chain gets its own input, passed through an empty
+    // asm every iteration: otherwise the product is hoisted out of the loop and only the adds remain.
+    // Eight chains (8 inputs + 8 sums fill the 16 ymm registers).
+    const __m256i w = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+    __m256i u[8], a[8];
+    for (int j = 0; j < 8; j++) { u[j] = _mm256_set1_epi8((char)(j + 1)); a[j] = I256(j); }
     for (int64_t i = 0; i < iters; i++) {
-        __asm__ volatile("" : "+x"(x[0]), "+x"(x[1]), "+x"(x[2]), "+x"(x[3]));
-        __asm__ volatile("" : "+x"(x[4]), "+x"(x[5]), "+x"(x[6]), "+x"(x[7]));
-        for (int j = 0; j < 8; j++)
-            a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(_mm256_maddubs_epi16(x[j], y), ones));
+        __asm__ volatile("" : "+x"(u[0]), "+x"(u[1]), "+x"(u[2]), "+x"(u[3]));
+        __asm__ volatile("" : "+x"(u[4]), "+x"(u[5]), "+x"(u[6]), "+x"(u[7]));
+        for (int j = 0; j < 8; j++) a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(_mm256_maddubs_epi16(u[j], w), ones));
     }
     __m256i s = a[0];
     for (int j = 1; j < 8; j++) s = _mm256_add_epi32(s, a[j]);
     return _mm256_extract_epi32(s, 0);
 }
+CK_AVXVNNI static int32_t probe_vnni_vex(int64_t iters) {
+    const __m256i u = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2);
+#define STEP(acc) _mm256_dpbusd_avx_epi32(acc, u, w)
+    PROBE_LOOP(__m256i, I256, STEP, _mm256_add_epi32)
+#undef STEP
+    return _mm256_extract_epi32(s, 0);
+}
+CK_AVX512VNNI static int32_t probe_vnni_ymm(int64_t iters) {
+    const __m256i u = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2);
+#define STEP(acc) _mm256_dpbusd_epi32(acc, u, w)
+    PROBE_LOOP(__m256i, I256, STEP, _mm256_add_epi32)
+#undef STEP
+    return _mm256_extract_epi32(s, 0);
+}
+CK_AVX512VNNI static int32_t probe_vnni_zmm(int64_t iters) {
+    const __m512i u = _mm512_set1_epi8(3), w = _mm512_set1_epi8(-2);
+#define STEP(acc) _mm512_dpbusd_epi32(acc, u, w)
+    PROBE_LOOP(__m512i, I512, STEP, _mm512_add_epi32)
+#undef STEP
+    return _mm_cvtsi128_si32(_mm512_castsi512_si128(s));
+}
+#define F256(j) _mm256_set1_ps((float)(j) + 0.5f)
+#define F512(j) _mm512_set1_ps((float)(j) + 0.5f)
+CK_AVX2 static float probe_fma_ymm(int64_t iters) {
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+#define STEP(acc) _mm256_fmadd_ps(acc, m, c)
+    PROBE_LOOP(__m256, F256, STEP, _mm256_add_ps)
+#undef STEP
+    return ck_hsum8(s);
+}
+CK_AVX512 static float probe_fma_zmm(int64_t iters) {
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+#define STEP(acc) _mm512_fmadd_ps(acc, m, c)
+    PROBE_LOOP(__m512, F512, STEP, _mm512_add_ps)
+#undef STEP
+    return ck_hsum16(s);
+}
 
-int32_t ck_probe_int8(int64_t iters) { return ck_cpu_has_avx2_fma() ? int8_avx2(iters) : 0; }
+const char *ck_probe_name(int probe) {
+    static const char *const names[CK_PROBE_COUNT] = {"maddubs+madd ymm", "vpdpbusd ymm (AVX-VNNI)", "vpdpbusd ymm (AVX512-VNNI)",
+                                                      "vpdpbusd zmm", "FMA ymm", "FMA zmm"};
+    return probe >= 0 && probe < CK_PROBE_COUNT ? names[probe] : NULL;
+}
+
+double ck_probe_ops_per_iter(int probe) {
+    unsigned f = ck_cpu_features();
+    switch (probe) {
+    case CK_PROBE_MADDUBS: return f & CK_FEAT_AVX2_FMA ? 8 * 32.0 : 0;
+    case CK_PROBE_VNNI_VEX: return f & CK_FEAT_AVX_VNNI ? PROBE_CHAINS * 32.0 : 0;
+    case CK_PROBE_VNNI_YMM: return f & CK_FEAT_AVX512_VNNI ? PROBE_CHAINS * 32.0 : 0;
+    case CK_PROBE_VNNI_ZMM: return f & CK_FEAT_AVX512_VNNI ? PROBE_CHAINS * 64.0 : 0;
+    case CK_PROBE_FMA_YMM: return f & CK_FEAT_AVX2_FMA ? PROBE_CHAINS * 16.0 : 0;
+    case CK_PROBE_FMA_ZMM: return f & CK_FEAT_AVX512 ? PROBE_CHAINS * 32.0 : 0;
+    default: return 0;
+    }
+}
+
+double ck_probe_run(int probe, int64_t iters) {
+    if (ck_probe_ops_per_iter(probe) == 0) return 0;
+    switch (probe) {
+    case CK_PROBE_MADDUBS: return probe_maddubs(iters);
+    case CK_PROBE_VNNI_VEX: return probe_vnni_vex(iters);
+    case CK_PROBE_VNNI_YMM: return probe_vnni_ymm(iters);
+    case CK_PROBE_VNNI_ZMM: return probe_vnni_zmm(iters);
+    case CK_PROBE_FMA_YMM: return probe_fma_ymm(iters);
+    default: return probe_fma_zmm(iters);
+    }
+}

@@ -1,7 +1,7 @@
 // The quantized products on 512-bit vectors with AVX512-VNNI, over the x16 layouts (CKernels.h): one
 // vector holds 4 consecutive weights of 16 weight rows, so each vpdpbusd takes 4 activations broadcast
 // to every lane and adds 64 products, and the 16 lanes end as 16 outputs with no horizontal sum. A
-// tile is one 16-row group × up to 4 activation rows: the group's block is unpacked once for the tile,
+// tile is one 16-row group × up to 8 activation rows: the group's block is unpacked once for the tile,
 // and its scales are converted once. Each lane repeats x16-ref.c's arithmetic, so a row's result is
 // the same whatever tile, batch or thread split it is computed in.
 #include <string.h>
@@ -14,6 +14,25 @@ static inline int32_t ld32(const int8_t *p) {
     memcpy(&v, p, 4);
     return v;
 }
+
+// The exact int32 block dot of 8 unpacked weight vectors with the 32 activations at xb, added to
+// start: two dependency chains where a tile has few rows (to cover vpdpbusd's latency), one where its
+// rows alone give enough independent chains. Integer sums, so the chain count never changes the bits.
+CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const int8_t *xb, int rows) {
+    if (rows > 4) {
+        __m512i p = start;
+        for (int j = 0; j < 8; j++) p = _mm512_dpbusd_epi32(p, u[j], _mm512_set1_epi32(ld32(xb + 4 * j)));
+        return p;
+    }
+    __m512i p0 = _mm512_dpbusd_epi32(start, u[0], _mm512_set1_epi32(ld32(xb)));
+    __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1], _mm512_set1_epi32(ld32(xb + 4)));
+    for (int j = 2; j < 8; j += 2) {
+        p0 = _mm512_dpbusd_epi32(p0, u[j], _mm512_set1_epi32(ld32(xb + 4 * j)));
+        p1 = _mm512_dpbusd_epi32(p1, u[j + 1], _mm512_set1_epi32(ld32(xb + 4 * j + 4)));
+    }
+    return _mm512_add_epi32(p0, p1);
+}
+#define DOT8(start, u, xb, C) dot8(start, u, xb, C)
 
 #define PREFETCH_RECORD(rec, bytes)                                                        \
     for (int line = 0; line < (bytes); line += 64) _mm_prefetch((const char *)(rec) + X16_PF + line, _MM_HINT_T0)
@@ -38,14 +57,9 @@ static inline int32_t ld32(const int8_t *p) {
             __m512 mo = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + 288)));                          \
             for (int c = 0; c < C; c++) {                                                                           \
                 const int8_t *xb = xq + (size_t)c * k + b * 32;                                                     \
-                __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[0], _mm512_set1_epi32(ld32(xb)));        \
-                __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1], _mm512_set1_epi32(ld32(xb + 4)));    \
-                for (int j = 2; j < 8; j += 2) {                                                                    \
-                    p0 = _mm512_dpbusd_epi32(p0, u[j], _mm512_set1_epi32(ld32(xb + 4 * j)));                        \
-                    p1 = _mm512_dpbusd_epi32(p1, u[j + 1], _mm512_set1_epi32(ld32(xb + 4 * j + 4)));                \
-                }                                                                                                   \
+                __m512i isum = DOT8(_mm512_setzero_si512(), u, xb, C);                                              \
                 __m512 s = _mm512_mul_ps(d, _mm512_set1_ps(xscale[(size_t)c * nb + b]));                            \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1)), s, acc[c]);                 \
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), s, acc[c]);                                      \
                 acc[c] = _mm512_fmadd_ps(mo, _mm512_set1_ps(xsum[(size_t)c * nb + b]), acc[c]);                     \
             }                                                                                                       \
         }                                                                                                           \
@@ -67,15 +81,9 @@ static inline int32_t ld32(const int8_t *p) {
             for (int c = 0; c < C; c++) {                                                                           \
                 const int8_t *xb = xq + (size_t)c * k + b * 32;                                                     \
                 /* the weights are stored as w + 128: start from −128·Σx to take it back out */                    \
-                __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(xcorr[(size_t)c * nb + b]), u[0],                \
-                                                 _mm512_set1_epi32(ld32(xb)));                                      \
-                __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1], _mm512_set1_epi32(ld32(xb + 4)));    \
-                for (int j = 2; j < 8; j += 2) {                                                                    \
-                    p0 = _mm512_dpbusd_epi32(p0, u[j], _mm512_set1_epi32(ld32(xb + 4 * j)));                        \
-                    p1 = _mm512_dpbusd_epi32(p1, u[j + 1], _mm512_set1_epi32(ld32(xb + 4 * j + 4)));                \
-                }                                                                                                   \
+                __m512i isum = DOT8(_mm512_set1_epi32(xcorr[(size_t)c * nb + b]), u, xb, C);                        \
                 __m512 s = _mm512_mul_ps(d, _mm512_set1_ps(xscale[(size_t)c * nb + b]));                            \
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1)), s, acc[c]);                 \
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), s, acc[c]);                                      \
             }                                                                                                       \
         }                                                                                                           \
         for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(y + (size_t)c * ldy, keep, acc[c]);                       \
@@ -85,10 +93,18 @@ Q4_TILE(1)
 Q4_TILE(2)
 Q4_TILE(3)
 Q4_TILE(4)
+Q4_TILE(5)
+Q4_TILE(6)
+Q4_TILE(7)
+Q4_TILE(8)
 Q8_TILE(1)
 Q8_TILE(2)
 Q8_TILE(3)
 Q8_TILE(4)
+Q8_TILE(5)
+Q8_TILE(6)
+Q8_TILE(7)
+Q8_TILE(8)
 
 // Groups outermost: a group's records (at most a few KiB per 16 rows) stay in L1 while every tile of
 // activation rows passes over them; only the first tile reaches ahead into memory.
@@ -100,16 +116,20 @@ Q8_TILE(4)
             const uint8_t *wg = w + (size_t)g * nb * RECORD;                                                       \
             int valid = n - g * 16;                                                                                \
             __mmask16 keep = valid >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << valid) - 1);                     \
-            for (int i = 0; i < m; i += 4) {                                                                       \
+            for (int i = 0; i < m; i += 8) {                                                                       \
                 float *yi = y + (size_t)i * ldy + g * 16;                                                          \
                 const int8_t *xi = xq + (size_t)i * k;                                                             \
                 const float *si = xscale + (size_t)i * nb;                                                         \
                 const AUX_T *ai = aux + (size_t)i * nb;                                                            \
-                switch (m - i < 4 ? m - i : 4) {                                                                   \
+                switch (m - i < 8 ? m - i : 8) {                                                                   \
                 case 1: TILE##_1(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                             \
                 case 2: TILE##_2(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                             \
                 case 3: TILE##_3(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                             \
-                default: TILE##_4(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                            \
+                case 4: TILE##_4(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                             \
+                case 5: TILE##_5(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                             \
+                case 6: TILE##_6(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                             \
+                case 7: TILE##_7(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                             \
+                default: TILE##_8(yi, ldy, xi, si, ai, wg, nb, k, keep, i == 0); break;                            \
                 }                                                                                                  \
             }                                                                                                      \
         }                                                                                                          \

@@ -282,12 +282,15 @@ void ck_cpu_relax(void);
 /// Sums n floats with 8 independent AVX2 accumulators: a pure streaming read. Returns the sum so
 /// the loop cannot be removed.
 float ck_probe_read_f32(const float *p, size_t n);
-/// Runs `iters` iterations of 12 independent FMA chains (8 lanes each); returns a value derived
-/// from the accumulators. FLOPs = iters · 12 · 8 · 2.
-float ck_probe_fma(int64_t iters);
-/// Runs `iters` iterations of 8 independent maddubs→madd→add chains (32 int8 MACs each);
-/// int8 MACs = iters · 8 · 32.
-int32_t ck_probe_int8(int64_t iters);
+/// The peak probes of each instruction sequence a tier's kernels use (12 independent chains with
+/// distinct starting values): int8 MACs or fp32 FLOPs per iteration = ck_probe_ops_per_iter (0 when
+/// the CPU cannot run it); ck_probe_run runs `iters` iterations and returns a value derived from the
+/// chains, so they cannot be removed.
+enum { CK_PROBE_MADDUBS, CK_PROBE_VNNI_VEX, CK_PROBE_VNNI_YMM, CK_PROBE_VNNI_ZMM, CK_PROBE_FMA_YMM, CK_PROBE_FMA_ZMM,
+       CK_PROBE_COUNT };
+const char *ck_probe_name(int probe);
+double ck_probe_ops_per_iter(int probe);
+double ck_probe_run(int probe, int64_t iters);
 
 #ifdef __cplusplus
 }

@@ -13,9 +13,14 @@ public struct KernelTiming: Sendable, Codable {
     /// FLOPs (fp32) or int8 MACs (int8 kernels).
     public var ops: Double
     public var opUnit: String
-    /// The peak this kernel is held to ("DRAM", "FMA", "int8") and the fraction of it reached.
+    /// The compute peak of the instruction sequence this twin uses (a probe name, or "DRAM"/"L3" for
+    /// kernels held to memory alone) and the fraction of it reached.
     public var peakName: String
     public var peakFraction: Double
+    /// The shape's roofline: max(bytes / the bandwidth of where they live, ops / the compute peak), as
+    /// a fraction of the measured time, and which side binds ("memory" or "compute").
+    public var rooflineFraction: Double
+    public var bound: String
 
     public var gbPerSecond: Double { bytes / medianSeconds / 1e9 }
     public var gOpsPerSecond: Double { ops / medianSeconds / 1e9 }
@@ -49,18 +54,31 @@ public struct KernelBench {
         return Stats(t)
     }
 
+    /// `peak`: "int8" or "FMA" (held to the twin's own compute peak and the memory roofline), or
+    /// "DRAM"/"L3" (memory alone).
     func row(_ kernel: String, _ twin: String, _ shape: String, _ s: Stats, bytes: Double, ops: Double, unit: String, peak: String) -> KernelTiming {
-        let peakValue: Double
-        let achieved: Double
+        let memory = memoryPeak(bytes) == "L3" ? peaks.l3ReadGBs1T : peaks.dramReadGBs1T
+        let memorySeconds = memory > 0 ? bytes / (memory * 1e9) : 0
+        var computeSeconds = 0.0, peakName = peak, fraction = 0.0
         switch peak {
-        case "DRAM": peakValue = peaks.dramReadGBs1T; achieved = bytes / s.median / 1e9
-        case "L3": peakValue = peaks.l3ReadGBs1T; achieved = bytes / s.median / 1e9
-        case "int8": peakValue = peaks.int8GMacs1T; achieved = ops / s.median / 1e9
-        default: peakValue = peaks.fmaGFlops1T; achieved = ops / s.median / 1e9
+        case "int8", "FMA":
+            let isInt8 = peak == "int8"
+            let value = isInt8 ? peaks.int8Peak(twin: twin) : peaks.fmaPeak(twin: twin)
+            peakName = isInt8 ? probeName(Int32(twin == "avx512vnni" ? CK_PROBE_VNNI_ZMM : twin == "avxvnni" ? CK_PROBE_VNNI_VEX : CK_PROBE_MADDUBS))
+                : probeName(Int32(twin == "avx512" ? CK_PROBE_FMA_ZMM : CK_PROBE_FMA_YMM))
+            computeSeconds = value > 0 ? ops / (value * 1e9) : 0
+            fraction = value > 0 ? ops / s.median / 1e9 / value : 0
+        default:
+            let bw = peak == "L3" ? peaks.l3ReadGBs1T : peaks.dramReadGBs1T
+            fraction = bw > 0 ? bytes / s.median / 1e9 / bw : 0
         }
+        let roof = max(memorySeconds, computeSeconds)
         return KernelTiming(kernel: kernel, twin: twin, shape: shape, medianSeconds: s.median, spread: s.spread, bytes: bytes, ops: ops,
-                            opUnit: unit, peakName: peak, peakFraction: peakValue > 0 ? achieved / peakValue : 0)
+                            opUnit: unit, peakName: peakName, peakFraction: fraction, rooflineFraction: roof / s.median,
+                            bound: computeSeconds > memorySeconds ? "compute" : "memory")
     }
+
+    func probeName(_ probe: Int32) -> String { String(cString: ck_probe_name(probe)) }
 
     /// Weight streams that fit in the 32 MiB L3 (with room for neighbours) are held to the L3 peak.
     func memoryPeak(_ bytes: Double) -> String { bytes < 16e6 ? "L3" : "DRAM" }
@@ -77,8 +95,10 @@ public struct KernelBench {
         func fill(_ b: FloatBuffer, _ scale: Float = 1) {
             for i in 0..<b.count { seed = seed &* 1_664_525 &+ 1_013_904_223; b[i] = (Float(seed >> 8) / Float(1 << 24) - 0.5) * scale }
         }
-        let projections = [("qkv", qkv, dim), ("attn_out", dim, dim), ("gate_up", 2 * ffn, dim), ("ffn_down", dim, ffn), ("head", vocab, dim)]
-        let x = FloatBuffer(count: 8 * max(dim, ffn)), y = FloatBuffer(count: 8 * max(vocab, 2 * ffn))
+        // "dram": four heads' worth of rows, larger than any L3, so one row streams its weights from DRAM.
+        let projections = [("qkv", qkv, dim), ("attn_out", dim, dim), ("gate_up", 2 * ffn, dim), ("ffn_down", dim, ffn), ("head", vocab, dim),
+                           ("dram", 4 * vocab, dim)]
+        let x = FloatBuffer(count: 16 * max(dim, ffn)), y = FloatBuffer(count: 16 * max(4 * vocab, 2 * ffn))
         let xqScratch = AlignedBuffer<Int8>(count: ffn), xsScratch = FloatBuffer(count: ffn / 32)
         fill(x)
         for (name, n, k) in projections {
@@ -96,22 +116,22 @@ public struct KernelBench {
             Ops.quantizeRows(wq.pointer, scales: ws.pointer, w.pointer, rows: n, k: k)
             let w8 = AlignedBuffer<UInt8>(count: ck_q8x16_bytes(Int32(n), Int32(k)))
             ck_q8x16_pack(w8.pointer, wq.pointer, ws.pointer, Int32(n), Int32(k))
-            let xq = AlignedBuffer<Int8>(count: 8 * k), xs = FloatBuffer(count: 8 * k / 32)
-            Ops.quantizeRows(xq.pointer, scales: xs.pointer, x.pointer, rows: 8, k: k)
-            let xcorr = AlignedBuffer<Int32>(count: 8 * k / 32)
-            Ops.blockCorrections(xcorr.pointer, qs: xq.pointer, rows: 8, k: k)
+            let xq = AlignedBuffer<Int8>(count: 16 * k), xs = FloatBuffer(count: 16 * k / 32)
+            Ops.quantizeRows(xq.pointer, scales: xs.pointer, x.pointer, rows: 16, k: k)
+            let xcorr = AlignedBuffer<Int32>(count: 16 * k / 32)
+            Ops.blockCorrections(xcorr.pointer, qs: xq.pointer, rows: 16, k: k)
             let ib = Double(w8.bytes)
             // Q4_1: the same matrix in ggml's 4-bit format, packed for the Q4 product.
             var q4blocks = [UInt8](repeating: 0, count: n * k / 32 * 20)
             q4blocks.withUnsafeMutableBufferPointer { ck_quantize_q4_1($0.baseAddress!, w.pointer, n * k) }
             let w4 = AlignedBuffer<UInt8>(count: ck_q4x16_bytes(Int32(n), Int32(k)))
             _ = ck_q4x16_pack(w4.pointer, q4blocks, Int32(CK_Q4_1), Int32(n), Int32(k))
-            let xsum = FloatBuffer(count: 8 * k / 32)
-            Ops.blockSums(xsum.pointer, qs: xq.pointer, scales: xs.pointer, rows: 8, k: k)
+            let xsum = FloatBuffer(count: 16 * k / 32)
+            Ops.blockSums(xsum.pointer, qs: xq.pointer, scales: xs.pointer, rows: 16, k: k)
             let q4b = Double(w4.bytes)
-            for tier in tiers where tier != .ref || name != "head" {
+            for tier in tiers where tier != .ref || (name != "head" && name != "dram") {
                 _ = tier.select()
-                for rows in tier == .ref ? [1] : [1, 5, 8] {
+                for rows in tier == .ref ? [1] : [1, 5, 8, 16] {
                     let label = rows == 1 ? "1 row" : "\(rows) rows"
                     out.append(row("gemm f32, \(label)", Ops.kernelImplementation(Int(CK_K_GEMM)), shape,
                                    time { ck_gemm_f32(y.pointer, Int32(n), x.pointer, w.pointer, Int32(rows), Int32(n), Int32(k)) },
@@ -171,12 +191,16 @@ public struct KernelBench {
     }
 
     public static func markdown(_ rows: [KernelTiming], peaks: MachinePeaks) -> String {
-        var s = String(format: "machine: DRAM read %.1f GB/s (1 thread), %.1f GB/s (2 threads); L3 read %.1f GB/s; FMA peak %.1f GFLOP/s; int8 peak %.1f G int8-MAC/s\n\n",
-                       peaks.dramReadGBs1T, peaks.dramReadGBs2T, peaks.l3ReadGBs1T, peaks.fmaGFlops1T, peaks.int8GMacs1T)
-        s += "| kernel | twin | shape | median µs | spread | GB/s | throughput | of peak |\n|---|---|---|---|---|---|---|---|\n"
+        var s = String(format: "machine: DRAM read %.1f GB/s (1 thread), %.1f GB/s (2 threads); L3 read %.1f GB/s\n",
+                       peaks.dramReadGBs1T, peaks.dramReadGBs2T, peaks.l3ReadGBs1T)
+        s += "peaks, 1 thread (G int8-MAC/s or GFLOP/s): " + peaks.probes.sorted { $0.key < $1.key }
+            .map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: "; ") + "\n\n"
+        s += "| kernel | twin | shape | median µs | spread | GB/s | throughput | of the twin's peak | of roofline (bound) |\n"
+        s += "|---|---|---|---|---|---|---|---|---|\n"
         for r in rows {
-            s += String(format: "| %@ | %@ | %@ | %.1f | %.0f %% | %.1f | %.1f %@ | %.0f %% %@ |\n", r.kernel, r.twin, r.shape, r.medianSeconds * 1e6,
-                        r.spread * 100, r.gbPerSecond, r.gOpsPerSecond, r.opUnit, r.peakFraction * 100, r.peakName)
+            s += String(format: "| %@ | %@ | %@ | %.1f | %.0f %% | %.1f | %.1f %@ | %.0f %% %@ | %.0f %% (%@) |\n", r.kernel, r.twin, r.shape,
+                        r.medianSeconds * 1e6, r.spread * 100, r.gbPerSecond, r.gOpsPerSecond, r.opUnit, r.peakFraction * 100, r.peakName,
+                        r.rooflineFraction * 100, r.bound)
         }
         return s
     }

@@ -34,8 +34,29 @@ public struct MachinePeaks: Sendable, Codable {
     public var dramReadGBs1T: Double
     public var dramReadGBs2T: Double
     public var l3ReadGBs1T: Double
+    /// Best fp32 FMA and int8 rates on one thread, whatever the instruction (GFLOP/s, G int8-MAC/s).
     public var fmaGFlops1T: Double
     public var int8GMacs1T: Double
+    /// Each instruction sequence's own peak on one thread, by probe name (ck_probe_name); sequences the
+    /// CPU lacks are absent.
+    public var probes: [String: Double]
+
+    /// The int8 peak of the sequence a twin's products use (CKernels' twin names).
+    public func int8Peak(twin: String) -> Double {
+        let probe: Int32
+        switch twin {
+        case "avx512vnni": probe = Int32(CK_PROBE_VNNI_ZMM)
+        case "avxvnni": probe = Int32(CK_PROBE_VNNI_VEX)
+        default: probe = Int32(CK_PROBE_MADDUBS)
+        }
+        return probes[String(cString: ck_probe_name(probe))] ?? int8GMacs1T
+    }
+
+    /// The FMA peak of the vector width a twin uses.
+    public func fmaPeak(twin: String) -> Double {
+        let probe = Int32(twin == "avx512" ? CK_PROBE_FMA_ZMM : CK_PROBE_FMA_YMM)
+        return probes[String(cString: ck_probe_name(probe))] ?? fmaGFlops1T
+    }
 
     /// Measures read bandwidth over `bytes` bytes (1 GiB for DRAM, 8 MiB for L3), the median of
     /// `samples` sweeps per thread count.
@@ -57,33 +78,32 @@ public struct MachinePeaks: Sendable, Codable {
         return Stats(times)
     }
 
-    public static func fmaPeak(iters: Int64 = 50_000_000) -> Double {
+    /// G ops/s of one probe (best of three), or nil where the CPU cannot run it.
+    public static func probePeak(_ probe: Int32, iters: Int64 = 50_000_000) -> Double? {
+        let perIter = ck_probe_ops_per_iter(probe)
+        guard perIter > 0 else { return nil }
         var best = 0.0
         for _ in 0..<3 {
             let t0 = WallClock.now()
-            _ = ck_probe_fma(iters)
-            best = max(best, Double(iters) * 12 * 8 * 2 / (WallClock.now() - t0) / 1e9)
-        }
-        return best
-    }
-
-    public static func int8Peak(iters: Int64 = 50_000_000) -> Double {
-        var best = 0.0
-        for _ in 0..<3 {
-            let t0 = WallClock.now()
-            _ = ck_probe_int8(iters)
-            best = max(best, Double(iters) * 8 * 32 / (WallClock.now() - t0) / 1e9)
+            _ = ck_probe_run(probe, iters)
+            best = max(best, Double(iters) * perIter / (WallClock.now() - t0) / 1e9)
         }
         return best
     }
 
     public static func measure(quick: Bool = false) -> MachinePeaks {
         let dram = quick ? 256 << 20 : 1 << 30
+        var probes: [String: Double] = [:]
+        for p in 0..<Int32(CK_PROBE_COUNT) {
+            if let v = probePeak(p, iters: quick ? 10_000_000 : 50_000_000) { probes[String(cString: ck_probe_name(p))] = v }
+        }
+        let fma = [CK_PROBE_FMA_YMM, CK_PROBE_FMA_ZMM].compactMap { probes[String(cString: ck_probe_name(Int32($0)))] }.max() ?? 0
+        let int8 = [CK_PROBE_MADDUBS, CK_PROBE_VNNI_VEX, CK_PROBE_VNNI_YMM, CK_PROBE_VNNI_ZMM]
+            .compactMap { probes[String(cString: ck_probe_name(Int32($0)))] }.max() ?? 0
         return MachinePeaks(
             dramReadGBs1T: readBandwidth(bytes: dram, threads: 1).median,
             dramReadGBs2T: readBandwidth(bytes: dram, threads: 2).median,
             l3ReadGBs1T: readBandwidth(bytes: 8 << 20, threads: 1, samples: 31).median,
-            fmaGFlops1T: fmaPeak(iters: quick ? 10_000_000 : 50_000_000),
-            int8GMacs1T: int8Peak(iters: quick ? 10_000_000 : 50_000_000))
+            fmaGFlops1T: fma, int8GMacs1T: int8, probes: probes)
     }
 }

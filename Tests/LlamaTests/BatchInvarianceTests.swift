@@ -50,4 +50,38 @@ final class BatchInvarianceTests: XCTestCase {
             print("batch invariance: tier \(tier) (\(Ops.kernelImplementations)) checked")
         }
     }
+
+    /// The quantized backends go further: a prefill-sized forward (up to 64 rows, prompt rows included)
+    /// gives each row the bits of decoding it alone, on every tier and on 1 or 2 threads. (The fp32
+    /// backend hands more than 16 rows to OpenBLAS, whose sums depend on the batch.)
+    func testQuantizedRowsAreBitIdenticalInAPrefillSizedForward() throws {
+        let path: String
+        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
+        let file = try GGUFFile(path: path)
+        let models = [("native", try LlamaModel(file: file, backend: NativeBackend(threads: 1))),
+                      ("int8", try LlamaModel(file: file, backend: Int8Backend()))]
+        defer { KernelTier.best.select(); Ops.setBLASThreads(1) }
+        let tokens = (0..<64).map { Int32(1 + ($0 * 7919) % 49000) }
+        for tier in KernelTier.supported {
+            XCTAssertTrue(tier.select())
+            let rows = tier == .ref ? 17 : 64  // the scalar twins take seconds per row batch
+            for (label, model) in models {
+                let vocab = model.config.vocabSize
+                for threads in tier == .ref ? [1] : [1, 2] {
+                    let session = model.makeSession(maxContext: 80, maxBatch: 64)
+                    Ops.setBLASThreads(threads)
+                    let all = try session.forward(Array(tokens[0..<rows]), at: 0, allLogits: true)
+                    let batch = Array(UnsafeBufferPointer(start: all, count: rows * vocab))
+                    session.truncate(to: 0)
+                    Ops.setBLASThreads(1)
+                    for i in 0..<rows {
+                        let one = try session.forward([tokens[i]], at: i)
+                        let same = Array(UnsafeBufferPointer(start: one, count: vocab)) == Array(batch[(i * vocab)..<((i + 1) * vocab)])
+                        XCTAssertTrue(same, "\(label), tier \(tier), \(threads) thread(s): row \(i) of \(rows) differs from decoding it alone")
+                        if !same { break }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -4,7 +4,8 @@
 // and signed x), and for Q8 X16_Q8_DOT(acc, u, x) with u the stored w + 128 and X16_Q8_START(corr),
 // the value a block's dot starts from (−128·Σx where the dot takes u as it is, 0 where it takes w).
 // A vector holds 8 of a group's 16 lanes, so a group is computed as two halves; each lane repeats
-// x16-ref.c's arithmetic, so the result is the same bits as every other twin, for any row count.
+// x16-ref.c's arithmetic, so the result is the same bits as every other twin, for any row count. The
+// weights are one sequential stream, left to the hardware prefetchers as in x16-avx512.c.
 #include <string.h>
 
 #ifndef X16_LD32
@@ -16,7 +17,6 @@ static inline int32_t x16_ld32(const int8_t *p) {
 }
 #endif
 
-#define X16_PF 1024  // bytes ahead in the weight stream
 #define X16_BCAST(xb, off) _mm256_set1_epi32(x16_ld32((xb) + (off)))
 
 // The first `valid` of 8 lanes to y.
@@ -33,16 +33,13 @@ static inline int32_t x16_ld32(const int8_t *p) {
 
 #define X16Y_Q4_TILE(C)                                                                                             \
     X16_ATTR static void q4y_tile_##C(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum, \
-                                      const uint8_t *wg, int nb, int k, int valid, int prefetch) {                 \
+                                      const uint8_t *wg, int nb, int k, int valid) {                 \
         const __m256i low4 = _mm256_set1_epi8(0x0F);                                                                \
         for (int h = 0; h < 2 && h * 8 < valid; h++) {                                                              \
             __m256 acc[C];                                                                                          \
             for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();                                               \
             for (int b = 0; b < nb; b++) {                                                                          \
                 const uint8_t *rec = wg + (size_t)b * CK_X16_Q4_BLOCK;                                              \
-                if (prefetch && h == 0)                                                                             \
-                    for (int line = 0; line < CK_X16_Q4_BLOCK; line += 64)                                          \
-                        _mm_prefetch((const char *)rec + X16_PF + line, _MM_HINT_T0);                               \
                 __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rec + 256 + 16 * h)));                 \
                 __m256 mo = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rec + 288 + 16 * h)));                \
                 for (int c = 0; c < C; c++) {                                                                       \
@@ -64,16 +61,12 @@ static inline int32_t x16_ld32(const int8_t *p) {
 
 #define X16Y_Q8_TILE(C)                                                                                             \
     X16_ATTR static void q8y_tile_##C(float *y, int ldy, const int8_t *xq, const float *xscale,                    \
-                                      const int32_t *xcorr, const uint8_t *wg, int nb, int k, int valid,           \
-                                      int prefetch) {                                                               \
+                                      const int32_t *xcorr, const uint8_t *wg, int nb, int k, int valid) {                                                               \
         for (int h = 0; h < 2 && h * 8 < valid; h++) {                                                              \
             __m256 acc[C];                                                                                          \
             for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();                                               \
             for (int b = 0; b < nb; b++) {                                                                          \
                 const uint8_t *rec = wg + (size_t)b * CK_X16_Q8_BLOCK;                                              \
-                if (prefetch && h == 0)                                                                             \
-                    for (int line = 0; line < CK_X16_Q8_BLOCK; line += 64)                                          \
-                        _mm_prefetch((const char *)rec + X16_PF + line, _MM_HINT_T0);                               \
                 __m256 d = _mm256_loadu_ps((const float *)(rec + 512 + 32 * h));                                    \
                 for (int c = 0; c < C; c++) {                                                                       \
                     const int8_t *xb = xq + (size_t)c * k + b * 32;                                                 \
@@ -114,10 +107,10 @@ X16Y_Q8_TILE(4)
                 const float *si = xscale + (size_t)i * nb;                                                         \
                 const AUX_T *ai = aux + (size_t)i * nb;                                                            \
                 switch (m - i < 4 ? m - i : 4) {                                                                   \
-                case 1: TILE##_1(yi, ldy, xi, si, ai, wg, nb, k, valid, i == 0); break;                            \
-                case 2: TILE##_2(yi, ldy, xi, si, ai, wg, nb, k, valid, i == 0); break;                            \
-                case 3: TILE##_3(yi, ldy, xi, si, ai, wg, nb, k, valid, i == 0); break;                            \
-                default: TILE##_4(yi, ldy, xi, si, ai, wg, nb, k, valid, i == 0); break;                           \
+                case 1: TILE##_1(yi, ldy, xi, si, ai, wg, nb, k, valid); break;                            \
+                case 2: TILE##_2(yi, ldy, xi, si, ai, wg, nb, k, valid); break;                            \
+                case 3: TILE##_3(yi, ldy, xi, si, ai, wg, nb, k, valid); break;                            \
+                default: TILE##_4(yi, ldy, xi, si, ai, wg, nb, k, valid); break;                           \
                 }                                                                                                  \
             }                                                                                                      \
         }                                                                                                          \
@@ -126,7 +119,6 @@ X16Y_Q8_TILE(4)
 X16Y_DRIVER(X16_Q4_FN, q4y_tile, float, CK_X16_Q4_BLOCK)
 X16Y_DRIVER(X16_Q8_FN, q8y_tile, int32_t, CK_X16_Q8_BLOCK)
 
-#undef X16_PF
 #undef X16_BCAST
 #undef X16_STORE
 #undef X16Y_Q4_TILE

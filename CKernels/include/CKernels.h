@@ -159,6 +159,16 @@ void ck_attn_f32_avx512(float *out, int out_stride, const float *q, int q_stride
                         const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
                         float *scratch);
 
+/// ck_attn_f32 over the helper threads of ck_blas_set_threads (at most 4 parts): KV-head groups split
+/// across them, or, without a mask and with at least two rows a part, query rows. Every output is
+/// computed as by one ck_attn_f32 call, so the result is the same for any thread count. scratch:
+/// ck_attn_threaded_scratch_floats(...) floats.
+size_t ck_attn_threaded_scratch_floats(int n_rows, int n_heads, int n_kv_heads, int n_keys);
+void ck_attn_f32_threaded(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                          const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
+                          const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
+                          float *scratch);
+
 // MARK: format conversion (load time, scalar)
 
 float ck_fp16_to_fp32(uint16_t h);

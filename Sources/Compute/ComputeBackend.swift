@@ -22,6 +22,8 @@ public protocol LinearWeight: AnyObject, Sendable {
 public protocol ComputeBackend: Sendable {
     /// "blas" or "int8".
     var name: String { get }
+    /// Threads its products run on (the caller plus the shared helpers); the model's attention follows it.
+    var threads: Int { get }
     /// Converts GGUF tensors of ggml shape [in, out_i] into one weight of this backend whose rows
     /// are the parts' rows stacked in order (one product then serves several projections).
     func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight

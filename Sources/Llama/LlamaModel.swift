@@ -33,6 +33,8 @@ public final class LlamaModel: Sendable {
     /// Identifies the weights across quantizations (see `fingerprint(config:norms:)`): exit lenses name it.
     public let fingerprint: String
     let backend: any ComputeBackend
+    /// Attention runs over the helper threads when the products do.
+    let threadedAttention: Bool
 
     /// Binds every tensor by name with its expected shape (ggml order).
     public init(file: GGUFFile, backend: any ComputeBackend) throws {
@@ -40,6 +42,7 @@ public final class LlamaModel: Sendable {
         config = c
         backendName = backend.name
         self.backend = backend
+        threadedAttention = backend.threads > 1
 
         func info(_ name: String, _ expected: [Int]) throws -> GGUFTensorInfo {
             guard let t = file.tensor(named: name) else { throw LlamaError.missingTensor(name) }

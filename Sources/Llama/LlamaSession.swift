@@ -64,7 +64,7 @@ public final class LlamaSession {
         ropeCos = FloatBuffer(count: maxBatch * c.headDim)
         ropeSin = FloatBuffer(count: maxBatch * c.headDim)
         attScratch = FloatBuffer(count: Ops.attentionScratchFloats(rows: maxBatch, heads: c.heads, kvHeads: c.kvHeads,
-                                                                  keys: maxContext + maxBatch))
+                                                                  keys: maxContext + maxBatch, threaded: model.threadedAttention))
         maxPending = 1024
         mask = AlignedBuffer<UInt8>(count: maxBatch * (maxPending + maxBatch))
         treeParent = AlignedBuffer<Int32>(count: maxPending + maxBatch)
@@ -340,7 +340,7 @@ public final class LlamaSession {
         Ops.attention(out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: kCache, v: vCache,
                       kvStride: c.kvDim, rows: n, prefix: attnPrefix, new: attnNew, mask: useMask ? UnsafePointer(mask.pointer) : nil,
                       heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                      scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer)
+                      scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer, threaded: model.threadedAttention)
         tick(l, 3, &t)
         w.wo.apply(att.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)

@@ -8,9 +8,11 @@ final class AttentionKernelTests: XCTestCase {
                       UnsafePointer<Float>?, Int32, Int32, Int32, Int32, UnsafePointer<UInt8>?, Int32, Int32, Int32,
                       Float, UnsafeMutablePointer<Float>?) -> Void,
              q: [Float], k: [Float], v: [Float], rows: Int, prefix: Int, new: Int, mask: [UInt8]?, heads: Int,
-             kvHeads: Int, headDim: Int) -> [Float] {
+             kvHeads: Int, headDim: Int, threadedScratch: Bool = false) -> [Float] {
         var out = [Float](repeating: .nan, count: rows * heads * headDim)
-        var scratch = [Float](repeating: 0, count: Int(ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(prefix + new))))
+        let floats = threadedScratch ? ck_attn_threaded_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(prefix + new))
+            : ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(prefix + new))
+        var scratch = [Float](repeating: 0, count: Int(floats))
         let maskPtr = mask.map { m -> UnsafeMutablePointer<UInt8> in
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: m.count)
             p.initialize(from: m, count: m.count)
@@ -89,6 +91,33 @@ final class AttentionKernelTests: XCTestCase {
                         XCTAssertEqual(Array(batch[(r * width)..<((r + 1) * width)]), alone,
                                        "\(tier): row \(r) of \(new) over prefix \(prefix), heads \(heads)/\(kvHeads) d=\(headDim)")
                     }
+                }
+            }
+        }
+    }
+
+    /// Over the helper threads (KV groups or query rows split, masked or causal), every thread count
+    /// gives the bits of one call.
+    func testThreadedAttentionGivesTheSameBitsOnAnyThreadCount() {
+        defer { Ops.setBLASThreads(1) }
+        forEachTier { tier in
+            var rng = SeededRNG(seed: 29)
+            for (heads, kvHeads, headDim) in [(9, 3, 64), (4, 2, 7), (3, 3, 16), (8, 1, 16)] {
+                for (prefix, new, masked) in [(0, 1, false), (7, 5, false), (40, 16, false), (130, 9, true), (511, 12, false), (33, 3, true)] {
+                    let keys = prefix + new, width = heads * headDim
+                    let q = rng.floats(new * width, scale: 2)
+                    let k = rng.floats(keys * kvHeads * headDim, scale: 2), v = rng.floats(keys * kvHeads * headDim)
+                    // A tree-like mask: each row sees itself and a random subset of the rows before it.
+                    let mask: [UInt8]? = masked ? (0..<(new * new)).map { i in i % new == i / new ? 1 : (i % new < i / new && rng.next() % 2 == 0 ? 1 : 0) } : nil
+                    let one = run(ck_attn_f32, q: q, k: k, v: v, rows: new, prefix: prefix, new: new, mask: mask,
+                                  heads: heads, kvHeads: kvHeads, headDim: headDim)
+                    for threads in [1, 2, 3, 4, 5] {
+                        Ops.setBLASThreads(threads)
+                        let par = run(ck_attn_f32_threaded, q: q, k: k, v: v, rows: new, prefix: prefix, new: new, mask: mask,
+                                      heads: heads, kvHeads: kvHeads, headDim: headDim, threadedScratch: true)
+                        XCTAssertEqual(par, one, "\(tier): \(threads) threads, \(new) rows over prefix \(prefix), heads \(heads)/\(kvHeads) d=\(headDim), mask \(masked)")
+                    }
+                    Ops.setBLASThreads(1)
                 }
             }
         }

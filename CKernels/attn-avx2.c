@@ -15,6 +15,7 @@
 #define V_MAX(a, b) _mm256_max_ps(a, b)
 #define V_SET1(f) _mm256_set1_ps(f)
 #define V_HSUM(v) ck_hsum8(v)
+#define V_SUM8(vs) ck_sum8x8(vs)
 #define V_HMAX(v) ck_hmax8(v)
 #define V_EXP(v) ck_exp8(v)
 #define V_ZERO_WHERE_NEG_INF(e, s) _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(s, neg_inf, _CMP_EQ_OQ))

@@ -15,6 +15,7 @@
 #define V_MAX(a, b) _mm512_max_ps(a, b)
 #define V_SET1(f) _mm512_set1_ps(f)
 #define V_HSUM(v) ck_hsum16(v)
+#define V_SUM8(vs) ck_sum8x16(vs)
 #define V_HMAX(v) _mm512_reduce_max_ps(v)
 #define V_EXP(v) ck_exp16(v)
 #define V_ZERO_WHERE_NEG_INF(e, s) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, neg_inf, _CMP_NEQ_UQ), e)

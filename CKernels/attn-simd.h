@@ -1,7 +1,8 @@
 // Attention over a KV cache for a chunk of query rows, written once for any vector width and included
 // by attn-avx2.c and attn-avx512.c, which define:
 //   V_ATTR, V_T, V_W, V_ZERO(), V_LOAD(p), V_STORE(p, v), V_FMA(a, b, acc), V_ADD, V_MUL, V_MAX,
-//   V_SUB, V_SET1(f), V_HSUM(v), V_HMAX(v), V_EXP(v), V_ZERO_WHERE_NEG_INF(e, s), and ATTN_FN.
+//   V_SUB, V_SET1(f), V_HSUM(v), V_SUM8(vs) (8 horizontal sums as one __m256), V_HMAX(v), V_EXP(v),
+//   V_ZERO_WHERE_NEG_INF(e, s), and ATTN_FN.
 //
 // Memory: the rows of a chunk (CK_ATTN_ROWS query rows) and all heads run back to back over each block of
 // keys and values, so K/V stream from DRAM or L3 once per chunk, in order, and come from L1 after that.
@@ -22,7 +23,7 @@ V_ATTR static inline float attn_dot(const float *a, const float *b, int n) {
 }
 
 // Scores of keys [j0, min(j0 + ATTN_KEYS, jend)) for one query head, scaled: the keys share each
-// load of q. Past jend the last key is repeated and its result dropped, so a key's score never
+// load of q, and (head_dim a multiple of the width) their 8 horizontal sums are folded together. Past jend the last key is repeated and its result dropped, so a key's score never
 // depends on its neighbours.
 #define ATTN_KEYS 8
 V_ATTR static inline void attn_scores(float *s, const float *qh, const float *k, int kv_stride, int j0, int jend,
@@ -35,6 +36,12 @@ V_ATTR static inline void attn_scores(float *s, const float *qh, const float *k,
     for (; d + V_W <= head_dim; d += V_W) {
         V_T qv = V_LOAD(qh + d);
         for (int t = 0; t < ATTN_KEYS; t++) acc[t] = V_FMA(qv, V_LOAD(kr[t] + d), acc[t]);
+    }
+    if (d == head_dim) {
+        // All 8 sums at once; the slots past jend take the repeated key's score, which the caller
+        // overwrites with -inf (the score row is padded to a multiple of 16).
+        _mm256_storeu_ps(s, _mm256_mul_ps(V_SUM8(acc), _mm256_set1_ps(scale)));
+        return;
     }
     int n = jend - j0 < ATTN_KEYS ? jend - j0 : ATTN_KEYS;
     for (int t = 0; t < n; t++) {

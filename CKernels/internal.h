@@ -35,6 +35,23 @@ CK_AVX512 static inline float ck_hsum16(__m512 v) {
     return ck_hsum8(_mm256_add_ps(lo, hi));
 }
 
+// The horizontal sums of 8 vectors at once, [Σa0 … Σa7], each by a fixed tree of its own lanes
+// (pairs, then quads, then the two 128-bit halves), so a lane's sum never depends on the others.
+CK_AVX2 static inline __m256 ck_sum8x8(const __m256 a[8]) {
+    __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
+    __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
+    __m256 q0 = _mm256_hadd_ps(h01, h23), q1 = _mm256_hadd_ps(h45, h67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+}
+
+// ck_sum8x8 of 16-lane vectors: each first folded to 8 lanes (low half + high half).
+CK_AVX512 static inline __m256 ck_sum8x16(const __m512 a[8]) {
+    __m256 f[8];
+    for (int t = 0; t < 8; t++)
+        f[t] = _mm256_add_ps(_mm512_castps512_ps256(a[t]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[t]), 1)));
+    return ck_sum8x8(f);
+}
+
 // Horizontal sum of 4 floats: (v0 + v1) + (v2 + v3).
 CK_AVX2 static inline float ck_hsum4(__m128 v) {
     __m128 sh = _mm_movehdup_ps(v);

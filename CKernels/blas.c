@@ -19,8 +19,8 @@ typedef struct {
     int m, n, k;
 } gemm_job;
 
-// Part p of `parts` takes a contiguous range of weight rows, in multiples of 4 (whole tiles), so the
-// split never changes how an output is computed.
+// Part p of `parts` takes a contiguous range of weight rows (in multiples of 4, so no two parts write
+// one cache line of y); an output is computed the same way in any part.
 static void gemm_part(void *ctx, int part, int parts) {
     const gemm_job *j = ctx;
     int tiles = (j->n + 3) / 4;

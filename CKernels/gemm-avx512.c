@@ -10,4 +10,6 @@
 #define V_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define V_HSUM(v) ck_hsum16(v)
 #define GEMM_FN ck_gemm_f32_avx512
+// 2 weight rows × 4 activation rows, as on AVX2: measured 8 rows 1.28–1.32× one row against 1.43× for 4 × 4.
+#define GEMM_R 2
 #include "gemm-simd.h"

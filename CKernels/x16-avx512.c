@@ -7,10 +7,14 @@
 #include <string.h>
 #include "internal.h"
 
-
-#ifndef XPF
-#define XPF 8192
-#endif
+// Tiles of more than 4 rows compute long enough per record that the hardware prefetchers fall behind:
+// they prefetch 16 KiB ahead into L2 (SmolLM2 at a 512-token context, 1 thread: Q8_0 8 rows 18.1–18.4
+// → 16.1–17.2 ms, 16 rows 32.2–32.8 → 29.2–30.3; an L1 prefetch at 2 KiB gave the Q4_1 layer products
+// at 8 rows 8.1 → 6.0–7.3 ms). Fewer rows stream fastest without it (one row: Q4_1 decode 147–199
+// against 123–161 tok/s with an L1 prefetch).
+#define XPF 16384
+#define XPF_HINT _MM_HINT_T1
+#define XPF_ON(C) ((C) > 4)
 static inline int32_t ld32(const int8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
@@ -44,7 +48,7 @@ CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const 
         for (int c = 0; c < C; c++) acc[c] = _mm512_setzero_ps();                                                   \
         for (int b = 0; b < nb; b++) {                                                                              \
             const uint8_t *rec = wg + (size_t)b * CK_X16_Q4_BLOCK;                                                  \
-            if (C > 4) for (int l = 0; l < CK_X16_Q4_BLOCK; l += 64) _mm_prefetch((const char *)rec + XPF + l, _MM_HINT_T0); \
+            if (XPF_ON(C)) for (int l = 0; l < CK_X16_Q4_BLOCK; l += 64) _mm_prefetch((const char *)rec + XPF + l, XPF_HINT); \
             __m512i u[8];                                                                                           \
             for (int j = 0; j < 4; j++) {                                                                           \
                 __m512i v = _mm512_loadu_si512((const void *)(rec + 64 * j));                                       \
@@ -71,7 +75,7 @@ CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const 
         for (int c = 0; c < C; c++) acc[c] = _mm512_setzero_ps();                                                   \
         for (int b = 0; b < nb; b++) {                                                                              \
             const uint8_t *rec = wg + (size_t)b * CK_X16_Q8_BLOCK;                                                  \
-            if (C > 4) for (int l = 0; l < CK_X16_Q8_BLOCK; l += 64) _mm_prefetch((const char *)rec + XPF + l, _MM_HINT_T0); \
+            if (XPF_ON(C)) for (int l = 0; l < CK_X16_Q8_BLOCK; l += 64) _mm_prefetch((const char *)rec + XPF + l, XPF_HINT); \
             __m512i u[8];                                                                                           \
             for (int j = 0; j < 8; j++) u[j] = _mm512_loadu_si512((const void *)(rec + 64 * j));                    \
             __m512 d = _mm512_loadu_ps((const float *)(rec + 512));                                                 \
@@ -104,9 +108,8 @@ Q8_TILE(7)
 Q8_TILE(8)
 
 // Groups outermost: a group's records (at most a few KiB per 16 rows) stay in L1 while every tile of
-// activation rows passes over them. The weights are one sequential stream, which the hardware
-// prefetchers follow alone for up to 4 rows: software prefetch there slowed decode (AMD EPYC with
-// AVX-512: Q4_1 147–199 against 123–161 tok/s on one thread, Q8_0 97–130 against 83–98); see XPF.
+// activation rows passes over them. The weights are one sequential stream (see XPF for when the tiles
+// prefetch it).
 #define X16_DRIVER(NAME, TILE, AUX_T, RECORD)                                                                      \
     CK_AVX512VNNI void NAME(float *y, int ldy, const int8_t *xq, const float *xscale, const AUX_T *aux,            \
                             const uint8_t *w, int m, int n, int k) {                                               \

@@ -19,5 +19,6 @@
 #define V_HMAX(v) ck_hmax8(v)
 #define V_EXP(v) ck_exp8(v)
 #define V_ZERO_WHERE_NEG_INF(e, s) _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(s, neg_inf, _CMP_EQ_OQ))
+#define ATTN_QH 1
 #define ATTN_FN ck_attn_f32_avx2
 #include "attn-simd.h"

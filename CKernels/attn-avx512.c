@@ -19,5 +19,6 @@
 #define V_HMAX(v) _mm512_reduce_max_ps(v)
 #define V_EXP(v) ck_exp16(v)
 #define V_ZERO_WHERE_NEG_INF(e, s) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, neg_inf, _CMP_NEQ_UQ), e)
+#define ATTN_QH 3
 #define ATTN_FN ck_attn_f32_avx512
 #include "attn-simd.h"

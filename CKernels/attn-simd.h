@@ -2,7 +2,8 @@
 // by attn-avx2.c and attn-avx512.c, which define:
 //   V_ATTR, V_T, V_W, V_ZERO(), V_LOAD(p), V_STORE(p, v), V_FMA(a, b, acc), V_ADD, V_MUL, V_MAX,
 //   V_SUB, V_SET1(f), V_HSUM(v), V_SUM8(vs) (8 horizontal sums as one __m256), V_HMAX(v), V_EXP(v),
-//   V_ZERO_WHERE_NEG_INF(e, s), and ATTN_FN.
+//   V_ZERO_WHERE_NEG_INF(e, s), ATTN_QH (query heads of a KV group computed together: 1 where the
+//   registers do not hold more), and ATTN_FN.
 //
 // Memory: the rows of a chunk (CK_ATTN_ROWS query rows) and all heads run back to back over each block of
 // keys and values, so K/V stream from DRAM or L3 once per chunk, in order, and come from L1 after that.
@@ -85,6 +86,61 @@ V_ATTR static inline void attn_values(float *o, const float *p, const float *v, 
     }
 }
 
+#if ATTN_QH > 1
+// attn_scores for ATTN_QH heads of one KV group at once (head_dim a multiple of the width): each key
+// vector loaded serves every head. Per (head, key) the same steps as attn_scores, so the same bits.
+V_ATTR static inline void attn_scores_qh(float *const *s, const float *const *qh, const float *k, int kv_stride, int j0,
+                                         int jend, int head_dim, float scale) {
+    const float *kr[ATTN_KEYS];
+    for (int t = 0; t < ATTN_KEYS; t++) kr[t] = k + (size_t)(j0 + t < jend ? j0 + t : jend - 1) * kv_stride;
+    V_T acc[ATTN_QH][ATTN_KEYS];
+    for (int x = 0; x < ATTN_QH; x++)
+        for (int t = 0; t < ATTN_KEYS; t++) acc[x][t] = V_ZERO();
+    for (int d = 0; d < head_dim; d += V_W) {
+        V_T qv[ATTN_QH];
+        for (int x = 0; x < ATTN_QH; x++) qv[x] = V_LOAD(qh[x] + d);
+        for (int t = 0; t < ATTN_KEYS; t++) {
+            V_T kv = V_LOAD(kr[t] + d);
+            for (int x = 0; x < ATTN_QH; x++) acc[x][t] = V_FMA(qv[x], kv, acc[x][t]);
+        }
+    }
+    for (int x = 0; x < ATTN_QH; x++) _mm256_storeu_ps(s[x], _mm256_mul_ps(V_SUM8(acc[x]), _mm256_set1_ps(scale)));
+}
+
+// attn_values for ATTN_QH (row, head) pairs of one KV group at once (head_dim a multiple of the width,
+// at most 4 vectors): each value vector loaded serves every pair; per pair the same steps as
+// attn_values (keys in order, zero weights skipped), so the same bits.
+V_ATTR static inline void attn_values_qh(float *const *o, const float *const *p, const float *v, int kv_stride, int j0,
+                                         int j1, int head_dim) {
+    int nv = head_dim / V_W;
+    V_T acc[ATTN_QH][4];
+    for (int x = 0; x < ATTN_QH; x++)
+        for (int c = 0; c < 4; c++) acc[x][c] = c < nv && j0 > 0 ? V_LOAD(o[x] + c * V_W) : V_ZERO();
+    for (int j = j0; j < j1; j++) {
+        const float *vj = v + (size_t)j * kv_stride;
+        V_T vv[4];
+        for (int c = 0; c < 4; c++) vv[c] = c < nv ? V_LOAD(vj + c * V_W) : V_ZERO();
+        for (int x = 0; x < ATTN_QH; x++) {
+            float pj = p[x][j];
+            if (pj == 0.0f) continue;
+            V_T vp = V_SET1(pj);
+            for (int c = 0; c < 4; c++)
+                if (c < nv) acc[x][c] = V_FMA(vp, vv[c], acc[x][c]);
+        }
+    }
+    for (int x = 0; x < ATTN_QH; x++)
+        for (int c = 0; c < nv; c++) V_STORE(o[x] + c * V_W, acc[x][c]);
+}
+#endif
+
+// Scores of keys in [max(jb, n_prefix), je) that row r cannot see become -inf.
+static inline void attn_hide(float *sr, int r, int jb, int je, int n_prefix, int n_new, const uint8_t *mask) {
+    for (int j = jb > n_prefix ? jb : n_prefix; j < je; j++) {
+        int visible = mask ? mask[(size_t)r * n_new + (j - n_prefix)] != 0 : (j - n_prefix) <= r;
+        if (!visible) sr[j] = -INFINITY;
+    }
+}
+
 // The cache rows of the next block of keys [j0, min(j0 + ATTN_BLOCK, jend)), whole (every KV head): the
 // heads read a row in slices a kv_stride apart, which the hardware prefetchers follow poorly.
 V_ATTR static inline void attn_prefetch_block(const float *base, int kv_stride, int j0, int jend) {
@@ -100,6 +156,9 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
     int group = n_heads / n_kv_heads;
     int n_keys = n_prefix + n_new;
     int ld = ck_attn_scratch_stride(n_keys);
+#if ATTN_QH > 1
+    const int multi = head_dim % V_W == 0;  // whole vectors: several heads of a group share each K/V load
+#endif
     for (int r0 = 0; r0 < n_rows; r0 += CK_ATTN_ROWS) {
         int rows = n_rows - r0 < CK_ATTN_ROWS ? n_rows - r0 : CK_ATTN_ROWS;
         // Pair p = (row rr, head h) of the chunk: p = rr·n_heads + h; its score row is p·ld.
@@ -115,16 +174,31 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
             for (int g = 0; g < n_kv_heads; g++)
                 for (int rr = 0; rr < rows; rr++) {
                     int r = r0 + rr;
-                    for (int hh = 0; hh < group; hh++) {
+                    int hh = 0;
+#if ATTN_QH > 1
+                    for (; multi && hh + ATTN_QH <= group; hh += ATTN_QH) {
+                        float *sr[ATTN_QH];
+                        const float *qh[ATTN_QH];
+                        for (int x = 0; x < ATTN_QH; x++) {
+                            int h = g * group + hh + x;
+                            sr[x] = scratch + (size_t)(rr * n_heads + h) * ld;
+                            qh[x] = q + (size_t)r * q_stride + h * head_dim;
+                        }
+                        for (int j = jb; j < je; j += ATTN_KEYS) {
+                            float *sj[ATTN_QH];
+                            for (int x = 0; x < ATTN_QH; x++) sj[x] = sr[x] + j;
+                            attn_scores_qh(sj, qh, k + g * head_dim, kv_stride, j, je, head_dim, scale);
+                        }
+                        for (int x = 0; x < ATTN_QH; x++) attn_hide(sr[x], r, jb, je, n_prefix, n_new, mask);
+                    }
+#endif
+                    for (; hh < group; hh++) {
                         int h = g * group + hh;
                         float *sr = scratch + (size_t)(rr * n_heads + h) * ld;
                         const float *qh = q + (size_t)r * q_stride + h * head_dim;
                         for (int j = jb; j < je; j += ATTN_KEYS)
                             attn_scores(sr + j, qh, k + g * head_dim, kv_stride, j, je, head_dim, scale);
-                        for (int j = jb > n_prefix ? jb : n_prefix; j < je; j++) {
-                            int visible = mask ? mask[(size_t)r * n_new + (j - n_prefix)] != 0 : (j - n_prefix) <= r;
-                            if (!visible) sr[j] = -INFINITY;
-                        }
+                        attn_hide(sr, r, jb, je, n_prefix, n_new, mask);
                     }
                 }
         }
@@ -147,11 +221,27 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
         for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
             int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
             attn_prefetch_block(v, kv_stride, je, jend);
-            for (int p = 0; p < pairs; p++) {
-                int h = p % n_heads;
-                float *o = out + (size_t)(r0 + p / n_heads) * out_stride + h * head_dim;
-                attn_values(o, scratch + (size_t)p * ld, v + (h / group) * head_dim, kv_stride, jb, je, head_dim);
-            }
+            for (int rr = 0; rr < rows; rr++)
+                for (int g = 0; g < n_kv_heads; g++) {
+                    int hh = 0;
+#if ATTN_QH > 1
+                    for (; multi && head_dim <= 4 * V_W && hh + ATTN_QH <= group; hh += ATTN_QH) {
+                        float *o[ATTN_QH];
+                        const float *pr[ATTN_QH];
+                        for (int x = 0; x < ATTN_QH; x++) {
+                            int h = g * group + hh + x;
+                            o[x] = out + (size_t)(r0 + rr) * out_stride + h * head_dim;
+                            pr[x] = scratch + (size_t)(rr * n_heads + h) * ld;
+                        }
+                        attn_values_qh(o, pr, v + g * head_dim, kv_stride, jb, je, head_dim);
+                    }
+#endif
+                    for (; hh < group; hh++) {
+                        int h = g * group + hh;
+                        attn_values(out + (size_t)(r0 + rr) * out_stride + h * head_dim, scratch + (size_t)(rr * n_heads + h) * ld,
+                                    v + g * head_dim, kv_stride, jb, je, head_dim);
+                    }
+                }
         }
         for (int p = 0; p < pairs; p++) {
             float inv = 1.0f / scratch[(size_t)pairs * ld + p];

@@ -38,11 +38,10 @@ CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const 
     }
     return _mm512_add_epi32(p0, p1);
 }
-#define DOT8(start, u, xb, C) dot8(start, u, xb, C)
 
 #define Q4_TILE(C)                                                                                                  \
     CK_AVX512VNNI static void q4_tile_##C(float *y, int ldy, const int8_t *xq, const float *xscale,                \
-                                          const float *xsum, const uint8_t *wg, int nb, int k, __mmask16 keep) {                                                           \
+                                          const float *xsum, const uint8_t *wg, int nb, int k, __mmask16 keep) {   \
         const __m512i low4 = _mm512_set1_epi8(0x0F);                                                                \
         __m512 acc[C];                                                                                              \
         for (int c = 0; c < C; c++) acc[c] = _mm512_setzero_ps();                                                   \
@@ -59,7 +58,7 @@ CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const 
             __m512 mo = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + 288)));                          \
             for (int c = 0; c < C; c++) {                                                                           \
                 const int8_t *xb = xq + (size_t)c * k + b * 32;                                                     \
-                __m512i isum = DOT8(_mm512_setzero_si512(), u, xb, C);                                              \
+                __m512i isum = dot8(_mm512_setzero_si512(), u, xb, C);                                              \
                 __m512 s = _mm512_mul_ps(d, _mm512_set1_ps(xscale[(size_t)c * nb + b]));                            \
                 acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), s, acc[c]);                                      \
                 acc[c] = _mm512_fmadd_ps(mo, _mm512_set1_ps(xsum[(size_t)c * nb + b]), acc[c]);                     \
@@ -70,7 +69,7 @@ CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const 
 
 #define Q8_TILE(C)                                                                                                  \
     CK_AVX512VNNI static void q8_tile_##C(float *y, int ldy, const int8_t *xq, const float *xscale,                \
-                                          const int32_t *xcorr, const uint8_t *wg, int nb, int k, __mmask16 keep) {                                                           \
+                                          const int32_t *xcorr, const uint8_t *wg, int nb, int k, __mmask16 keep) { \
         __m512 acc[C];                                                                                              \
         for (int c = 0; c < C; c++) acc[c] = _mm512_setzero_ps();                                                   \
         for (int b = 0; b < nb; b++) {                                                                              \
@@ -82,7 +81,7 @@ CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const 
             for (int c = 0; c < C; c++) {                                                                           \
                 const int8_t *xb = xq + (size_t)c * k + b * 32;                                                     \
                 /* the weights are stored as w + 128: start from −128·Σx to take it back out */                    \
-                __m512i isum = DOT8(_mm512_set1_epi32(xcorr[(size_t)c * nb + b]), u, xb, C);                        \
+                __m512i isum = dot8(_mm512_set1_epi32(xcorr[(size_t)c * nb + b]), u, xb, C);                        \
                 __m512 s = _mm512_mul_ps(d, _mm512_set1_ps(xscale[(size_t)c * nb + b]));                            \
                 acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), s, acc[c]);                                      \
             }                                                                                                       \

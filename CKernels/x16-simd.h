@@ -33,7 +33,7 @@ static inline int32_t x16_ld32(const int8_t *p) {
 
 #define X16Y_Q4_TILE(C)                                                                                             \
     X16_ATTR static void q4y_tile_##C(float *y, int ldy, const int8_t *xq, const float *xscale, const float *xsum, \
-                                      const uint8_t *wg, int nb, int k, int valid) {                 \
+                                      const uint8_t *wg, int nb, int k, int valid) {                               \
         const __m256i low4 = _mm256_set1_epi8(0x0F);                                                                \
         for (int h = 0; h < 2 && h * 8 < valid; h++) {                                                              \
             __m256 acc[C];                                                                                          \
@@ -61,7 +61,7 @@ static inline int32_t x16_ld32(const int8_t *p) {
 
 #define X16Y_Q8_TILE(C)                                                                                             \
     X16_ATTR static void q8y_tile_##C(float *y, int ldy, const int8_t *xq, const float *xscale,                    \
-                                      const int32_t *xcorr, const uint8_t *wg, int nb, int k, int valid) {                                                               \
+                                      const int32_t *xcorr, const uint8_t *wg, int nb, int k, int valid) { \
         for (int h = 0; h < 2 && h * 8 < valid; h++) {                                                              \
             __m256 acc[C];                                                                                          \
             for (int c = 0; c < C; c++) acc[c] = _mm256_setzero_ps();                                               \

@@ -24,8 +24,9 @@ V_ATTR static inline float attn_dot(const float *a, const float *b, int n) {
 }
 
 // Scores of keys [j0, min(j0 + ATTN_KEYS, jend)) for one query head, scaled: the keys share each
-// load of q, and (head_dim a multiple of the width) their 8 horizontal sums are folded together. Past jend the last key is repeated and its result dropped, so a key's score never
-// depends on its neighbours.
+// load of q, and (head_dim a multiple of the width) their 8 horizontal sums are folded together.
+// Past jend the last key is repeated and its result dropped, so a key's score never depends on its
+// neighbours.
 #define ATTN_KEYS 8
 V_ATTR static inline void attn_scores(float *s, const float *qh, const float *k, int kv_stride, int j0, int jend,
                                       int head_dim, float scale) {

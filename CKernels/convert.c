@@ -2,7 +2,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
-#include "CKernels.h"
+#include "internal.h"
 
 float ck_fp16_to_fp32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -62,12 +62,11 @@ void ck_dequant_bf16(float *out, const uint16_t *in, size_t n) {
     }
 }
 
-static uint16_t read_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 void ck_dequant_q8_0(float *out, const uint8_t *in, size_t n) {
     for (size_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = in + b * 34;
-        float d = ck_fp16_to_fp32(read_u16(blk));
+        float d = ck_fp16_to_fp32(ck_rd16(blk));
         const int8_t *qs = (const int8_t *)(blk + 2);
         for (int j = 0; j < 32; j++) out[b * 32 + j] = d * (float)qs[j];
     }
@@ -76,7 +75,7 @@ void ck_dequant_q8_0(float *out, const uint8_t *in, size_t n) {
 void ck_dequant_q4_0(float *out, const uint8_t *in, size_t n) {
     for (size_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = in + b * 18;
-        float d = ck_fp16_to_fp32(read_u16(blk));
+        float d = ck_fp16_to_fp32(ck_rd16(blk));
         const uint8_t *qs = blk + 2;
         for (int j = 0; j < 16; j++) {
             out[b * 32 + j] = d * (float)((int)(qs[j] & 0x0F) - 8);
@@ -88,8 +87,8 @@ void ck_dequant_q4_0(float *out, const uint8_t *in, size_t n) {
 void ck_dequant_q4_1(float *out, const uint8_t *in, size_t n) {
     for (size_t b = 0; b < n / 32; b++) {
         const uint8_t *blk = in + b * 20;
-        float d = ck_fp16_to_fp32(read_u16(blk));
-        float m = ck_fp16_to_fp32(read_u16(blk + 2));
+        float d = ck_fp16_to_fp32(ck_rd16(blk));
+        float m = ck_fp16_to_fp32(ck_rd16(blk + 2));
         const uint8_t *qs = blk + 4;
         for (int j = 0; j < 16; j++) {
             out[b * 32 + j] = d * (float)(qs[j] & 0x0F) + m;
@@ -132,10 +131,6 @@ long long ck_first_nonfinite(const float *x, size_t n) {
     return -1;
 }
 
-static void put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v & 0xFF);
-    p[1] = (uint8_t)(v >> 8);
-}
 
 void ck_quantize_q4_0(uint8_t *out, const float *x, size_t n) {
     for (size_t b = 0; b < n / 32; b++) {
@@ -149,7 +144,7 @@ void ck_quantize_q4_0(uint8_t *out, const float *x, size_t n) {
         float d = max / -8;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         uint8_t *blk = out + b * 18;
-        put_u16(blk, ck_fp32_to_fp16(d));
+        ck_wr16(blk, ck_fp32_to_fp16(d));
         for (int j = 0; j < 16; j++) {
             int q0 = (int8_t)(xb[j] * id + 8.5f), q1 = (int8_t)(xb[j + 16] * id + 8.5f);
             blk[2 + j] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);
@@ -168,8 +163,8 @@ void ck_quantize_q4_1(uint8_t *out, const float *x, size_t n) {
         float d = (max - min) / 15;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         uint8_t *blk = out + b * 20;
-        put_u16(blk, ck_fp32_to_fp16(d));
-        put_u16(blk + 2, ck_fp32_to_fp16(min));
+        ck_wr16(blk, ck_fp32_to_fp16(d));
+        ck_wr16(blk + 2, ck_fp32_to_fp16(min));
         for (int j = 0; j < 16; j++) {
             int q0 = (int8_t)((xb[j] - min) * id + 0.5f), q1 = (int8_t)((xb[j + 16] - min) * id + 0.5f);
             blk[4 + j] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);

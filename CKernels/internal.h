@@ -3,6 +3,18 @@
 #define CK_INTERNAL_H
 #include "CKernels.h"
 
+// Little-endian fields of the weight formats, and 4 activation bytes as one broadcastable int32.
+static inline uint16_t ck_rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline void ck_wr16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline int32_t ck_ld32(const int8_t *p) {
+    int32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
 #define CK_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define CK_AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 #define CK_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl")))

@@ -4,7 +4,6 @@
 // tile is one 16-row group × up to 8 activation rows: the group's block is unpacked once for the tile,
 // and its scales are converted once. Each lane repeats x16-ref.c's arithmetic, so a row's result is
 // the same whatever tile, batch or thread split it is computed in.
-#include <string.h>
 #include "internal.h"
 
 // Tiles of more than 4 rows compute long enough per record that the hardware prefetchers fall behind:
@@ -15,11 +14,6 @@
 #define XPF 16384
 #define XPF_HINT _MM_HINT_T1
 #define XPF_ON(C) ((C) > 4)
-static inline int32_t ld32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 // The exact int32 block dot of 8 unpacked weight vectors with the 32 activations at xb, added to
 // start: two dependency chains where a tile has few rows (to cover vpdpbusd's latency), one where its
@@ -27,14 +21,14 @@ static inline int32_t ld32(const int8_t *p) {
 CK_AVX512VNNI static inline __m512i dot8(__m512i start, const __m512i *u, const int8_t *xb, int rows) {
     if (rows > 4) {
         __m512i p = start;
-        for (int j = 0; j < 8; j++) p = _mm512_dpbusd_epi32(p, u[j], _mm512_set1_epi32(ld32(xb + 4 * j)));
+        for (int j = 0; j < 8; j++) p = _mm512_dpbusd_epi32(p, u[j], _mm512_set1_epi32(ck_ld32(xb + 4 * j)));
         return p;
     }
-    __m512i p0 = _mm512_dpbusd_epi32(start, u[0], _mm512_set1_epi32(ld32(xb)));
-    __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1], _mm512_set1_epi32(ld32(xb + 4)));
+    __m512i p0 = _mm512_dpbusd_epi32(start, u[0], _mm512_set1_epi32(ck_ld32(xb)));
+    __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1], _mm512_set1_epi32(ck_ld32(xb + 4)));
     for (int j = 2; j < 8; j += 2) {
-        p0 = _mm512_dpbusd_epi32(p0, u[j], _mm512_set1_epi32(ld32(xb + 4 * j)));
-        p1 = _mm512_dpbusd_epi32(p1, u[j + 1], _mm512_set1_epi32(ld32(xb + 4 * j + 4)));
+        p0 = _mm512_dpbusd_epi32(p0, u[j], _mm512_set1_epi32(ck_ld32(xb + 4 * j)));
+        p1 = _mm512_dpbusd_epi32(p1, u[j + 1], _mm512_set1_epi32(ck_ld32(xb + 4 * j + 4)));
     }
     return _mm512_add_epi32(p0, p1);
 }

@@ -3,13 +3,8 @@
 // per block, then acc = fmaf(isum, d·dx, acc) (and, for Q4, acc = fmaf(m, xsum, acc)), blocks in order.
 #include <math.h>
 #include <string.h>
-#include "CKernels.h"
+#include "internal.h"
 
-static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static void put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
 
 // Element e of a 32-weight block, lane l: where its nibble sits in a Q4 block record.
 static size_t q4_byte(int e, int l) { return (size_t)(e / 8) * 64 + (size_t)l * 4 + (size_t)(e % 4); }
@@ -27,7 +22,7 @@ int ck_q4x16_pack(uint8_t *dst, const uint8_t *src, int type, int rows, int k) {
         for (int b = 0; b < nb; b++) {
             const uint8_t *blk = src + ((size_t)r * nb + b) * bs;
             uint8_t *rec = group + (size_t)b * CK_X16_Q4_BLOCK;
-            uint16_t dh = get_u16(blk), mh;
+            uint16_t dh = ck_rd16(blk), mh;
             if (!isfinite(ck_fp16_to_fp32(dh))) return r * k + b * 32;
             const uint8_t *qs;
             if (type == CK_Q4_0) {
@@ -35,7 +30,7 @@ int ck_q4x16_pack(uint8_t *dst, const uint8_t *src, int type, int rows, int k) {
                 mh = ck_fp32_to_fp16(-8.0f * ck_fp16_to_fp32(dh));
                 qs = blk + 2;
             } else {
-                mh = get_u16(blk + 2);
+                mh = ck_rd16(blk + 2);
                 qs = blk + 4;
             }
             if (!isfinite(ck_fp16_to_fp32(mh))) return r * k + b * 32;
@@ -44,8 +39,8 @@ int ck_q4x16_pack(uint8_t *dst, const uint8_t *src, int type, int rows, int k) {
                 uint8_t q = e < 16 ? (qs[e] & 0x0F) : (qs[e - 16] >> 4);
                 rec[q4_byte(e, l)] |= (uint8_t)(q4_high(e) ? q << 4 : q);
             }
-            put_u16(rec + 256 + 2 * l, dh);
-            put_u16(rec + 288 + 2 * l, mh);
+            ck_wr16(rec + 256 + 2 * l, dh);
+            ck_wr16(rec + 288 + 2 * l, mh);
         }
     }
     return -1;
@@ -73,7 +68,7 @@ void ck_q4x16_row(float *out, const uint8_t *w, int r, int k) {
     const uint8_t *group = w + (size_t)(r / 16) * nb * CK_X16_Q4_BLOCK;
     for (int b = 0; b < nb; b++) {
         const uint8_t *rec = group + (size_t)b * CK_X16_Q4_BLOCK;
-        float d = ck_fp16_to_fp32(get_u16(rec + 256 + 2 * l)), m = ck_fp16_to_fp32(get_u16(rec + 288 + 2 * l));
+        float d = ck_fp16_to_fp32(ck_rd16(rec + 256 + 2 * l)), m = ck_fp16_to_fp32(ck_rd16(rec + 288 + 2 * l));
         for (int e = 0; e < 32; e++) {
             uint8_t byte = rec[q4_byte(e, l)];
             out[b * 32 + e] = d * (float)(q4_high(e) ? byte >> 4 : byte & 0x0F) + m;
@@ -146,7 +141,7 @@ void ck_q4_matmul_ref(float *y, int ldy, const int8_t *xq, const float *xscale, 
                     uint8_t byte = rec[q4_byte(e, l)];
                     s += (int32_t)(q4_high(e) ? byte >> 4 : byte & 0x0F) * xb[e];
                 }
-                float d = ck_fp16_to_fp32(get_u16(rec + 256 + 2 * l)), mo = ck_fp16_to_fp32(get_u16(rec + 288 + 2 * l));
+                float d = ck_fp16_to_fp32(ck_rd16(rec + 256 + 2 * l)), mo = ck_fp16_to_fp32(ck_rd16(rec + 288 + 2 * l));
                 acc = fmaf((float)s, d * xscale[(size_t)i * nb + b], acc);
                 acc = fmaf(mo, xsum[(size_t)i * nb + b], acc);
             }

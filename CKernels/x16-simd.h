@@ -8,16 +8,7 @@
 // weights are one sequential stream, left to the hardware prefetchers as in x16-avx512.c.
 #include <string.h>
 
-#ifndef X16_LD32
-#define X16_LD32
-static inline int32_t x16_ld32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-#endif
-
-#define X16_BCAST(xb, off) _mm256_set1_epi32(x16_ld32((xb) + (off)))
+#define X16_BCAST(xb, off) _mm256_set1_epi32(ck_ld32((xb) + (off)))
 
 // The first `valid` of 8 lanes to y.
 #define X16_STORE(dst, v, valid)                                                                            \

@@ -64,8 +64,7 @@ public struct KernelBench {
         case "int8", "FMA":
             let isInt8 = peak == "int8"
             let value = isInt8 ? peaks.int8Peak(twin: twin) : peaks.fmaPeak(twin: twin)
-            peakName = isInt8 ? probeName(Int32(twin == "avx512vnni" ? CK_PROBE_VNNI_ZMM : twin == "avxvnni" ? CK_PROBE_VNNI_VEX : CK_PROBE_MADDUBS))
-                : probeName(Int32(twin == "avx512" ? CK_PROBE_FMA_ZMM : CK_PROBE_FMA_YMM))
+            peakName = MachinePeaks.name(isInt8 ? MachinePeaks.int8Probe(twin: twin) : MachinePeaks.fmaProbe(twin: twin))
             computeSeconds = value > 0 ? ops / (value * 1e9) : 0
             fraction = value > 0 ? ops / s.median / 1e9 / value : 0
         default:
@@ -77,8 +76,6 @@ public struct KernelBench {
                             opUnit: unit, peakName: peakName, peakFraction: fraction, rooflineFraction: roof / s.median,
                             bound: computeSeconds > memorySeconds ? "compute" : "memory")
     }
-
-    func probeName(_ probe: Int32) -> String { String(cString: ck_probe_name(probe)) }
 
     /// Weight streams that fit in the 32 MiB L3 (with room for neighbours) are held to the L3 peak.
     func memoryPeak(_ bytes: Double) -> String { bytes < 16e6 ? "L3" : "DRAM" }

@@ -41,22 +41,25 @@ public struct MachinePeaks: Sendable, Codable {
     /// CPU lacks are absent.
     public var probes: [String: Double]
 
-    /// The int8 peak of the sequence a twin's products use (CKernels' twin names).
-    public func int8Peak(twin: String) -> Double {
-        let probe: Int32
+    /// The probe of the int8 sequence a twin's products use (CKernels' twin names).
+    public static func int8Probe(twin: String) -> Int32 {
         switch twin {
-        case "avx512vnni": probe = Int32(CK_PROBE_VNNI_ZMM)
-        case "avxvnni": probe = Int32(CK_PROBE_VNNI_VEX)
-        default: probe = Int32(CK_PROBE_MADDUBS)
+        case "avx512vnni": return Int32(CK_PROBE_VNNI_ZMM)
+        case "avxvnni": return Int32(CK_PROBE_VNNI_VEX)
+        default: return Int32(CK_PROBE_MADDUBS)
         }
-        return probes[String(cString: ck_probe_name(probe))] ?? int8GMacs1T
     }
 
+    /// The probe of the FMA width a twin uses.
+    public static func fmaProbe(twin: String) -> Int32 { Int32(twin == "avx512" ? CK_PROBE_FMA_ZMM : CK_PROBE_FMA_YMM) }
+
+    public static func name(_ probe: Int32) -> String { String(cString: ck_probe_name(probe)) }
+
+    /// The int8 peak of the sequence a twin's products use.
+    public func int8Peak(twin: String) -> Double { probes[Self.name(Self.int8Probe(twin: twin))] ?? int8GMacs1T }
+
     /// The FMA peak of the vector width a twin uses.
-    public func fmaPeak(twin: String) -> Double {
-        let probe = Int32(twin == "avx512" ? CK_PROBE_FMA_ZMM : CK_PROBE_FMA_YMM)
-        return probes[String(cString: ck_probe_name(probe))] ?? fmaGFlops1T
-    }
+    public func fmaPeak(twin: String) -> Double { probes[Self.name(Self.fmaProbe(twin: twin))] ?? fmaGFlops1T }
 
     /// Measures read bandwidth over `bytes` bytes (1 GiB for DRAM, 8 MiB for L3), the median of
     /// `samples` sweeps per thread count.
@@ -95,11 +98,10 @@ public struct MachinePeaks: Sendable, Codable {
         let dram = quick ? 256 << 20 : 1 << 30
         var probes: [String: Double] = [:]
         for p in 0..<Int32(CK_PROBE_COUNT) {
-            if let v = probePeak(p, iters: quick ? 10_000_000 : 50_000_000) { probes[String(cString: ck_probe_name(p))] = v }
+            if let v = probePeak(p, iters: quick ? 10_000_000 : 50_000_000) { probes[name(p)] = v }
         }
-        let fma = [CK_PROBE_FMA_YMM, CK_PROBE_FMA_ZMM].compactMap { probes[String(cString: ck_probe_name(Int32($0)))] }.max() ?? 0
-        let int8 = [CK_PROBE_MADDUBS, CK_PROBE_VNNI_VEX, CK_PROBE_VNNI_YMM, CK_PROBE_VNNI_ZMM]
-            .compactMap { probes[String(cString: ck_probe_name(Int32($0)))] }.max() ?? 0
+        let fma = [CK_PROBE_FMA_YMM, CK_PROBE_FMA_ZMM].compactMap { probes[name(Int32($0))] }.max() ?? 0
+        let int8 = [CK_PROBE_MADDUBS, CK_PROBE_VNNI_VEX, CK_PROBE_VNNI_YMM, CK_PROBE_VNNI_ZMM].compactMap { probes[name(Int32($0))] }.max() ?? 0
         return MachinePeaks(
             dramReadGBs1T: readBandwidth(bytes: dram, threads: 1).median,
             dramReadGBs2T: readBandwidth(bytes: dram, threads: 2).median,

@@ -20,9 +20,9 @@ struct BenchInt8Command: ParsableCommand {
     func run() throws {
         note("measuring the int8 dot peak of the sequence the product uses...")
         let twin = Ops.kernelImplementation(Int(CK_K_Q8_MATMUL))
-        let probe = Int32(twin == "avx512vnni" ? CK_PROBE_VNNI_ZMM : twin == "avxvnni" ? CK_PROBE_VNNI_VEX : CK_PROBE_MADDUBS)
+        let probe = MachinePeaks.int8Probe(twin: twin)
         let peak = MachinePeaks.probePeak(probe, iters: 20_000_000) ?? 0
-        print("kernels: \(Ops.implementation) (q8 product: \(twin)); int8 dot peak (\(String(cString: ck_probe_name(probe))), 12 chains): \(String(format: "%.1f", peak)) G int8-MAC/s")
+        print("kernels: \(Ops.implementation) (q8 product: \(twin)); int8 dot peak (\(MachinePeaks.name(probe))): \(String(format: "%.1f", peak)) G int8-MAC/s")
         print("")
         print("| matrix (out × in) | weight bytes | rows | time (median) | G int8-MAC/s | of peak | weight GB/s | × one row |")
         print("|---|---|---|---|---|---|---|---|")

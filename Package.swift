@@ -61,8 +61,8 @@ let package = Package(
         .executableTarget(
             name: "MirrorSDCLI",
             dependencies: [
-                "GGUF", "TensorCore", "Compute", "BackendBLAS", "BackendInt8", "LanguageModels", "Llama", "Tokenizer",
-                "Generation", "Engine", "Server", "Profiler", "Benchmark",
+                // Models load through Engine only: no architecture module, no backend module.
+                "GGUF", "TensorCore", "LanguageModels", "Tokenizer", "Generation", "Engine", "Server", "Profiler", "Benchmark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mirror-sd", swiftSettings: swiftSettings),
@@ -82,6 +82,7 @@ let package = Package(
         .testTarget(name: "GenerationTests",
                     dependencies: ["Generation", "LanguageModels", "Llama", "BackendBLAS", "BackendInt8", "Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Generation"], swiftSettings: swiftSettings),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF", "TensorCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerTests", dependencies: ["TestSupport", "OpenAIAPI"], swiftSettings: swiftSettings),

@@ -9,7 +9,7 @@ public enum Defaults {
     /// Measured best for both modes on Spec-Bench here (README, "Results"): the int8 self-draft's
     /// 4.7 tokens per step outweigh its cost; the distilled drafts reach 1.6 and win only on long
     /// prompts (summarization, RAG), where the self-draft's prefill dominates.
-    public static func draftName(for mode: DecodeMode) -> String { "self" }
+    public static let draftName = "self"
     /// The confidence gate, measured with eval-draft/bench: it keeps a weak draft from filling every
     /// window with rows the target then rejects, while the target's own int8 copy is right often
     /// enough that gating only shortens its windows.

@@ -67,6 +67,15 @@ public struct Draft {
     /// Multiply-accumulates per drafted token (nil for lookup alone).
     public var macsPerToken: Int? = nil
 
+    /// A fresh instance of the model draft that decodes one row at a time (nil for lookup alone):
+    /// what one drafted token costs, a feature draft's input projection included.
+    public func singleRowInstance(maxContext: Int) -> (any LanguageModel)? {
+        if let f = featureDraft {
+            return FeatureDraft(weights: f.weights, features: TargetFeatures(dim: f.features.dim, capacity: maxContext), maxContext: maxContext, maxBatch: 1)
+        }
+        return session?.model.makeSession(maxContext: maxContext, maxBatch: 1)
+    }
+
     /// The draft as Mirror-SD's tree model, or why it cannot be one.
     public func treeModel() throws -> any TreeLanguageModel {
         guard features == nil, let t = model as? any TreeLanguageModel else {

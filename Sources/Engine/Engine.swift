@@ -20,39 +20,6 @@ public struct EngineConfiguration: Sendable {
     public init() {}
 }
 
-/// How to decode: the mode, and for sd/mirror the draft and the window. nil fields take the
-/// measured defaults (`Defaults`).
-public struct DecoderSpec: Sendable, Equatable {
-    public var mode: DecodeMode = .ar
-    /// A draft name (small, large, self, lookup, a path, NAME+lookup); nil: the default for the mode.
-    public var draft: String? = nil
-    public var gamma = Defaults.gamma
-    public var draftMin = 0
-    public var draftPMin: Float? = nil
-    /// nil: `Defaults.kappa` for the draft.
-    public var kappa: Int? = nil
-    public var exitLayer: Int? = nil
-    public var branchPositions: Int? = nil
-    public var branchFromEnd = false
-    public var fallback: FallbackPolicy = .wait
-    public var pinThreads = true
-    /// nil or 0: the proxy covers the whole vocabulary.
-    public var proxyVocab: Int? = Defaults.proxyVocab
-    /// Mirror: the draft's own bonus-guess branch, started with each window.
-    public var draftBonus = true
-    /// Mirror: runner-up branches beside the own branch; nil: `Defaults.runnerUps`.
-    public var runnerUps: Int? = nil
-    /// Mirror: each window's length chosen in 1...gamma from measured acceptance and timings.
-    public var adaptiveGamma = false
-    /// Mirror: branch steps beyond the draft's own branch only where its timings say they end before
-    /// the verdict (`BranchBudget`).
-    public var branchBudget = true
-    /// Mirror: the exit lens: nil or "auto" (a lens in `Defaults.lensDirectory` trained for this
-    /// target at the exit layer, if there is one), "none" (the raw logit lens), or a file path.
-    public var exitLens: String? = nil
-    public init(mode: DecodeMode = .ar) { self.mode = mode }
-}
-
 /// A decoder with the options it was built with, for reports.
 public struct PreparedDecoder {
     public let decoder: any TokenDecoder
@@ -105,18 +72,16 @@ public final class Engine {
         return d
     }
 
-    /// The draft for `spec` (nil for ar) and the decoder, with every option checked.
+    /// The draft for `spec` (nil for ar) and the decoder. `spec` is checked against this target here,
+    /// once; its knobs were checked when they were set.
     public func decoder(_ spec: DecoderSpec) throws -> PreparedDecoder {
+        do { try spec.check(layers: model.config.layers) } catch { throw EngineError(error.cli) }
         target.features = nil
         guard spec.mode != .ar else {
             return PreparedDecoder(decoder: Generator(model: target, tokenizer: tokenizer), mode: .ar, draft: nil, speculative: nil, mirror: nil)
         }
-        let d = try draft(spec.draft ?? Defaults.draftName(for: spec.mode))
-        let so: SpeculativeOptions
-        do {
-            so = try SpeculativeOptions(gamma: spec.gamma, draftMin: spec.draftMin,
-                                        draftPMin: spec.draftPMin ?? Defaults.draftPMin(for: d.choice))
-        } catch let e as GenerationError { throw EngineError(e.description) }
+        let d = try draft(spec.draftName)
+        let so = SpeculativeOptions(gamma: spec.gamma, draftMin: spec.draftMin, draftPMin: spec.draftPMin ?? Defaults.draftPMin(for: d.choice))
         if spec.mode == .sd {
             // A feature draft reads what the target's session records; other decoders do not record.
             target.features = d.features
@@ -124,7 +89,7 @@ public final class Engine {
             return PreparedDecoder(decoder: dec, mode: .sd, draft: d, speculative: so, mirror: nil)
         }
         let tree = try d.treeModel()
-        let mo = try Self.mirrorOptions(spec, layers: model.config.layers, draftPMin: so.draftPMin, draft: d.choice)
+        let mo = Self.mirrorOptions(spec, speculative: so, layers: model.config.layers, draft: d.choice)
         let lens = try exitLens(spec.exitLens, layer: mo.exitLayer)
         target.exitLens = lens?.lens
         let dec = MirrorDecoding(MirrorDecoder(target: target, draft: tree, tokenizer: tokenizer), options: mo)
@@ -134,8 +99,8 @@ public final class Engine {
     }
 
     /// The exit lens `name` asks for at `layer` (see `DecoderSpec.exitLens`), loaded once and kept.
-    public func exitLens(_ name: String?, layer: Int) throws -> (lens: ExitLens, path: String)? {
-        let key = "\(name ?? "auto")#\(layer)"
+    public func exitLens(_ name: String, layer: Int) throws -> (lens: ExitLens, path: String)? {
+        let key = "\(name)#\(layer)"
         if let l = lenses[key] { return l }
         let l = try Self.exitLens(name, layer: layer, model: model)
         lenses[key] = .some(l)
@@ -170,24 +135,18 @@ public final class Engine {
         return names.filter { $0.hasSuffix(".gguf") }.sorted().map { dir + "/" + $0 }
     }
 
-    /// Mirror options for a target of `layers` layers, with the measured exit layer by default.
-    public static func mirrorOptions(_ spec: DecoderSpec, layers: Int, draftPMin: Float, draft: DraftChoice?) throws -> MirrorOptions {
-        let exit = spec.exitLayer ?? Defaults.exitLayer(layers: layers)
-        guard exit < layers else { throw EngineError("--exit-layer must be below the target's \(layers) layers, got \(exit)") }
-        do {
-            var o = try MirrorOptions(gamma: spec.gamma, kappa: spec.kappa ?? Defaults.kappa(for: draft), exitLayer: exit, branchPositions: spec.branchPositions,
-                                      fallback: spec.fallback, pinThreads: spec.pinThreads)
-            o.draftPMin = draftPMin
-            o.branchFromEnd = spec.branchFromEnd
-            o.draftBonus = spec.draftBonus
-            let r = spec.runnerUps ?? Defaults.runnerUps
-            guard (0...(spec.gamma + 1)).contains(r) else { throw EngineError("--runner-ups must be in 0...gamma+1 (\(spec.gamma + 1)), got \(r)") }
-            o.runnerUps = r
-            o.adaptiveGamma = spec.adaptiveGamma
-            o.branchBudget = spec.branchBudget
-            o.proxyVocab = (spec.proxyVocab ?? 0) > 0 ? spec.proxyVocab : nil
-            return o
-        } catch let e as GenerationError { throw EngineError(e.description) }
+    /// Mirror options from a checked spec, with the measured defaults where it leaves a knob unset.
+    static func mirrorOptions(_ spec: DecoderSpec, speculative so: SpeculativeOptions, layers: Int, draft: DraftChoice?) -> MirrorOptions {
+        var o = MirrorOptions(gamma: so.gamma, kappa: spec.kappa ?? Defaults.kappa(for: draft), exitLayer: spec.exitLayer ?? Defaults.exitLayer(layers: layers),
+                              branchPositions: spec.branchPositions, fallback: spec.fallback, pinThreads: spec.pinThreads)
+        o.draftPMin = so.draftPMin
+        o.branchFromEnd = spec.branchFromEnd
+        o.draftBonus = spec.draftBonus
+        o.runnerUps = spec.runnerUps ?? Defaults.runnerUps
+        o.adaptiveGamma = spec.adaptiveGamma
+        o.branchBudget = spec.branchBudget
+        o.proxyVocab = spec.proxyVocab > 0 ? spec.proxyVocab : nil
+        return o
     }
 
     /// Token ids of a chat in the model's template, ending with the assistant's turn opened.

@@ -31,36 +31,34 @@ public struct ChatMessage: Sendable, Equatable {
     public var content: String
 }
 
-/// Our own knobs, under `"mirror_sd"`: decoding mode, draft, window, early-exit candidates and layer,
-/// runner-up branches, adaptive γ, the branch budget, the exit lens (auto or none: a client never names a server file).
+/// Our own knobs under `"mirror_sd"`, as sent: each key with a scalar value. The server reads them
+/// through the engine's table of knobs, which knows the keys and their ranges; this module stays
+/// Foundation-only so the fuzzer builds it alone.
 public struct MirrorSDFields: Sendable, Equatable, Decodable {
-    public var mode: String?
-    public var draft: String?
-    public var gamma: Int?
-    public var kappa: Int?
-    public var exitLayer: Int?
-    public var runnerUps: Int?
-    public var exitLens: String?
-    public var adaptiveGamma: Bool?
-    public var branchBudget: Bool?
+    public enum Scalar: Sendable, Equatable { case int(Int), number(Double), string(String), bool(Bool) }
+    public var values: [String: Scalar] = [:]
 
     public init() {}
-    enum CodingKeys: String, CodingKey {
-        case mode, draft, gamma, kappa, exitLayer = "exit_layer", runnerUps = "runner_ups", exitLens = "exit_lens"
-        case adaptiveGamma = "adaptive_gamma", branchBudget = "branch_budget"
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        mode = try c.decodeIfPresent(String.self, forKey: .mode)
-        draft = try c.decodeIfPresent(String.self, forKey: .draft)
-        gamma = try c.decodeIfPresent(JSONInt.self, forKey: .gamma)?.int
-        kappa = try c.decodeIfPresent(JSONInt.self, forKey: .kappa)?.int
-        exitLayer = try c.decodeIfPresent(JSONInt.self, forKey: .exitLayer)?.int
-        runnerUps = try c.decodeIfPresent(JSONInt.self, forKey: .runnerUps)?.int
-        exitLens = try c.decodeIfPresent(String.self, forKey: .exitLens)
-        adaptiveGamma = try c.decodeIfPresent(Bool.self, forKey: .adaptiveGamma)
-        branchBudget = try c.decodeIfPresent(Bool.self, forKey: .branchBudget)
+        let c = try decoder.container(keyedBy: Key.self)
+        for key in c.allKeys {
+            if let b = try? c.decode(Bool.self, forKey: key) { values[key.stringValue] = .bool(b) }
+            else if let i = try? c.decode(Int.self, forKey: key) { values[key.stringValue] = .int(i) }
+            else if let d = try? c.decode(Double.self, forKey: key) { values[key.stringValue] = .number(d) }
+            else if let s = try? c.decode(String.self, forKey: key) { values[key.stringValue] = .string(s) }
+            else {
+                throw DecodingError.typeMismatch(String.self, .init(codingPath: c.codingPath + [key],
+                                                                    debugDescription: "expected a string, a number or a boolean"))
+            }
+        }
     }
 }
 
@@ -171,10 +169,6 @@ struct RawRequest: Decodable {
             throw .invalid("each 'stop' string must hold 1 to \(RequestLimits.maxStopLength) bytes", param: "stop")
         }
         let m = mirrorSd ?? MirrorSDFields()
-        if let mode = m.mode, !["ar", "sd", "mirror"].contains(mode) {
-            throw .invalid("'mirror_sd.mode' must be ar, sd or mirror, got '\(mode)'", param: "mirror_sd.mode")
-        }
-        if let d = m.draft, d.isEmpty || d.utf8.count > 4096 { throw .invalid("'mirror_sd.draft' must name a draft", param: "mirror_sd.draft") }
         let streamFlag = stream ?? false
         if streamOptions != nil && !streamFlag { throw .invalid("'stream_options' needs 'stream': true", param: "stream_options") }
         return CompletionRequest(input: input, maxTokens: limit, temperature: Float(temp), topP: Float(tp), topK: tk,

@@ -58,37 +58,7 @@ extension CompletionService {
 
     /// The decoder, prompt and options for a decoded request, checked against the model.
     func makeJob(_ req: CompletionRequest) throws(APIError) -> Job {
-        var spec = configuration.defaults
-        let m = req.mirror
-        if let mode = m.mode.flatMap(DecodeMode.init(rawValue:)) { spec.mode = mode }
-        if let d = m.draft {
-            guard allowedDrafts.contains(d) else {
-                throw .invalid("'mirror_sd.draft' must be one of \(allowedDrafts.sorted().joined(separator: ", ")), got '\(d)'", param: "mirror_sd.draft")
-            }
-            spec.draft = d
-        }
-        if let g = m.gamma { spec.gamma = g }
-        if let k = m.kappa { spec.kappa = k }
-        if let e = m.exitLayer { spec.exitLayer = e }
-        if let r = m.runnerUps { spec.runnerUps = r }
-        if let a = m.adaptiveGamma { spec.adaptiveGamma = a }
-        if let b = m.branchBudget { spec.branchBudget = b }
-        if let l = m.exitLens {
-            guard ["auto", "none"].contains(l) else {
-                throw .invalid("'mirror_sd.exit_lens' must be auto or none, got '\(l)'", param: "mirror_sd.exit_lens")
-            }
-            spec.exitLens = l
-        }
-        if spec.mode != .ar {
-            do { _ = try SpeculativeOptions(gamma: spec.gamma, draftMin: spec.draftMin) } catch {
-                throw .invalid("mirror_sd: \(error)".replacingOccurrences(of: "--", with: ""), param: "mirror_sd.gamma")
-            }
-        }
-        if spec.mode == .mirror {
-            do { _ = try Engine.mirrorOptions(spec, layers: layers, draftPMin: 0, draft: nil) } catch {
-                throw .invalid("mirror_sd: \(error)".replacingOccurrences(of: "--", with: "").replacingOccurrences(of: "-", with: "_"), param: "mirror_sd")
-            }
-        }
+        let spec = try decoderSpec(req.mirror)
         let prompt: [Int32]
         switch req.input {
         case let .chat(messages):
@@ -113,6 +83,33 @@ extension CompletionService {
         } catch { throw .invalid("\(error)") }
         let options = GenerationOptions(maxTokens: min(req.maxTokens ?? room, room), sampling: sampling, stopStrings: req.stop)
         return Job(prompt: prompt, spec: spec, options: options)
+    }
+
+    /// The server's defaults with the request's `mirror_sd` knobs over them, checked through the table
+    /// of knobs; errors name the request's key.
+    func decoderSpec(_ fields: MirrorSDFields) throws(APIError) -> DecoderSpec {
+        var inputs: [(String, KnobInput)] = []
+        for (key, value) in fields.values.sorted(by: { $0.key < $1.key }) {
+            guard let knob = Knobs.json(key) else {
+                let keys = Knobs.all.compactMap(\.json).joined(separator: ", ")
+                throw .invalid("'mirror_sd.\(key)' is not a decoding option (keys: \(keys))", param: "mirror_sd.\(key)")
+            }
+            switch value {
+            case let .int(i): inputs.append((knob.name, .int(i)))
+            case let .number(d): inputs.append((knob.name, .number(d)))
+            case let .bool(b): inputs.append((knob.name, .bool(b)))
+            case let .string(s): inputs.append((knob.name, .text(s)))
+            }
+        }
+        if case let .string(d)? = fields.values["draft"], !allowedDrafts.contains(d) {
+            throw .invalid("'mirror_sd.draft' must be one of \(allowedDrafts.sorted().joined(separator: ", ")), got '\(d)'", param: "mirror_sd.draft")
+        }
+        do throws(KnobError) {
+            return try configuration.defaults.with(inputs, layers: layers, request: true)
+        } catch {
+            let key = "mirror_sd." + (Knobs[error.knob]?.json ?? error.knob)
+            throw .invalid("'\(key)' \(error.message)", param: key)
+        }
     }
 
     func record(_ o: Outcome, endpoint: String) {

@@ -1,11 +1,10 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Generation
 import GGUF
-import Llama
 import Profiler
 import TensorCore
-import Compute
 
 struct BenchDecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,7 +49,7 @@ struct BenchDecodeCommand: ParsableCommand {
         for t in counts { try Limits.threads(t) }
         let t0 = WallClock.now()
         // Made for the most threads; each measurement then sets its own count (1 runs on the caller alone).
-        let model = try LlamaModel(file: file, backend: backend.make(threads: counts.max()!))
+        let model = try Engine.loadModel(file, type: backend, threads: counts.max()!)
         note("loaded \(modelOptions.model) on \(backend.rawValue) in \(String(format: "%.2f", WallClock.now() - t0)) s; kernels: \(Ops.implementation)")
         let mbPerToken = Double(model.weightBytesPerToken) / 1e6
 
@@ -67,16 +66,8 @@ struct BenchDecodeCommand: ParsableCommand {
         for round in 0..<rounds {
             for n in counts {
                 Ops.setBLASThreads(n)
-                session.truncate(to: 0)
-                var logits = try session.forward([1], at: 0)
                 _ = monitor.sample()
-                let start = WallClock.now()
-                for i in 0..<tokens {
-                    var best = 0
-                    for v in 1..<model.config.vocabSize where logits[v] > logits[best] { best = v }
-                    logits = try session.forward([Int32(best)], at: i + 1)
-                }
-                let tps = Double(tokens) / (WallClock.now() - start)
+                let tps = try greedyDecodeRate(session, tokens: tokens)
                 results[n, default: []].append(tps)
                 load[n, default: []].append(monitor.sample())
                 note("round \(round + 1)/\(rounds), \(n) thread(s): \(String(format: "%.1f", tps)) tok/s")
@@ -106,16 +97,14 @@ struct BenchDecodeCommand: ParsableCommand {
 
 extension BenchDecodeCommand {
     /// Weight products alone vs the whole forward, one thread: what the non-matrix work costs.
-    func printBreakdown(_ model: LlamaModel) throws {
+    func printBreakdown(_ model: TargetModel) throws {
         Ops.setBLASThreads(1)
         let c = model.config
         let x = FloatBuffer(count: max(c.dim, c.ffnDim) * 2)
         let y = FloatBuffer(count: c.vocabSize + 2 * c.ffnDim)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { scratch.deallocate() }
-        var matrices: [any LinearWeight] = []
-        for l in model.layers { matrices += [l.wqkv, l.wo, l.w13, l.w2] }
-        matrices.append(model.output)
+        let matrices = model.layers.flatMap { [$0.wqkv, $0.wo, $0.w13, $0.w2] } + [model.output]
         var times: [Double] = []
         for _ in 0..<20 {
             let t0 = WallClock.now()
@@ -139,7 +128,7 @@ extension BenchDecodeCommand {
     /// Time of one forward of n rows (all logits) appended at position `verifyContext`, relative to the
     /// first batch size (llama-bench -p 1,2,.. at depth), batch sizes interleaved over 9 rounds, for each
     /// thread count; then where one forward's time goes (three more forwards per size, timed per op).
-    func printVerifyCurve(_ model: LlamaModel, rows: [Int], threads counts: [Int]) throws {
+    func printVerifyCurve(_ model: TargetModel, rows: [Int], threads counts: [Int]) throws {
         let rows = rows.filter { $0 >= 1 && $0 <= 64 }
         guard verifyContext >= 1, verifyContext + 64 <= model.config.contextLength else {
             throw ValidationError("--verify-context must be in 1...\(model.config.contextLength - 64)")
@@ -184,4 +173,17 @@ extension BenchDecodeCommand {
             print("")
         }
     }
+}
+
+/// Tokens a second of greedy decoding after a one-token prompt: the forwards and the argmax alone (no
+/// sampler, no detokenizing), which is what a kernel or backend comparison wants to time.
+func greedyDecodeRate(_ session: TargetSession, tokens: Int) throws -> Double {
+    session.truncate(to: 0)
+    var logits = try session.forward([1], at: 0)
+    let start = WallClock.now()
+    for i in 0..<tokens {
+        let next = Sampler.argmax(logits, count: session.config.vocabSize)
+        logits = try session.forward([next], at: i + 1)
+    }
+    return Double(tokens) / (WallClock.now() - start)
 }

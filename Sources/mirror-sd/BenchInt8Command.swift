@@ -1,8 +1,7 @@
-import CKernels
 import ArgumentParser
-import BackendInt8
+import CKernels
+import Engine
 import Foundation
-import Llama
 import Profiler
 import TensorCore
 
@@ -38,20 +37,9 @@ struct BenchInt8Command: ParsableCommand {
             }
         }
         guard !noModel else { return }
-        let model = try LlamaModel(file: modelOptions.openFile(), backend: Int8Backend())
+        let model = try Engine.loadModel(modelOptions.openFile(), type: .q8_0)
         let session = model.makeSession(maxContext: tokens + 8, maxBatch: 4)
-        var rates: [Double] = []
-        for _ in 0..<3 {
-            session.truncate(to: 0)
-            var logits = try session.forward([1], at: 0)
-            let t0 = WallClock.now()
-            for i in 0..<tokens {
-                var best = 0
-                for v in 1..<model.config.vocabSize where logits[v] > logits[best] { best = v }
-                logits = try session.forward([Int32(best)], at: i + 1)
-            }
-            rates.append(Double(tokens) / (WallClock.now() - t0))
-        }
+        let rates = try (0..<3).map { _ in try greedyDecodeRate(session, tokens: tokens) }
         let s = Stats(rates)
         print("")
         print(String(format: "SmolLM2 int8 decode, 1 thread: %.1f tok/s (median of 3 × %d tokens; %.1f–%.1f); %.1f MB of int8 weights per token",

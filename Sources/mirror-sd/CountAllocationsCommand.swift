@@ -2,10 +2,6 @@ import ArgumentParser
 import Engine
 import Foundation
 import Generation
-import GGUF
-import LanguageModels
-import Llama
-import Tokenizer
 import TensorCore
 #if canImport(Glibc)
 import Glibc
@@ -73,13 +69,14 @@ struct CountAllocationsCommand: ParsableCommand {
         let probe = counter.counted { let a = [Int](repeating: 1, count: 1000); precondition(a.count == 1000) }
         guard probe >= 1 else { throw CLIError("the allocation counter is loaded but counted no allocation of a test array") }
 
-        let file = try modelOptions.openFile()
-        let tok = try Tokenizer(file: file)
-        let model = try LlamaModel(file: file, backend: backend.make(threads: 1))
-        let ctx = 512
-        let session = model.makeSession(maxContext: ctx, maxBatch: 64)
-        let template = try ChatTemplate(template: tok.vocab.chatTemplate)
-        let prompt = template.encode([.init(role: "user", content: "Write a short story about a lighthouse keeper.")], with: tok)
+        var config = EngineConfiguration()
+        config.modelPath = modelOptions.model
+        config.targetType = backend
+        config.context = 512
+        config.draftType = .q8_0
+        let engine = try Engine(config)
+        let session = engine.target
+        let prompt = try engine.chatPrompt([.init(role: "user", content: "Write a short story about a lighthouse keeper.")])
 
         // Forward passes alone: one-token decode, then 5-row verifications rolled back.
         _ = try session.prefill(prompt, at: 0)
@@ -114,7 +111,7 @@ struct CountAllocationsCommand: ParsableCommand {
         var c = Counts(backend: backend.rawValue, tokens: tokens, decodeForwardPerToken: Double(decode) / Double(tokens),
                        verifyForwardPerRound: Double(verify) / Double(rounds))
         if !forwardsOnly {
-            try countDecoders(into: &c, file: file, tok: tok, model: model, session: session, prompt: prompt, ctx: ctx, counter: counter)
+            try countDecoders(into: &c, engine: engine, prompt: prompt, counter: counter)
         }
         if json {
             let e = JSONEncoder()
@@ -134,12 +131,14 @@ struct CountAllocationsCommand: ParsableCommand {
     }
 
     /// Decoders end to end: (long run - short run) / (long - short) tokens.
-    private func countDecoders(into c: inout Counts, file: GGUFFile, tok: Tokenizer, model: LlamaModel, session: LlamaSession,
-                               prompt: [Int32], ctx: Int, counter: Counter) throws {
-        let draft = try LlamaModel(file: file, backend: BackendKind.q8_0.make(threads: 1)).makeSession(maxContext: ctx, maxBatch: 64)
+    private func countDecoders(into c: inout Counts, engine: Engine, prompt: [Int32], counter: Counter) throws {
         // The least of three (long − short) differences: an allocation per token or per round is in
         // every one, while a one-off (a lazily built runtime structure) lands in only one of them.
-        func perToken(_ generate: (Int) throws -> Void) throws -> Double {
+        func perToken(_ spec: DecoderSpec) throws -> Double {
+            let decoder = try engine.decoder(spec).decoder
+            func generate(_ n: Int) throws {
+                _ = try decoder.decode(prompt: prompt, options: GenerationOptions(maxTokens: n, stopAtEOS: false)) { _ in true }
+            }
             try generate(8)  // warm-up
             var best = Int.max
             for _ in 0..<3 {
@@ -149,31 +148,15 @@ struct CountAllocationsCommand: ParsableCommand {
             }
             return Double(best) / Double(tokens)
         }
-        func options(_ n: Int) -> GenerationOptions { GenerationOptions(maxTokens: n, stopAtEOS: false) }
-        let ar = try perToken { n in _ = try Generator(model: session, tokenizer: tok).generate(prompt: prompt, options: options(n)) }
-        let spec = try SpeculativeOptions(gamma: 4)
-        let sd = try perToken { n in
-            _ = try SerialSpeculativeDecoder(target: session, draft: draft, tokenizer: tok)
-                .generate(prompt: prompt, options: options(n), speculative: spec)
+        let layers = engine.model.config.layers
+        func spec(_ knobs: [(String, KnobInput)]) throws -> DecoderSpec {
+            try DecoderSpec().with([("draft", .text("self")), ("gamma", .int(4))] + knobs, layers: layers)
         }
-        let mo = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: Defaults.exitLayer(layers: model.config.layers))
-        let lens = try Engine.exitLens(nil, layer: mo.exitLayer, model: model)
-        session.exitLens = lens?.lens
-        c.exitLens = lens?.path
-        let mirror = try perToken { n in
-            _ = try MirrorDecoder(target: session, draft: draft, tokenizer: tok).generate(prompt: prompt, options: options(n), mirror: mo)
-        }
-
-        var ru = try MirrorOptions(gamma: 4, kappa: 0, exitLayer: mo.exitLayer)
-        ru.runnerUps = 2
-        let mirrorRunnerUps = try perToken { n in
-            _ = try MirrorDecoder(target: session, draft: draft, tokenizer: tok).generate(prompt: prompt, options: options(n), mirror: ru)
-        }
-
-        session.exitLens = nil
-        c.arPerToken = ar
-        c.sdPerToken = sd
-        c.mirrorPerToken = mirror
-        c.mirrorRunnerUpsPerToken = mirrorRunnerUps
+        c.arPerToken = try perToken(DecoderSpec())
+        c.sdPerToken = try perToken(try spec([("mode", .text("sd"))]))
+        let mirror = try spec([("mode", .text("mirror")), ("kappa", .int(2))])
+        c.mirrorPerToken = try perToken(mirror)
+        c.exitLens = try engine.decoder(mirror).exitLens
+        c.mirrorRunnerUpsPerToken = try perToken(try spec([("mode", .text("mirror")), ("kappa", .int(0)), ("runner-ups", .int(2))]))
     }
 }

@@ -4,8 +4,6 @@ import Engine
 import Foundation
 import Generation
 import LanguageModels
-import GGUF
-import Llama
 import TensorCore
 import Tokenizer
 
@@ -29,8 +27,7 @@ struct EvalDraftCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Comma-separated drafts: small, large, self, PATH, lookup, or a model draft with +lookup.") var drafts: String = "small,large,lookup,small+lookup,large+lookup"
-    @Option(name: .customLong("per-category"), help: "Prompts per Spec-Bench task.") var perTask: Int = 20
-    @Option(help: "Comma-separated tasks.") var categories: String = SpecBench.tasks.joined(separator: ",")
+    @OptionGroup var specBench: SpecBenchOptions
     @Option(help: "Longest target answer, in tokens.") var maxTokens: Int = 128
     @Option(help: "Comma-separated window sizes γ.") var gammas: String = "3,4,5,7"
     @Option(name: [.customLong("draft-type"), .customLong("draft-backend")], help: ArgumentHelp("Compute format of model drafts: \(BackendKind.help).", valueName: "type"))
@@ -39,8 +36,7 @@ struct EvalDraftCommand: ParsableCommand {
     @Flag(help: "Also time one-token decoding of each model draft against the target (single thread each).")
     var timing = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
-    @Option(help: "Spec-Bench question file.") var questions: String = "data/specbench/question.jsonl"
-    @Option(help: "Context size.") var ctx: Int = 4096
+    @Option(help: "Context size (default: the model's, at most 4096).") var ctx: Int?
 
     func parsedGammas() throws -> [Int] {
         let g = gammas.split(separator: ",").compactMap { Int($0) }
@@ -51,31 +47,26 @@ struct EvalDraftCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard perTask >= 1 else { throw ValidationError("--per-category must be at least 1") }
         guard maxTokens >= 2 else { throw ValidationError("--max-tokens must be at least 2") }
         _ = try parsedGammas()
-        for t in categories.split(separator: ",") where !SpecBench.tasks.contains(String(t)) {
-            throw ValidationError("unknown task '\(t)' (tasks: \(SpecBench.tasks.joined(separator: ", ")))")
-        }
         guard !drafts.split(separator: ",").isEmpty else { throw ValidationError("--drafts is empty") }
         guard (1...8).contains(hybridMinN) else { throw ValidationError("--hybrid-min-n must be in 1...8") }
     }
 
     func run() throws {
         let gs = try parsedGammas()
-        let file = try modelOptions.openFile()
-        let tok = try Tokenizer(file: file)
+        var config = EngineConfiguration()
+        config.modelPath = modelOptions.model
+        config.context = ctx
+        config.draftType = draftBackend
+        let engine = try Engine(config)
+        let (tok, target, ctx) = (engine.tokenizer, engine.target, engine.context)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
-        let targetModel = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
-        let ctx = try Limits.context(ctx, config: targetModel.config, sessions: 2)
-        let target = targetModel.makeSession(maxContext: ctx, maxBatch: 64)
-        var models: [(name: String, draft: Draft)] = []
-        for spec in drafts.split(separator: ",").map(String.init) {
-            models.append(try makeEvalDraft(spec, targetFile: file, vocab: tok.vocab))
+        let models = try drafts.split(separator: ",").map { name in
+            let d = try engine.draft(String(name), hybridMinN: hybridMinN)
+            return (name: d.choice.description, draft: d)
         }
-        guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
-        let selected = SpecBench.select(try SpecBench.load(questions), perTask: perTask,
-                                        tasks: categories.split(separator: ",").map(String.init))
+        let selected = try specBench.select(perTask: 20)
         note("eval-draft: \(selected.count) prompts, answers of up to \(maxTokens) tokens, drafts: \(models.map(\.name).joined(separator: ", "))")
 
         var byTask: [[String: DraftAgreement]] = Array(repeating: [:], count: models.count)
@@ -113,17 +104,14 @@ struct EvalDraftCommand: ParsableCommand {
             .map { "\(models[$0].name), \(String(format: "%.2f", all[$0].tokensPerStep(gamma: g4))) tokens per target step" } ?? "-"))
 
         var costs: [[String: Any]] = []
-        let targetMACs = Double(targetModel.macsPerToken)
+        let targetMACs = Double(engine.model.macsPerToken)
         for m in models {
             guard let macs = m.draft.macsPerToken, let session = m.draft.session else { continue }
             var c: [String: Any] = ["draft": m.name, "macs_per_token": macs, "macs_relative": Double(macs) / targetMACs]
             var line = String(format: "%@: %.1f M MAC/token (%.3f of the target's %.1f M)", m.name,
                               Double(macs) / 1e6, Double(macs) / targetMACs, targetMACs / 1e6)
             if timing {
-                // A fresh single-row instance: what one drafted token costs, the input projection included.
-                let lm: any LanguageModel = m.draft.featureDraft.map {
-                    FeatureDraft(weights: $0.weights, features: TargetFeatures(dim: $0.features.dim, capacity: 1024), maxContext: 1024, maxBatch: 1)
-                } ?? session.model.makeSession(maxContext: 1024, maxBatch: 1)
+                guard let lm = m.draft.singleRowInstance(maxContext: 1024) else { continue }
                 let (td, tt) = (try decodeSeconds(lm), try decodeSeconds(target))
                 c["ms_per_token"] = td * 1e3
                 c["target_ms_per_token"] = tt * 1e3
@@ -140,7 +128,7 @@ struct EvalDraftCommand: ParsableCommand {
     }
 
     /// One draft's agreement along one answer. A feature draft's windows are measured with serial SD.
-    private func agreement(_ d: Draft, target: LlamaSession, prompt: [Int32], answer: [Int32], gammas: [Int],
+    private func agreement(_ d: Draft, target: TargetSession, prompt: [Int32], answer: [Int32], gammas: [Int],
                            tokenizer: Tokenizer) throws -> DraftAgreement {
         var a = DraftAgreement()
         guard let features = d.features else {
@@ -156,7 +144,7 @@ struct EvalDraftCommand: ParsableCommand {
         let options = GenerationOptions(maxTokens: answer.count, sampling: .greedy, stopAtEOS: false)
         for g in gammas {
             let r = try SerialSpeculativeDecoder(target: target, draft: d.model, tokenizer: tokenizer)
-                .generate(prompt: prompt, options: options, speculative: try SpeculativeOptions(gamma: g))
+                .generate(prompt: prompt, options: options, speculative: SpeculativeOptions(gamma: g))
             guard r.tokens == answer else {
                 throw CLIError("serial SD with \(d.choice) at γ=\(g) did not reproduce the target's greedy answer; this is a bug")
             }
@@ -178,12 +166,5 @@ struct EvalDraftCommand: ParsableCommand {
         }
         s.truncate(to: 0)
         return times.sorted()[times.count / 2]
-    }
-
-    private func makeEvalDraft(_ spec: String, targetFile: GGUFFile, vocab: Vocabulary) throws -> (name: String, draft: Draft) {
-        let choice = try DraftChoice(parsing: spec, targetPath: modelOptions.model)
-        let d = try makeDraft(choice, backend: draftBackend, targetFile: targetFile, targetPath: modelOptions.model, vocab: vocab,
-                              context: ctx, hybridMinN: hybridMinN)
-        return (choice.description, d)
     }
 }

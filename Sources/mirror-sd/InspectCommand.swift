@@ -1,6 +1,6 @@
 import ArgumentParser
 import GGUF
-import Llama
+import Engine
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +33,7 @@ struct InspectCommand: ParsableCommand {
         let params = f.parameterCount
         print("\nparameters: \(params) (\(String(format: "%.1f", Double(params) / 1e6)) M)")
         // Llama models: what an exit lens made for this model records (tools/lens/README.md).
-        if (try? f.string("general.architecture")) == "llama", let fp = try? LlamaModel.fingerprint(of: f) {
+        if let fp = Engine.fingerprint(of: f) {
             print("fingerprint: \(fp)")
         }
     }

@@ -4,14 +4,13 @@ import Engine
 import Foundation
 import Generation
 import GGUF
-import Llama
 import TensorCore
 import Tokenizer
 
 /// Teacher-forced passes of the target over Spec-Bench prompts and its own answers, layer by layer:
 /// the data an exit lens is trained on (lens-data) and the engine's own measure of one (eval-lens).
 struct LensPass {
-    let session: LlamaSession
+    let session: TargetSession
     let tok: Tokenizer
     let template: ChatTemplate
     let maxTokens: Int
@@ -130,7 +129,7 @@ struct LensDataCommand: ParsableCommand {
     func run() throws {
         let file = try modelOptions.openFile()
         let tok = try Tokenizer(file: file)
-        let model = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
+        let model = try Engine.loadModel(file, type: .f32)
         let stops = try parseLayers(layers, below: model.config.layers)
         let session = model.makeSession(maxContext: maxPrompt + maxTokens + 8, maxBatch: 64)
         let pass = LensPass(session: session, tok: tok, template: try ChatTemplate(template: tok.vocab.chatTemplate),
@@ -243,14 +242,11 @@ struct EvalLensCommand: ParsableCommand {
     func run() throws {
         let file = try modelOptions.openFile()
         let tok = try Tokenizer(file: file)
-        let model = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
+        let model = try Engine.loadModel(file, type: .f32)
         guard FileManager.default.fileExists(atPath: lens) else { throw CLIError("exit-lens file '\(lens)' not found") }
         let lensFile = try GGUFFile(path: lens)
         let stops = try layers.map { try parseLayers($0, below: model.config.layers) } ?? ExitLens.layers(in: lensFile)
-        let lenses: [Int: ExitLens]
-        do {
-            lenses = Dictionary(uniqueKeysWithValues: try stops.map { ($0, try ExitLens(file: lensFile, layer: $0, model: model)) })
-        } catch let e as LensError { throw CLIError(e.description) }
+        let lenses = Dictionary(uniqueKeysWithValues: try stops.map { ($0, try Engine.exitLens(file: lensFile, layer: $0, model: model)) })
         let session = model.makeSession(maxContext: maxPrompt + maxTokens + 8, maxBatch: 64)
         let pass = LensPass(session: session, tok: tok, template: try ChatTemplate(template: tok.vocab.chatTemplate),
                             maxTokens: maxTokens, maxPrompt: maxPrompt)

@@ -2,11 +2,6 @@ import ArgumentParser
 import Engine
 import Foundation
 import Generation
-import LanguageModels
-import GGUF
-import Llama
-import TensorCore
-import Tokenizer
 
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,18 +9,20 @@ struct ProfileCommand: ParsableCommand {
         abstract: "Profile a Mirror-SD generation: per-layer and per-op time of target and draft, and a timeline of both workers.",
         discussion: """
             Writes the timeline as Chrome trace-event JSON (open it in Perfetto or chrome://tracing) and as an \
-            SVG of the two lanes over the first --steps rounds after prefill. Greedy.
+            SVG of the two lanes over the first --steps rounds after prefill. Greedy, fp32 target, --mode mirror.
+
+            \(Knobs.helpText())
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var promptOptions: PromptOptions
-    @OptionGroup var spec: SpeculativeFlags
-    @OptionGroup var mirrorFlags: MirrorFlags
+    @OptionGroup var decoding: DecodingFlags
+    @OptionGroup var draftType: DraftTypeOption
     @Option(name: [.short, .customLong("max-tokens")], help: "Tokens to generate.") var n: Int = 64
     @Option(help: "Chrome trace output.") var trace: String = "profile-trace.json"
     @Option(help: "SVG timeline output.") var svg: String = "profile-timeline.svg"
     @Option(help: "Rounds shown in the SVG (after prefill).") var steps: Int = 6
-    @Option(help: "Context size.") var ctx: Int = 4096
+    @Option(help: "Context size (default: the model's, at most 4096).") var ctx: Int?
     @Flag(help: "Print the per-layer and per-op figures as JSON instead of tables.") var json = false
 
     func validate() throws {
@@ -34,27 +31,25 @@ struct ProfileCommand: ParsableCommand {
     }
 
     func run() throws {
-        let file = try modelOptions.openFile()
-        let tok = try Tokenizer(file: file)
-        let model = try LlamaModel(file: file, backend: BackendKind.f32.make(threads: 1))
-        let ctx = try Limits.context(ctx, config: model.config, sessions: 2)
-        let target = model.makeSession(maxContext: ctx, maxBatch: 64)
-        let choice = try spec.choice(for: .mirror, targetPath: modelOptions.model)
-        let made = try makeDraft(choice, backend: spec.draftBackend,
-                                 targetFile: file, targetPath: modelOptions.model, vocab: tok.vocab, context: ctx)
-        let draft = try made.treeModel()
-        let targetProfile = OpProfile(layers: model.config.layers)
-        target.opProfile = targetProfile
-        let draftSession = made.session
+        var config = EngineConfiguration()
+        config.modelPath = modelOptions.model
+        config.context = ctx
+        config.draftType = draftType.draftType
+        let engine = try Engine(config)
+        let spec = try decoding.spec(DecoderSpec(mode: .mirror))
+        guard spec.mode == .mirror else { throw ValidationError("profile runs --mode mirror") }
+        let prepared = try engine.decoder(spec)
+        let targetProfile = OpProfile(layers: engine.model.config.layers)
+        engine.target.opProfile = targetProfile
+        let draftSession = prepared.draft?.session
         let draftProfile = draftSession.map { OpProfile(layers: $0.config.layers) }
         draftSession?.opProfile = draftProfile
-        let prompt = try promptOptions.tokens(tok)
+        let prompt = try promptOptions.tokens(engine.tokenizer)
+        try engine.checkPrompt(prompt)
         let options = GenerationOptions(maxTokens: n, sampling: .greedy, stopAtEOS: false)
-        let mo = try mirrorFlags.options(gamma: spec.gamma, layers: model.config.layers, draftPMin: try spec.options(for: choice).draftPMin,
-                                         draft: choice)
-        let dec = MirrorDecoder(target: target, draft: draft, tokenizer: tok)
-        dec.traceTimeline = true
-        let r = try dec.generate(prompt: prompt, options: options, mirror: mo)
+        let mirror = prepared.decoder as! MirrorDecoding
+        mirror.decoder.traceTimeline = true
+        let r = try mirror.decoder.generate(prompt: prompt, options: options, mirror: mirror.options)
         let timeline = r.timeline!
         try timeline.chromeTrace().write(to: URL(fileURLWithPath: trace))
         // The SVG window: from the end of the target's prefill through `steps` verification rounds.
@@ -69,7 +64,7 @@ struct ProfileCommand: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
         } else {
             printTables("target (fp32)", targetProfile)
-            if let d = draftProfile { printTables("draft (\(made.type?.rawValue ?? "lookup"))", d) } else { print("draft: prompt lookup (no layers)\n") }
+            if let d = draftProfile { printTables("draft (\(prepared.draftType ?? "lookup"))", d) } else { print("draft: prompt lookup (no layers)\n") }
             print("Mirror-SD: \(r.stats.summary)")
         }
         note("wrote \(trace) (Perfetto / chrome://tracing) and \(svg)")

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import GGUF
-import Llama
+import Engine
 import Profiler
 import TensorCore
 
@@ -31,7 +31,7 @@ struct ProfileKernelsCommand: ParsableCommand {
 
     func run() throws {
         let chosen = try selectedTiers()
-        let c = try LlamaConfig(file: modelOptions.openFile())
+        let c = try ModelConfig(file: modelOptions.openFile())
         note("measuring the machine (DRAM 1/2 threads, L3, FMA peak, int8 peak)...")
         let peaks = MachinePeaks.measure(quick: quick)
         var bench = KernelBench(peaks: peaks, dim: c.dim, qkv: c.qDim + 2 * c.kvDim, ffn: c.ffnDim, vocab: c.vocabSize,

@@ -239,12 +239,13 @@ extension CLITests {
     func testBenchRefusesBadMethodSuffixes() throws {
         try requireModel()
         let base = ["bench", "--per-category", "1", "--categories", "qa", "--max-tokens", "2"]
-        try assertFails(base + ["--modes", "ar,mirror#0"], saying: "bad exit layer in 'mirror#0'")
-        try assertFails(base + ["--modes", "ar,mirror#x"], saying: "bad exit layer in 'mirror#x'")
-        try assertFails(base + ["--modes", "ar,mirror#30"], saying: "'mirror#30': #L is for mirror methods, 1..<30")
-        try assertFails(base + ["--modes", "ar,sd#15", "--draft", "lookup"], saying: "'sd#15': #L is for mirror methods")
-        try assertFails(base + ["--modes", "ar,mirror^-1"], saying: "bad κ in 'mirror^-1'")
-        try assertFails(base + ["--modes", "ar,sd!raw", "--draft", "lookup"], saying: "'sd!raw': !raw is for mirror methods")
+        try assertFails(base + ["--modes", "ar,mirror#0"], saying: "'mirror#0' in --modes: exit-layer (#N) must be in 1...4096, got 0")
+        try assertFails(base + ["--modes", "ar,mirror#x"], saying: "'mirror#x' in --modes: exit-layer (#N) must be an integer, got 'x'")
+        try assertFails(base + ["--modes", "ar,mirror#30"], saying: "'mirror#30': --exit-layer must be below the target's 30 layers, got 30")
+        try assertFails(base + ["--modes", "ar,sd#15", "--draft", "lookup"], saying: "'sd#15' in --modes: exit-layer (#N) is for mirror methods")
+        try assertFails(base + ["--modes", "ar,mirror^-1"], saying: "'mirror^-1' in --modes: kappa (^N) must be in 0...16, got -1")
+        try assertFails(base + ["--modes", "ar,sd!raw", "--draft", "lookup"], saying: "'sd!raw' in --modes: exit-lens (!raw) is for mirror methods")
+        try assertFails(base + ["--modes", "ar,mirror!fast"], saying: "'mirror!fast' in --modes: !fast is not a bench flag (flags: !nobonus, !adaptive, !nobudget, !raw)")
         try assertFails(base + ["--modes", "ar,fast"], saying: "unknown method 'fast' in --modes")
     }
 }

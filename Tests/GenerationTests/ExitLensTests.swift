@@ -105,14 +105,14 @@ final class ExitLensTests: XCTestCase {
         for withLens in [false, true] {
             session.exitLens = withLens ? lens : nil
             let draft = draftModel.makeSession(maxContext: 128, maxBatch: 64)
-            let mo = try MirrorOptions(gamma: 3, kappa: 2, exitLayer: 2, pinThreads: false)
+            let mo = MirrorOptions(gamma: 3, kappa: 2, exitLayer: 2, pinThreads: false)
             let r = try MirrorDecoder(target: session, draft: draft, tokenizer: tok).generate(prompt: prompt, options: options, mirror: mo)
             XCTAssertEqual(r.tokens, plain, "mirror greedy (lens \(withLens)) differs from plain greedy")
             omegas.append(r.stats.omega)
         }
         XCTAssertNotEqual(omegas[0], omegas[1], "the random lens left the early-exit hit rate unchanged: was it applied?")
         // A lens for another layer than the early exit is refused.
-        let other = try MirrorOptions(gamma: 3, kappa: 2, exitLayer: 1, pinThreads: false)
+        let other = MirrorOptions(gamma: 3, kappa: 2, exitLayer: 1, pinThreads: false)
         XCTAssertThrowsError(try MirrorDecoder(target: session, draft: draftModel.makeSession(maxContext: 128, maxBatch: 64), tokenizer: tok)
             .generate(prompt: prompt, options: options, mirror: other)) { e in
             XCTAssertTrue("\(e)".contains("the exit lens is for layer 2"), "\(e)")

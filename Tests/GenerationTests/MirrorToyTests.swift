@@ -36,7 +36,7 @@ final class MirrorToyTests: XCTestCase {
                                                                      (false, 0, false, true), (true, 0, true, true)] {
                         let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: agreement, swapOnDisagree: swap)
                         target.proxyNoise = 1.5
-                        var o = try MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false)
+                        var o = MirrorOptions(gamma: gamma, kappa: kappa, exitLayer: exit, fallback: fallback, pinThreads: false)
                         o.draftBonus = ownBranch
                         o.runnerUps = min(runnerUps, gamma + 1)
                         o.adaptiveGamma = adaptive
@@ -58,7 +58,7 @@ final class MirrorToyTests: XCTestCase {
         let target = ToyLM(seed: 3), draft = ToyLM(seed: 3, agreement: 0.5)
         // Every branch must roll whatever the timing (here: no latency at all, and under TSan slow
         // and uneven), so the budget, which declines rows by measured time, is off.
-        var o = try MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false)
+        var o = MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false)
         o.branchBudget = false
         let r = try mirror(target: target, draft: draft, n: 60, o)
         XCTAssertEqual(r.tokens, try greedy(3, n: 60))
@@ -78,7 +78,7 @@ final class MirrorToyTests: XCTestCase {
                     .generate(prompt: prompt, options: GenerationOptions(maxTokens: 100)).tokens
                 let target = ToyLM(maxContext: ctx, seed: 7), draft = ToyLM(maxContext: ctx, seed: 7, agreement: 0.8)
                 target.proxyNoise = 0.3
-                var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
+                var o = MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
                 o.draftBonus = ownBranch
                 let r = try mirror(target: target, draft: draft, n: 100, o)
                 XCTAssertEqual(r.tokens, want, "context \(ctx), own branch \(ownBranch)")
@@ -114,7 +114,7 @@ final class MirrorToyTests: XCTestCase {
         for r in [0, 4] {
             let target = ToyLM(seed: 7), draft = ToyLM(seed: 7, agreement: 0.6, swapOnDisagree: true)
             target.latency = 0.004
-            var o = try MirrorOptions(gamma: 3, kappa: 0, exitLayer: 2, pinThreads: false)
+            var o = MirrorOptions(gamma: 3, kappa: 0, exitLayer: 2, pinThreads: false)
             o.runnerUps = r
             let m = try mirror(target: target, draft: draft, n: 48, o)
             XCTAssertEqual(m.tokens, want, "runner-ups \(r)")
@@ -139,7 +139,7 @@ final class MirrorToyTests: XCTestCase {
             target.latency = 0.006
             target.proxyNoise = 1
             draft.rowLatency = 0.002
-            var o = try MirrorOptions(gamma: 3, kappa: 3, exitLayer: 1, pinThreads: false)
+            var o = MirrorOptions(gamma: 3, kappa: 3, exitLayer: 1, pinThreads: false)
             o.branchBudget = budget
             let r = try mirror(target: target, draft: draft, n: 40, o)
             XCTAssertEqual(r.tokens, want, "budget \(budget)")
@@ -179,7 +179,7 @@ final class MirrorToyTests: XCTestCase {
     /// and a draft slower than the target gets short ones; the output is the target's either way.
     func testAdaptiveGammaFollowsTheScriptedLatencies() throws {
         let want = try greedy(11, n: 60)
-        var o = try MirrorOptions(gamma: 8, kappa: 0, exitLayer: 1, pinThreads: false)
+        var o = MirrorOptions(gamma: 8, kappa: 0, exitLayer: 1, pinThreads: false)
         o.adaptiveGamma = true
         let slowTarget = ToyLM(seed: 11)
         slowTarget.latency = 0.008
@@ -214,7 +214,7 @@ final class MirrorToyTests: XCTestCase {
     /// The same law when the reused branches are the draft's own and its runner-ups (no early exit),
     /// from a draft near the target, so that they often hold the verdict.
     func testSampledMirrorWithRunnerUpBranchesMatchesTheTargetDistribution() throws {
-        var o = try MirrorOptions(gamma: 1, kappa: 0, exitLayer: 2, pinThreads: false)
+        var o = MirrorOptions(gamma: 1, kappa: 0, exitLayer: 2, pinThreads: false)
         o.runnerUps = 2
         try sampledMirrorMatchesTheTargetDistribution(o, minReusedShare: 50) {
             ToyLM(vocabSize: 6, seed: 5, sharpness: 6, agreement: 0.3, swapOnDisagree: true)
@@ -258,7 +258,7 @@ extension MirrorToyTests {
     func testDraftPMinTruncatedRolloutsAndLookupDraftStayLossless() throws {
         let want = try greedy(9, n: 60)
         for (pmin, fromEnd) in [(Float(0.12), false), (0.2, true), (0.5, true)] {
-            var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, branchPositions: 2, pinThreads: false)
+            var o = MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, branchPositions: 2, pinThreads: false)
             o.draftPMin = pmin
             o.branchFromEnd = fromEnd
             let target = ToyLM(seed: 9)
@@ -276,7 +276,7 @@ extension MirrorToyTests {
             let sd = try SerialSpeculativeDecoder(target: ToyLM(seed: 2, order: 1), draft: draft(), tokenizer: tokenizer)
                 .generate(prompt: repetitive, options: GenerationOptions(maxTokens: 40), speculative: SpeculativeOptions(gamma: 4, draftPMin: 0.5))
             XCTAssertEqual(sd.tokens, plain, "SD, hybrid \(hybrid)")
-            var o = try MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
+            var o = MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)
             o.draftPMin = 0.5
             o.proxyVocab = 8
             let target = ToyLM(seed: 2, order: 1)
@@ -332,12 +332,12 @@ extension MirrorToyTests {
             let t2 = ToyLM(seed: 3); t2.nanAfter = start
             expectNaNError("sd") {
                 _ = try SerialSpeculativeDecoder(target: t2, draft: ToyLM(seed: 3), tokenizer: tokenizer)
-                    .generate(prompt: prompt, options: options, speculative: try SpeculativeOptions(gamma: 3))
+                    .generate(prompt: prompt, options: options, speculative: SpeculativeOptions(gamma: 3))
             }
             let t3 = ToyLM(seed: 3); t3.nanAfter = start
             expectNaNError("mirror") {
                 _ = try MirrorDecoder(target: t3, draft: ToyLM(seed: 3), tokenizer: tokenizer)
-                    .generate(prompt: prompt, options: options, mirror: try MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false))
+                    .generate(prompt: prompt, options: options, mirror: MirrorOptions(gamma: 3, kappa: 1, exitLayer: 2, pinThreads: false))
             }
         }
     }

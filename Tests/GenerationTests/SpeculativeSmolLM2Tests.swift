@@ -28,7 +28,7 @@ final class SpeculativeSmolLM2Tests: XCTestCase {
         // Plain decoding through the multi-row verification path: a draft that never agrees makes every
         // step verify γ+1 rows and keep the target's own token from the first.
         for gamma in [1, 2, 4, 8] {
-            let spec = try SpeculativeOptions(gamma: gamma)
+            let spec = SpeculativeOptions(gamma: gamma)
             let viaVerify = try SerialSpeculativeDecoder(target: target.makeSession(maxContext: 256), draft: randomDraft.makeSession(maxContext: 256),
                                                          tokenizer: tok).generate(prompt: prompt, options: options, speculative: spec)
             let sd = try SerialSpeculativeDecoder(target: target.makeSession(maxContext: 256), draft: selfDraft.makeSession(maxContext: 256),
@@ -72,7 +72,7 @@ final class SpeculativeSmolLM2Tests: XCTestCase {
                 let fd = FeatureDraft(weights: weights, features: features, maxContext: 256)
                 let draft: any LanguageModel = lookup ? LookupDraft(vocabSize: tok.vocab.count, maxContext: 256, minN: 2, fallback: fd) : fd
                 let sd = try SerialSpeculativeDecoder(target: session, draft: draft, tokenizer: tok)
-                    .generate(prompt: prompt, options: options, speculative: try SpeculativeOptions(gamma: gamma))
+                    .generate(prompt: prompt, options: options, speculative: SpeculativeOptions(gamma: gamma))
                 XCTAssertEqual(sd.tokens, oneToken, "gamma \(gamma), lookup \(lookup)")
                 XCTAssertEqual(features.count, session.kvLength, "the target recorded every position it kept")
                 XCTAssertEqual(fd.kvLength, draft.kvLength)

@@ -109,7 +109,7 @@ final class FeatureDraftTests: XCTestCase {
             target.features = features
             let draft = FeatureDraft(weights: w, features: features, maxContext: 128)
             let r = try SerialSpeculativeDecoder(target: target, draft: draft, tokenizer: tok)
-                .generate(prompt: prompt, options: options, speculative: try SpeculativeOptions(gamma: gamma))
+                .generate(prompt: prompt, options: options, speculative: SpeculativeOptions(gamma: gamma))
             XCTAssertEqual(r.tokens, plain, "gamma \(gamma)")
             XCTAssertGreaterThan(r.stats.rounds, 0)
         }

@@ -40,7 +40,7 @@ public final class MirrorDecoder {
         guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
         guard options.maxTokens >= 1 else { throw GenerationError.invalidOption("the token limit must be at least 1") }
         guard mirror.exitLayer < target.layerCount else {
-            throw GenerationError.invalidOption("--exit-layer must be below the target's \(target.layerCount) layers, got \(mirror.exitLayer)")
+            throw GenerationError.invalidOption("the exit layer must be below the target's \(target.layerCount) layers, got \(mirror.exitLayer)")
         }
         if let l = target.exitLensLayer, l != mirror.exitLayer {
             throw GenerationError.invalidOption("the exit lens is for layer \(l), but the early exit is after layer \(mirror.exitLayer)")

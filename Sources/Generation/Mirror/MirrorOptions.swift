@@ -40,14 +40,12 @@ public struct MirrorOptions: Sendable {
     /// step ends before the verdict (`BranchBudget`); false: it rolls every branch until the verdict.
     public var branchBudget = true
 
+    /// The values are the caller's to check (the engine's knob table does); out-of-range ones are a
+    /// programming error.
     public init(gamma: Int = 4, kappa: Int = 2, exitLayer: Int, branchPositions: Int? = nil,
-                fallback: FallbackPolicy = .wait, pinThreads: Bool = true) throws {
-        guard gamma >= 1, gamma <= 16 else { throw GenerationError.invalidOption("--gamma must be in 1...16 for mirror mode, got \(gamma)") }
-        guard kappa >= 0, kappa <= 16 else { throw GenerationError.invalidOption("--kappa must be in 0...16, got \(kappa)") }
-        guard exitLayer >= 1 else { throw GenerationError.invalidOption("--exit-layer must be at least 1, got \(exitLayer)") }
-        if let b = branchPositions, b < 1 || b > gamma + 1 {
-            throw GenerationError.invalidOption("--branch-positions must be in 1...gamma+1, got \(b)")
-        }
+                fallback: FallbackPolicy = .wait, pinThreads: Bool = true) {
+        precondition((1...16).contains(gamma) && (0...16).contains(kappa) && exitLayer >= 1, "Mirror options out of range")
+        precondition(branchPositions.map { (1...(gamma + 1)).contains($0) } ?? true, "branch positions out of range")
         self.gamma = gamma
         self.kappa = kappa
         self.exitLayer = exitLayer

@@ -10,12 +10,9 @@ public struct SpeculativeOptions: Sendable {
     /// Stop drafting when the draft's top probability falls below this.
     public var draftPMin: Float
 
-    public init(gamma: Int = 4, draftMin: Int = 0, draftPMin: Float = 0) throws {
-        guard gamma >= 1, gamma <= 32 else { throw GenerationError.invalidOption("--gamma must be in 1...32, got \(gamma)") }
-        guard draftMin >= 0, draftMin <= gamma else { throw GenerationError.invalidOption("--draft-min must be in 0...gamma, got \(draftMin)") }
-        guard draftPMin.isFinite, draftPMin >= 0, draftPMin < 1 else {
-            throw GenerationError.invalidOption("--draft-p-min must be in [0, 1), got \(draftPMin)")
-        }
+    /// The values are the caller's to check (the engine's knob table does).
+    public init(gamma: Int = 4, draftMin: Int = 0, draftPMin: Float = 0) {
+        precondition((1...32).contains(gamma) && (0...gamma).contains(draftMin) && draftPMin >= 0 && draftPMin < 1, "speculative options out of range")
         self.gamma = gamma
         self.draftMin = draftMin
         self.draftPMin = draftPMin

@@ -1,6 +1,7 @@
 // AVX2+FMA twin of the attention kernel (the body is attn-simd.h).
 #include <math.h>
 #include "internal.h"
+#if CK_X86
 
 #define V_ATTR CK_AVX2
 #define V_T __m256
@@ -22,3 +23,4 @@
 #define ATTN_QH 1
 #define ATTN_FN ck_attn_f32_avx2
 #include "attn-simd.h"
+#endif  // CK_X86

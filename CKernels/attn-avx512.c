@@ -1,6 +1,7 @@
 // AVX-512 twin of the attention kernel (the body is attn-simd.h).
 #include <math.h>
 #include "internal.h"
+#if CK_X86
 
 #define V_ATTR CK_AVX512
 #define V_T __m512
@@ -22,3 +23,4 @@
 #define ATTN_QH 3
 #define ATTN_FN ck_attn_f32_avx512
 #include "attn-simd.h"
+#endif  // CK_X86

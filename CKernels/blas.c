@@ -10,8 +10,8 @@ void ck_blas_set_threads(int n) {
     openblas_set_num_threads(n);
     ck_pool_set_threads(n);
 }
+
 int ck_blas_get_threads(void) { return openblas_get_num_threads(); }
-const char *ck_blas_config(void) { return openblas_get_config(); }
 
 typedef struct {
     float *y;

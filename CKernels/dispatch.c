@@ -37,13 +37,19 @@ static const ck_table ref_table = {
     ck_vec_add_f32_ref, ck_rope_f32_ref, ck_attn_f32_ref, ck_q8_quantize_row_ref, ck_q8_block_dots_ref,
     ck_q8_matmul_ref, ck_q4_matmul_ref, {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
 
+#if CK_X86
 static const ck_table avx2_table = {
     ck_vec_dot_f32_avx2, ck_gemm_f32_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
     ck_vec_add_f32_avx2, ck_rope_f32_avx2, ck_attn_f32_avx2, ck_q8_quantize_row_avx2, ck_q8_block_dots_avx2,
     ck_q8_matmul_avx2, ck_q4_matmul_avx2,
     {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
+#endif
 
 static ck_table make_table(int tier) {
+#if !CK_X86
+    (void)tier;  // only the scalar twins exist off x86, and no other tier is ever supported there
+    return ref_table;
+#else
     ck_table t;
     switch (tier) {
     case CK_TIER_REF:
@@ -76,6 +82,7 @@ static ck_table make_table(int tier) {
         }
         return t;
     }
+#endif
 }
 
 const char *ck_tier_unsupported_reason(int tier) {

@@ -1,6 +1,7 @@
 // AVX2+FMA twin of the batch-invariant fp32 product (the body is gemm-simd.h).
 #include <math.h>
 #include "internal.h"
+#if CK_X86
 
 #define V_ATTR CK_AVX2
 #define V_T __m256
@@ -14,3 +15,4 @@
 // registers (4 × 4 spilled: 8 rows cost 2.1× one row instead of 1.6×).
 #define GEMM_R 2
 #include "gemm-simd.h"
+#endif  // CK_X86

@@ -31,7 +31,7 @@
         int i = 0;                                                                                         \
         for (; i + V_W <= k; i += V_W) {                                                                   \
             if (GEMM_PF && prefetch && (i & 15) == 0)                                                                 \
-                for (int a = 0; a < GEMM_R; a++) _mm_prefetch((const char *)(wr[a] + i + GEMM_PF), _MM_HINT_T1); \
+                for (int a = 0; a < GEMM_R; a++) __builtin_prefetch(wr[a] + i + GEMM_PF, 0, 2); \
             V_T wv[GEMM_R];                                                                                \
             for (int a = 0; a < GEMM_R; a++) wv[a] = V_LOAD(wr[a] + i);                                    \
             for (int b = 0; b < C; b++) {                                                                  \

@@ -15,6 +15,13 @@ static inline int32_t ck_ld32(const int8_t *p) {
     return v;
 }
 
+// The SIMD twins are x86 code; elsewhere only the scalar twins are built and dispatched.
+#if defined(__x86_64__) || defined(__i386__)
+#define CK_X86 1
+#else
+#define CK_X86 0
+#endif
+
 #define CK_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define CK_AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 #define CK_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl")))
@@ -26,7 +33,7 @@ typedef void (*ck_part_fn)(void *ctx, int part, int parts);
 int ck_pool_set_threads(int n);
 void ck_pool_run(ck_part_fn fn, void *ctx);
 
-#if defined(__x86_64__) || defined(__i386__)
+#if CK_X86
 #include <immintrin.h>
 
 // Horizontal sum of 8 floats.

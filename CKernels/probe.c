@@ -1,6 +1,8 @@
 // Machine probes for the profiler: the ceilings every kernel is compared against.
 #include "internal.h"
 
+#if CK_X86
+
 CK_AVX2 static float read_avx2(const float *p, size_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     size_t i = 0;
@@ -20,8 +22,12 @@ CK_AVX2 static float read_avx2(const float *p, size_t n) {
     return s;
 }
 
+#endif
+
 float ck_probe_read_f32(const float *p, size_t n) {
+#if CK_X86
     if (ck_cpu_has_avx2_fma()) return read_avx2(p, n);
+#endif
     float s = 0;
     for (size_t i = 0; i < n; i++) s += p[i];
     return s;
@@ -31,6 +37,7 @@ float ck_probe_read_f32(const float *p, size_t n) {
 // independent chains with distinct starting values (equal ones let the compiler merge the chains), each
 // input passed through an empty asm every iteration so nothing is hoisted.
 #define PROBE_CHAINS 12
+#if CK_X86
 #define PROBE_LOOP(T, INIT, STEP, FOLD)                                                                   \
     T a[PROBE_CHAINS];                                                                                    \
     for (int j = 0; j < PROBE_CHAINS; j++) a[j] = INIT(j);                                                \
@@ -97,6 +104,8 @@ CK_AVX512 static float probe_fma_zmm(int64_t iters) {
     return ck_hsum16(s);
 }
 
+#endif  // CK_X86
+
 const char *ck_probe_name(int probe) {
     static const char *const names[CK_PROBE_COUNT] = {"maddubs+madd ymm", "vpdpbusd ymm (AVX-VNNI)", "vpdpbusd ymm (AVX512-VNNI)",
                                                       "vpdpbusd zmm", "FMA ymm", "FMA zmm"};
@@ -118,6 +127,7 @@ double ck_probe_ops_per_iter(int probe) {
 
 double ck_probe_run(int probe, int64_t iters) {
     if (ck_probe_ops_per_iter(probe) == 0) return 0;
+#if CK_X86
     switch (probe) {
     case CK_PROBE_MADDUBS: return probe_maddubs(iters);
     case CK_PROBE_VNNI_VEX: return probe_vnni_vex(iters);
@@ -126,4 +136,8 @@ double ck_probe_run(int probe, int64_t iters) {
     case CK_PROBE_FMA_YMM: return probe_fma_ymm(iters);
     default: return probe_fma_zmm(iters);
     }
+#else
+    (void)iters;
+    return 0;
+#endif
 }

@@ -1,6 +1,7 @@
 // AVX2 twins of the int8 kernels: the activation quantizer, and the block products through
 // q8-simd.h with the maddubs/madd pattern of REFERENCE.md §4.
 #include "internal.h"
+#if CK_X86
 
 CK_AVX2 void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, int n) {
     const __m256 sign_bit = _mm256_set1_ps(-0.0f);
@@ -43,3 +44,4 @@ CK_AVX2 void ck_q8_quantize_row_avx2(int8_t *qs, float *scales, const float *x, 
 #define X16_Q4_FN ck_q4_matmul_avx2
 #define X16_Q8_FN ck_q8_matmul_avx2
 #include "x16-simd.h"
+#endif  // CK_X86

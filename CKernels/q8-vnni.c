@@ -3,6 +3,7 @@
 // share q8-simd.h; the x16 products on AVX-VNNI share x16-simd.h with the AVX2 twins (the AVX512-VNNI
 // ones are x16-avx512.c).
 #include "internal.h"
+#if CK_X86
 
 #define Q8_BLOCK_DOT(ax, sw) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), ax, sw)
 #define Q8_ATTR CK_AVXVNNI
@@ -45,3 +46,4 @@ CK_AVX512 void ck_q8_quantize_row_avx512(int8_t *qs, float *scales, const float 
         _mm_storeu_si128((__m128i *)(qs + b * 32 + 16), _mm512_cvtsepi32_epi8(i1));
     }
 }
+#endif  // CK_X86

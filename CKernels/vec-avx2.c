@@ -1,6 +1,7 @@
 // AVX2+FMA twins of the vector kernels. Tails (n % 8) run the same scalar formula as the reference.
 #include <math.h>
 #include "internal.h"
+#if CK_X86
 
 CK_AVX2 float ck_vec_dot_f32_avx2(const float *a, const float *b, int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
@@ -98,3 +99,4 @@ CK_AVX2 void ck_rope_f32_avx2(float *x, int n_heads, int head_dim, const float *
         }
     }
 }
+#endif  // CK_X86

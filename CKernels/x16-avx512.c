@@ -5,6 +5,7 @@
 // and its scales are converted once. Each lane repeats x16-ref.c's arithmetic, so a row's result is
 // the same whatever tile, batch or thread split it is computed in.
 #include "internal.h"
+#if CK_X86
 
 // Tiles of more than 4 rows compute long enough per record that the hardware prefetchers fall behind:
 // they prefetch 16 KiB ahead into L2 (SmolLM2 at a 512-token context, 1 thread: Q8_0 8 rows 18.1–18.4
@@ -132,3 +133,4 @@ Q8_TILE(8)
 
 X16_DRIVER(ck_q4_matmul_avx512vnni, q4_tile, float, CK_X16_Q4_BLOCK)
 X16_DRIVER(ck_q8_matmul_avx512vnni, q8_tile, int32_t, CK_X16_Q8_BLOCK)
+#endif  // CK_X86

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time setup on a fresh machine: system packages, the model, the tokenizer test vocabularies,
 # a release build; then (unless --no-run) a Mirror-SD generation on the default model (the target on the
-# fp32 backend, the same file on the int8 backend as the draft; see the README for the draft choices).
+# fp32 backend, the same file on the int8 backend as the draft; see docs/modes-and-drafts.md for the draft choices).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

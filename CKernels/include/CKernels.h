@@ -70,9 +70,8 @@ int ck_cpu_has_avx2_fma(void);
 /// product (started here, so none is spawned on the per-token path). Call it from one thread while no
 /// product runs.
 void ck_blas_set_threads(int n);
+/// OpenBLAS's thread count, which ck_blas_set_threads sets (the tests check it is never inherited).
 int ck_blas_get_threads(void);
-/// OpenBLAS's own description of its build and core (static string).
-const char *ck_blas_config(void);
 /// y[m][n] = x[m][k] · W[n][k]^T. Up to CK_GEMM_MAX_ROWS rows (decode, verification, draft
 /// branches): ck_gemm_f32, split by weight rows over the fp32 threads, so each row's result is
 /// bit-identical whatever m and the thread count are. More rows (prefill): OpenBLAS sgemm.

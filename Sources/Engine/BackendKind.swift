@@ -1,5 +1,5 @@
 import BackendBLAS
-import BackendInt8
+import BackendQuantized
 import Compute
 
 /// The compute format of a model's weights, which decides its backend. `blas` and `int8` are the
@@ -24,7 +24,7 @@ public enum BackendKind: String, CaseIterable, Sendable, Codable {
         case .q8_0: Int8Backend(threads: threads)
         case .q4_0: Q4Backend(.q4_0, threads: threads)
         case .q4_1: Q4Backend(.q4_1, threads: threads)
-        case .native: NativeBackend(threads: threads)
+        case .native: NativeBackend(threads: threads, unquantized: BLASBackend(threads: threads))
         }
     }
 }

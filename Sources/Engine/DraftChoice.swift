@@ -87,7 +87,7 @@ public struct Draft {
 
 /// The draft for sd/mirror on `backend`: a model file, prompt lookup, or lookup in front of a model.
 /// In front of a model, lookup answers only after a match of `hybridMinN` tokens or more: a one-token
-/// match is a weaker guess than the model's (measured with eval-draft, README "Drafts").
+/// match is a weaker guess than the model's (measured with eval-draft, docs/modes-and-drafts.md).
 public func makeDraft(_ choice: DraftChoice, backend: BackendKind?, targetFile: GGUFFile, targetPath: String, vocab: Vocabulary,
                       context: Int, hybridMinN: Int = 2) throws -> Draft {
     guard let path = choice.path else {

@@ -140,6 +140,7 @@ public final class Engine {
         var o = MirrorOptions(gamma: so.gamma, kappa: spec.kappa ?? Defaults.kappa(for: draft), exitLayer: spec.exitLayer ?? Defaults.exitLayer(layers: layers),
                               branchPositions: spec.branchPositions, fallback: spec.fallback, pinThreads: spec.pinThreads)
         o.draftPMin = so.draftPMin
+        o.cpus = Defaults.workerCPUs
         o.branchFromEnd = spec.branchFromEnd
         o.draftBonus = spec.draftBonus
         o.runnerUps = spec.runnerUps ?? Defaults.runnerUps

@@ -5,8 +5,6 @@ import CKernels
 public enum Ops {
     /// The kernel tier in force ("ref", "avx2", "avxvnni", "avx512").
     public static var implementation: String { String(cString: ck_impl_name()) }
-    /// Re-reads CK_FORCE / CK_FORCE_REF and selects the tier again.
-    public static func reinitializeDispatch() { ck_init() }
     /// Which twin the current tier calls for a kernel (CK_K_GEMM, …).
     public static func kernelImplementation(_ kernel: Int) -> String { String(cString: ck_kernel_impl(Int32(kernel))) }
     /// "kernel=twin" for every kernel of the current tier, for reports.
@@ -16,8 +14,6 @@ public enum Ops {
     }
 
     public static func setBLASThreads(_ n: Int) { ck_blas_set_threads(Int32(n)) }
-    public static var blasThreads: Int { Int(ck_blas_get_threads()) }
-    public static var blasConfig: String { String(cString: ck_blas_config()) }
 
     /// y[m][n] = x[m][k] · W[n][k]ᵀ (fp32): up to 16 rows batch-invariant on the fp32 threads, more
     /// rows (prefill) through OpenBLAS.

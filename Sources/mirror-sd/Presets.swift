@@ -1,4 +1,4 @@
-/// Named sets of `generate` flags, measured on Spec-Bench here (README, "Quantized targets"). A preset's
+/// Named sets of `generate` flags, measured on Spec-Bench here (docs/kernels.md, "Quantized targets"; the README's mode table). A preset's
 /// flags go in front of the user's, so any flag given on the command line overrides it.
 enum Presets {
     static let all: [(name: String, flags: [String], what: String)] = [

@@ -51,13 +51,16 @@ struct ProfileCommand: ParsableCommand {
         mirror.decoder.traceTimeline = true
         let r = try mirror.decoder.generate(prompt: prompt, options: options, mirror: mirror.options)
         let timeline = r.timeline!
-        try timeline.chromeTrace().write(to: URL(fileURLWithPath: trace))
+        let cpus = mirror.options.pinnedCPUs
+        let lanes = (target: "target (\(engine.configuration.targetType.rawValue)\(cpus.map { ", CPU \($0.target)" } ?? ""))",
+                     draft: "draft (\(prepared.draftType ?? "lookup")\(cpus.map { ", CPU \($0.draft)" } ?? ""))")
+        try timeline.chromeTrace(lanes: lanes).write(to: URL(fileURLWithPath: trace))
         // The SVG window: from the end of the target's prefill through `steps` verification rounds.
         let t0 = min(timeline.target.first?.start ?? 0, timeline.draft.first?.start ?? 0)
         let from = (timeline.target.first { $0.name == "prefill" }?.end ?? t0) - t0
         let suffixes = timeline.target.filter { $0.name == "verify suffix" }
         let to = suffixes.isEmpty ? nil : suffixes[min(steps, suffixes.count) - 1].end - t0 + 0.002
-        try timeline.svg(from: from, to: to).write(toFile: svg, atomically: true, encoding: .utf8)
+        try timeline.svg(from: from, to: to, lanes: lanes).write(toFile: svg, atomically: true, encoding: .utf8)
         if json {
             var obj: [String: Any] = ["target": profileJSON(targetProfile), "mirror_summary": r.stats.summary]
             if let d = draftProfile { obj["draft"] = profileJSON(d) }

@@ -150,7 +150,7 @@ final class MirrorToyTests: XCTestCase {
         XCTAssertEqual(declined[1], 0, "without the budget nothing is declined")
     }
 
-    func testScriptedLatenciesDriveReuseFallbackAndCancellation() throws {
+    func testScriptedLatenciesDriveReuseAndFallback() throws {
         let want = try greedy(11, n: 30)
         // Draft slower than the target's suffix: verdicts land mid-rollout, and only the needed branch
         // is finished (or none, and the draft falls back).
@@ -173,6 +173,29 @@ final class MirrorToyTests: XCTestCase {
         XCTAssertGreaterThan(b.stats.fallbacks, 0)
         XCTAssertGreaterThan(b.stats.draftIdleSeconds, 0)
         XCTAssertEqual(b.stats.reused + b.stats.fallbacks, b.stats.roundsByAcceptance.reduce(0, +))
+    }
+
+    /// A caller that stops taking text ends the generation at once: the stop reason says so, what was
+    /// committed is a prefix of the greedy output, and the workers are joined (a second run works).
+    func testCallerStoppingEndsTheGenerationWithAPrefix() throws {
+        let want = try greedy(13, n: 60)
+        let draft = ToyLM(seed: 13, agreement: 0.7)
+        draft.latency = 0.001
+        let dec = MirrorDecoder(target: ToyLM(seed: 13), draft: draft, tokenizer: tokenizer)
+        for stopAfter in [1, 3, 7] {
+            var pieces = 0
+            let r = try dec.generate(prompt: prompt, options: GenerationOptions(maxTokens: 60),
+                                     mirror: MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false)) { _ in
+                pieces += 1
+                return pieces < stopAfter
+            }
+            XCTAssertEqual(r.stopReason, .callerStopped, "stop after \(stopAfter) pieces")
+            XCTAssertLessThan(r.tokens.count, want.count)
+            XCTAssertEqual(Array(want.prefix(r.tokens.count)), r.tokens)
+        }
+        let whole = try dec.generate(prompt: prompt, options: GenerationOptions(maxTokens: 60),
+                                     mirror: MirrorOptions(gamma: 4, kappa: 2, exitLayer: 2, pinThreads: false))
+        XCTAssertEqual(whole.tokens, want)
     }
 
     /// The adaptive γ on scripted latencies: behind a slow target an agreeing draft gets long windows,

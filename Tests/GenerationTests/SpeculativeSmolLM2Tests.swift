@@ -1,5 +1,5 @@
 import BackendBLAS
-import BackendInt8
+import BackendQuantized
 import Generation
 import GGUF
 import LanguageModels

@@ -1,5 +1,5 @@
 import BackendBLAS
-import BackendInt8
+import BackendQuantized
 import Compute
 import GGUF
 import Llama
@@ -58,7 +58,7 @@ final class BatchInvarianceTests: XCTestCase {
         let path: String
         do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
         let file = try GGUFFile(path: path)
-        let models = [("native", try LlamaModel(file: file, backend: NativeBackend(threads: 2))),  // threaded attention too
+        let models = [("native", try LlamaModel(file: file, backend: NativeBackend(threads: 2, unquantized: BLASBackend(threads: 2)))),  // threaded attention too
                       ("int8", try LlamaModel(file: file, backend: Int8Backend()))]
         defer { KernelTier.best.select(); Ops.setBLASThreads(1) }
         let tokens = (0..<64).map { Int32(1 + ($0 * 7919) % 49000) }

@@ -1,5 +1,5 @@
 import BackendBLAS
-import BackendInt8
+import BackendQuantized
 import Compute
 import Foundation
 import GGUF

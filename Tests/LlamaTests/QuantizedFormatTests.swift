@@ -1,5 +1,5 @@
 import BackendBLAS
-import BackendInt8
+import BackendQuantized
 import CKernels
 import Compute
 import Foundation
@@ -14,7 +14,7 @@ import XCTest
 /// weights × int8 activations), and native (each weight in its stored format).
 final class QuantizedFormatTests: XCTestCase {
     static let formats: [(String, @Sendable () -> any ComputeBackend)] = [
-        ("q8_0", { Int8Backend() }), ("q4_0", { Q4Backend(.q4_0) }), ("q4_1", { Q4Backend(.q4_1) }), ("native", { NativeBackend() }),
+        ("q8_0", { Int8Backend() }), ("q4_0", { Q4Backend(.q4_0) }), ("q4_1", { Q4Backend(.q4_1) }), ("native", { NativeBackend(unquantized: BLASBackend()) }),
     ]
 
     func model() throws -> GGUFFile {
@@ -36,7 +36,7 @@ final class QuantizedFormatTests: XCTestCase {
         let golden = try Paths.json(Paths.golden.appendingPathComponent("smollm2-135m-instruct.llamacpp-q4_1-greedy.json")) as! [String: Any]
         let reference = try Paths.json(Paths.golden.appendingPathComponent("smollm2-135m-instruct.reference.json")) as! [String: Any]
         let refPrompts = reference["prompts"] as! [[String: Any]]
-        let native = try LlamaModel(file: file, backend: NativeBackend())
+        let native = try LlamaModel(file: file, backend: NativeBackend(unquantized: BLASBackend()))
         let v = native.config.vocabSize
         for tier in KernelTier.supported {
             XCTAssertTrue(tier.select())
@@ -111,7 +111,7 @@ final class QuantizedFormatTests: XCTestCase {
             let fp = try BLASBackend(threads: 1).prepare(t, bytes: f.bytes(of: t))
             let x = (0..<(rows * inF)).map { _ in rng.float() + rng.float() }
             var y1 = [Float](repeating: 0, count: rows * out)
-            let scratch = UnsafeMutableRawPointer.allocate(byteCount: NativeBackend().scratchBytes(rows: rows, maxIn: inF), alignment: 64)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: NativeBackend(unquantized: BLASBackend()).scratchBytes(rows: rows, maxIn: inF), alignment: 64)
             defer { scratch.deallocate() }
             x.withUnsafeBufferPointer { fp.apply($0.baseAddress!, rows: rows, into: &y1, scratch: scratch) }
             for format in [Q4Backend.Format.q4_0, .q4_1] {

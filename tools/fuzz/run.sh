@@ -38,14 +38,14 @@ build_model_stack() {
     clang -O2 -fPIC -fsanitize=address $blas_cflags -I CKernels/include -c "$c" -o "$bin/ckernels/$(basename "$c" .c).o"
   done
   ar rcs "$bin/libCKernels.a" "$bin"/ckernels/*.o
-  for m in TensorCore Compute BackendBLAS BackendInt8 LanguageModels Llama; do swiftlib "$m"; done
+  for m in TensorCore Compute BackendBLAS BackendQuantized LanguageModels Llama; do swiftlib "$m"; done
 }
 for t in "${targets[@]}"; do
   case "$t" in
     gguf) swiftc "${flags[@]}" -module-name FuzzGGUF Sources/GGUF/*.swift tools/fuzz/gguf.swift -o "$bin/fuzz-gguf" ;;
     model) build_model_stack
            quiet_gold swiftc "${flags[@]}" -module-name FuzzModel -I "$bin" -I "$bin/ckernels" -L "$bin" tools/fuzz/model.swift \
-             -lLlama -lLanguageModels -lBackendInt8 -lBackendBLAS -lCompute -lTensorCore -lGGUF -lCKernels \
+             -lLlama -lLanguageModels -lBackendQuantized -lBackendBLAS -lCompute -lTensorCore -lGGUF -lCKernels \
              $(pkg-config --libs openblas) -lm -lpthread -o "$bin/fuzz-model" ;;
     tokenizer) swiftc "${flags[@]}" -module-name FuzzTokenizer -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
                  tools/fuzz/tokenizer.swift -o "$bin/fuzz-tokenizer" ;;

@@ -25,12 +25,8 @@ final class MirrorChannel: @unchecked Sendable {
     let candidates: Mailbox<Candidates>
     let verdict = Mailbox(Verdict())
     let window: Mailbox<Window>
-    let gamma: Int
-    let kappa: Int
 
     init(gamma: Int, kappa: Int) {
-        self.gamma = gamma
-        self.kappa = kappa
         let c = UnsafeMutablePointer<Int32>.allocate(capacity: (gamma + 2) * max(kappa, 1))
         c.initialize(repeating: -1, count: (gamma + 2) * max(kappa, 1))
         candidates = Mailbox(Candidates(tokens: c))

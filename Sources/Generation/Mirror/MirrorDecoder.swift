@@ -143,7 +143,7 @@ final class TargetRun: @unchecked Sendable {
     func loop() throws {
         let target = decoder.target
         let v = target.vocabSize, g = mirror.gamma, kappa = mirror.kappa
-        if mirror.pinThreads && Ops.onlineCPUs >= 2 { Ops.pinCurrentThread(to: 0) }
+        if let cpus = mirror.pinnedCPUs { Ops.pinCurrentThread(to: cpus.target) }
         let verifier = Verifier(params: options.sampling, vocabSize: v)
         var block = [Int32](repeating: 0, count: g + 2)
         var window = [Int32](repeating: 0, count: g + 2)

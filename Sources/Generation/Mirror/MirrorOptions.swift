@@ -1,3 +1,5 @@
+import TensorCore
+
 /// What the target does when the verdict's correction was not among the prepared branches.
 public enum FallbackPolicy: String, Sendable, CaseIterable, Codable {
     /// F1: wait for the draft's fresh rollout.
@@ -20,8 +22,9 @@ public struct MirrorOptions: Sendable {
     /// instead of from the start: with an accurate draft most verdicts land at the end.
     public var branchFromEnd = false
     public var fallback: FallbackPolicy
-    /// Pin the target thread to CPU 0 and the draft thread to CPU 1 when there are two.
+    /// Pin the target thread to `cpus.target` and the draft thread to `cpus.draft` when the machine has both.
     public var pinThreads: Bool
+    public var cpus: (target: Int, draft: Int) = (0, 1)
     /// A rollout (fresh or branch) stops where the draft's top probability falls below this.
     public var draftPMin: Float = 0
     /// The early-exit proxy covers the first `proxyVocab` token ids only (nil: the whole vocabulary).
@@ -52,6 +55,11 @@ public struct MirrorOptions: Sendable {
         self.branchPositions = branchPositions
         self.fallback = fallback
         self.pinThreads = pinThreads
+    }
+
+    /// The CPUs the two workers pin themselves to, or nil (pinning off, or the machine lacks one of them).
+    public var pinnedCPUs: (target: Int, draft: Int)? {
+        pinThreads && max(cpus.target, cpus.draft) < Ops.onlineCPUs ? cpus : nil
     }
 
     /// Early-exit branches prepared per step at most.

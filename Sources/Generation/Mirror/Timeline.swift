@@ -23,11 +23,12 @@ public struct MirrorTimeline: Sendable, Codable {
     var origin: Double { min(target.first?.start ?? 0, draft.first?.start ?? 0) }
 
     /// Chrome trace-event JSON ("X" complete events, microseconds), thread 1 = target, 2 = draft.
-    public func chromeTrace() throws -> Data {
+    /// `lanes`: what to call the target's and the draft's lane (the caller knows their backends and CPUs).
+    public func chromeTrace(lanes: (target: String, draft: String) = ("target", "draft")) throws -> Data {
         let t0 = origin
         var events: [[String: Any]] = [
-            ["name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": ["name": "target (fp32, core 0)"]],
-            ["name": "thread_name", "ph": "M", "pid": 1, "tid": 2, "args": ["name": "draft (int8, core 1)"]],
+            ["name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": ["name": lanes.target]],
+            ["name": "thread_name", "ph": "M", "pid": 1, "tid": 2, "args": ["name": lanes.draft]],
         ]
         for (tid, lane) in [(1, target), (2, draft)] {
             for s in lane {
@@ -45,7 +46,8 @@ public struct MirrorTimeline: Sendable, Codable {
     ]
 
     /// The two lanes over [from, to) seconds after the start (the whole run by default).
-    public func svg(from: Double = 0, to: Double? = nil, width: Int = 1200) -> String {
+    public func svg(from: Double = 0, to: Double? = nil, width: Int = 1200,
+                    lanes: (target: String, draft: String) = ("target", "draft")) -> String {
         let t0 = origin
         let end = to ?? ((target + draft).map(\.end).max() ?? t0) - t0
         let span = max(end - from, 1e-9)
@@ -54,7 +56,7 @@ public struct MirrorTimeline: Sendable, Codable {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(top + 2 * laneH + 90)\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += String(format: "<text x=\"10\" y=\"20\" font-size=\"14\">Mirror-SD timeline, %.1f–%.1f ms</text>\n", from * 1e3, (from + span) * 1e3)
-        for (i, (label, lane)) in [("target (fp32)", target), ("draft (int8)", draft)].enumerated() {
+        for (i, (label, lane)) in [(lanes.target, target), (lanes.draft, draft)].enumerated() {
             let y = top + i * (laneH + 10)
             s += "<text x=\"10\" y=\"\(y + laneH / 2 + 4)\">\(label)</text>\n"
             for sp in lane where sp.end - t0 > from && sp.start - t0 < from + span {

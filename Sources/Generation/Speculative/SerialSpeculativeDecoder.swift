@@ -26,52 +26,6 @@ public struct SpeculativeResult: Sendable {
     public var stats: SpeculativeStats
 }
 
-/// Collects committed tokens: EOS, the token limit, stop strings and streaming text, shared by the
-/// speculative decoders (which commit several tokens per step).
-struct CommitSink {
-    let tokenizer: Tokenizer
-    let options: GenerationOptions
-    var tokens: [Int32] = []
-    var text = ""
-    var stream: StreamDecoder
-    var stops: StopMatcher
-    var reason: StopReason? = nil
-
-    init(tokenizer: Tokenizer, options: GenerationOptions) {
-        self.tokenizer = tokenizer
-        self.options = options
-        stream = StreamDecoder(tokenizer: tokenizer)
-        stops = StopMatcher(options.stopStrings)
-        tokens.reserveCapacity(options.maxTokens + 40)
-    }
-
-    /// Commits tokens in order; returns false once generation must stop. (A concrete buffer, not a
-    /// generic sequence: an unoptimized build would allocate an iterator per round.)
-    mutating func commit(_ new: UnsafeBufferPointer<Int32>, onText: (String) -> Bool) throws -> Bool {
-        for i in 0..<new.count {
-            if try !commit(new[i], onText: onText) { return false }
-        }
-        return true
-    }
-
-    /// Commits one token; returns false once generation must stop.
-    mutating func commit(_ t: Int32, onText: (String) -> Bool) throws -> Bool {
-        if options.stopAtEOS, t == tokenizer.eosId { reason = .endOfSequence; return false }
-        tokens.append(t)
-        let (emit, stopped) = stops.push(try stream.push(t))
-        text += emit
-        if !emit.isEmpty, !onText(emit) { reason = .callerStopped; return false }
-        if stopped { reason = .stopString; return false }
-        if tokens.count >= options.maxTokens { reason = .maxTokens; return false }
-        return true
-    }
-
-    mutating func finish(onText: (String) -> Bool) {
-        guard reason != .stopString else { return }
-        let tail = stops.push(stream.finish()).emit + stops.finish()
-        if !tail.isEmpty { text += tail; _ = onText(tail) }
-    }
-}
 
 /// Classic draft-then-verify speculative decoding: the draft proposes up to γ tokens one at a time,
 /// the target checks [last committed token, d_1..d_n] in one multi-row forward.
@@ -198,49 +152,6 @@ public final class SerialSpeculativeDecoder {
         stats.decodeSeconds = WallClock.now() - t0
         return SpeculativeResult(tokens: sink.tokens, text: sink.text, stopReason: sink.reason ?? .maxTokens, stats: stats)
     }
-}
-
-/// Feeds a prompt (after whatever the model holds), in chunks where the model needs them; returns
-/// the last row's logits.
-func prefill(_ m: any LanguageModel, _ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
-    let start = m.kvLength
-    let logits: UnsafeMutablePointer<Float>
-    if let s = m as? PrefillCapable { logits = try s.prefillChunked(tokens) } else { logits = try m.forward(tokens, at: start) }
-    try requireFinite(logits, rows: 1, vocab: m.vocabSize, position: start + tokens.count - 1)
-    return logits
-}
-
-/// Throws when a row of logits holds NaN or +∞ (−∞ is how a restricted head marks ids it never
-/// predicts). A model that computes such a row is broken, and sampling from it would silently yield
-/// token 0. One pass over the row, next to the forward that made it.
-func requireFinite(_ logits: UnsafePointer<Float>, rows: Int, vocab: Int, position: Int) throws {
-    for r in 0..<rows {
-        let row = logits + r * vocab
-        for i in 0..<vocab where row[i].isNaN || row[i] == .infinity {
-            throw GenerationError.nonFiniteLogits(position: position + r, token: i, value: row[i])
-        }
-    }
-}
-
-@inline(__always)
-func timed<T>(_ seconds: inout Double, _ count: inout Int, _ body: () throws -> T) rethrows -> T {
-    let t0 = WallClock.now()
-    defer { seconds += WallClock.now() - t0; count += 1 }
-    return try body()
-}
-
-func topProbability(_ logits: UnsafePointer<Float>, _ n: Int) -> Float {
-    var mx = -Float.infinity
-    for i in 0..<n { mx = max(mx, logits[i]) }
-    var sum: Float = 0
-    for i in 0..<n { sum += expf(logits[i] - mx) }
-    return 1 / sum
-}
-
-func maxValue(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var mx: Float = 0
-    for i in 0..<n { mx = max(mx, p[i]) }
-    return mx
 }
 
 #if canImport(Glibc)

@@ -23,28 +23,21 @@ final class DraftWorker: @unchecked Sendable {
     var spans: SpanRecorder? = nil
     var trace: [Int] = []
 
-    // Branch bookkeeping, preallocated: branch b has position pos[b], candidate cand[b], tokens
-    // toks[b·γ + s] (b_1..), nodes nodes[b·γ + s] (node of v, then of b_1, ...), and len[b] tokens.
+    /// The branches of this round, preallocated: the first `count` are in use. Branch b's tokens are
+    /// branchTokens[b·γ + s], the tree node each was fed as branchNodes[b·γ + s] (the candidate's node,
+    /// then b_1's, ...), and the draft's second choice beside each branchAlts[b·γ + s].
     let maxBranches: Int
     var count = 0
-    var pos: [Int]
-    var cand: [Int32]
-    var toks: [Int32]
-    var nodes: [Int32]
-    var len: [Int]
-    /// Tokens each branch has drafted (len stops growing at the first unconfident one; steps goes on
-    /// counting the rows fed).
-    var steps: [Int]
-    var done: [Bool]
+    var branches: [Branch]
+    var branchTokens: [Int32]
+    var branchNodes: [Int32]
     /// Branches started before the candidates arrived: 0, or 1 (the draft's own bonus guess, branch 0)
     /// plus the runner-up branches.
     var early = 0
-    /// Where each branch's candidate came from.
-    var source: [BranchSource]
-    /// The draft's second choice beside each token it drafted: alt[j] beside window token j (alt[n]
-    /// beside the bonus guess), alts[b·γ + s] beside branch b's token s (the window's alts on reuse).
+    /// The draft's second choice beside each window token j (alt[n] beside the bonus guess; the
+    /// branch's alternatives become the window's on reuse).
     var alt: [Int32]
-    var alts: [Int32]
+    var branchAlts: [Int32]
     /// Verdicts by accepted length so far: the ranking of slots for runner-up branches.
     var verdictsAt: [Int]
     var rowTokens: [Int32]
@@ -80,18 +73,13 @@ final class DraftWorker: @unchecked Sendable {
         // Beside the early-exit branches: the draft's own bonus branch and its runner-ups.
         maxBranches = max(options.maxBranches, 1) + (options.draftBonus ? 1 + options.runnerUps : 0)
         let g = options.gamma
-        source = [BranchSource](repeating: .own, count: maxBranches)
         alt = [Int32](repeating: -1, count: g + 2)
-        alts = [Int32](repeating: -1, count: maxBranches * g)
+        branchAlts = [Int32](repeating: -1, count: maxBranches * g)
         verdictsAt = [Int](repeating: 0, count: g + 2)
         stats.sizeReuseCounts(gamma: g)
-        pos = [Int](repeating: 0, count: maxBranches)
-        cand = [Int32](repeating: 0, count: maxBranches)
-        toks = [Int32](repeating: 0, count: maxBranches * g)
-        nodes = [Int32](repeating: -1, count: maxBranches * g)
-        len = [Int](repeating: 0, count: maxBranches)
-        steps = [Int](repeating: 0, count: maxBranches)
-        done = [Bool](repeating: false, count: maxBranches)
+        branches = [Branch](repeating: Branch(), count: maxBranches)
+        branchTokens = [Int32](repeating: 0, count: maxBranches * g)
+        branchNodes = [Int32](repeating: -1, count: maxBranches * g)
         rowTokens = [Int32](repeating: 0, count: maxBranches + 1)
         rowParents = [Int32](repeating: 0, count: maxBranches + 1)
         rowBranch = [Int](repeating: 0, count: maxBranches + 1)
@@ -148,47 +136,30 @@ final class DraftWorker: @unchecked Sendable {
     }
 
     func loop() throws {
-        if options.pinThreads && Ops.onlineCPUs >= 2 { Ops.pinCurrentThread(to: 1) }
-        let pre = WallClock.now()
-        if prompt.count > 1 { _ = try prefill(model, Array(prompt.dropLast())) }
-        var idle = WallClock.now()
-        spans?.add("prefill", pre, idle)
-        channel.start.wait(for: 1)
-        stats.draftIdleSeconds += WallClock.now() - idle
-        spans?.add("wait candidates", idle, WallClock.now())
+        if let cpus = options.pinnedCPUs { Ops.pinCurrentThread(to: cpus.draft) }
+        if prompt.count > 1 { try phase("prefill") { _ = try prefill(model, Array(prompt.dropLast())) } }
+        idle("wait candidates") { channel.start.wait(for: 1) }
         let first = channel.start.payload.first
         var budget = channel.start.payload.budget
         cap = min(budget, options.gamma)
         // The first window: fresh, after the last prompt token and the target's first token.
-        var t0 = WallClock.now()
         rowTokens[0] = prompt[prompt.count - 1]
         rowTokens[1] = first
-        n = try fresh(feed: 2, budget: budget, parity: 0)
-        stats.draftSelectSeconds += WallClock.now() - t0
-        stats.draftFreshSeconds += WallClock.now() - t0
-        spans?.add("fresh rollout", t0, WallClock.now())
+        n = try phase("fresh rollout", \.draftSelectSeconds, also: \.draftFreshSeconds) { try fresh(feed: 2, budget: budget, parity: 0) }
         publish(round: 0, reused: false, parity: 0)
         var round = 0
         while true {
             let parity = (round + 1) % 2
-            t0 = WallClock.now()
-            try startOwnBranch(round: round, parity: parity)
-            stats.draftBranchSeconds += WallClock.now() - t0
-            if early > 0 { spans?.add("own branch", t0, WallClock.now()) }
-            idle = WallClock.now()
-            channel.candidates.wait(for: UInt64(round + 1))
-            stats.rendezvousCandidatesSeconds += max(0, WallClock.now() - max(channel.candidates.postedAt, idle))
-            stats.draftIdleSeconds += WallClock.now() - idle
-            spans?.add("wait candidates", idle, WallClock.now())
-            t0 = WallClock.now()
-            let earlyVerdict = try rollOutBranches(round: round, parity: parity)
-            stats.draftBranchSeconds += WallClock.now() - t0
-            idle = WallClock.now()
-            if count > 0 { spans?.add("branches", t0, idle) }
-            if !earlyVerdict { channel.verdict.wait(for: UInt64(round + 1)) }
-            stats.rendezvousVerdictSeconds += max(0, WallClock.now() - max(channel.verdict.postedAt, idle))
-            stats.draftIdleSeconds += WallClock.now() - idle
-            spans?.add("wait verdict", idle, WallClock.now())
+            try phase("own branch", \.draftBranchSeconds, span: { self.early > 0 }) { try startOwnBranch(round: round, parity: parity) }
+            idle("wait candidates", rendezvous: \.rendezvousCandidatesSeconds, postedAt: { self.channel.candidates.postedAt }) {
+                channel.candidates.wait(for: UInt64(round + 1))
+            }
+            let earlyVerdict = try phase("branches", \.draftBranchSeconds, span: { self.count > 0 }) {
+                try rollOutBranches(round: round, parity: parity)
+            }
+            idle("wait verdict", rendezvous: \.rendezvousVerdictSeconds, postedAt: { self.channel.verdict.postedAt }) {
+                if !earlyVerdict { channel.verdict.wait(for: UInt64(round + 1)) }
+            }
             let verdict = channel.verdict.payload
             if verdict.stop { return }
             // A window the target skipped (F2: its plain step disagreed) was not verified.
@@ -197,15 +168,45 @@ final class DraftWorker: @unchecked Sendable {
             }
             budget = verdict.budget
             cap = min(max(budget, 1), options.gamma)
-            t0 = WallClock.now()
+            let t0 = WallClock.now()
             let reused = try select(accepted: verdict.accepted, next: verdict.next, budget: budget, parity: parity)
-            stats.draftSelectSeconds += WallClock.now() - t0
-            if !reused { stats.draftFreshSeconds += WallClock.now() - t0 }
-            spans?.add(reused ? "reuse" : "fresh rollout", t0, WallClock.now())
+            record(reused ? "reuse" : "fresh rollout", since: t0, \.draftSelectSeconds, also: reused ? nil : \.draftFreshSeconds)
             if traceKV { trace.append(model.committedLength) }
             publish(round: round + 1, reused: reused, parity: parity)
             round += 1
         }
+    }
+
+    /// Runs one phase of the loop and records its time: in `stat` (and `also`), and as a span when
+    /// tracing (and `span` says so, once the phase is done).
+    @inline(__always)
+    func phase<T>(_ name: String, _ stat: WritableKeyPath<MirrorStats, Double>? = nil, also: WritableKeyPath<MirrorStats, Double>? = nil,
+                  span: () -> Bool = { true }, _ body: () throws -> T) rethrows -> T {
+        let t0 = WallClock.now()
+        let r = try body()
+        record(name, since: t0, stat, also: also, span: span())
+        return r
+    }
+
+    @inline(__always)
+    func record(_ name: String, since t0: Double, _ stat: WritableKeyPath<MirrorStats, Double>?, also: WritableKeyPath<MirrorStats, Double>? = nil,
+                span: Bool = true) {
+        let t1 = WallClock.now()
+        if let s = stat { stats[keyPath: s] += t1 - t0 }
+        if let a = also { stats[keyPath: a] += t1 - t0 }
+        if span { spans?.add(name, t0, t1) }
+    }
+
+    /// Waits for the target: the time is idle, and the part after the target posted (`postedAt`) is the
+    /// rendezvous cost in `rendezvous`.
+    @inline(__always)
+    func idle(_ name: String, rendezvous: WritableKeyPath<MirrorStats, Double>? = nil, postedAt: () -> Double = { 0 }, _ wait: () -> Void) {
+        let t0 = WallClock.now()
+        wait()
+        let t1 = WallClock.now()
+        if let r = rendezvous { stats[keyPath: r] += max(0, t1 - max(postedAt(), t0)) }
+        stats.draftIdleSeconds += t1 - t0
+        spans?.add(name, t0, t1)
     }
 
     func publish(round: Int, reused: Bool, parity: Int) {
@@ -281,8 +282,9 @@ final class DraftWorker: @unchecked Sendable {
         wnNode = pc
         // The most likely bonus token, also when sampling: the verdict decides, this only chooses
         // which continuation to prepare.
-        (cand[0], alt[n]) = Sampler.topTwo(logits, count: v)
-        addBranch(at: n, token: cand[0], from: .own)
+        let (bonus, second) = Sampler.topTwo(logits, count: v)
+        alt[n] = second
+        addBranch(at: n, token: bonus, from: .own)
         stats.ownBranches += 1
         if model.kvLength + (1 + options.runnerUps) * options.gamma <= model.maxContext { addRunnerUps() }
         early = count
@@ -292,7 +294,7 @@ final class DraftWorker: @unchecked Sendable {
         // timing. The runner-ups follow until the candidates come (rollOutBranches goes on with them).
         repeat {
             try step(branches: 0..<1, parity: parity, pending: Int32(model.pendingCount), rows: 0)
-        } while steps[0] < cap && !done[0] && !candidatesArrived(round)
+        } while branches[0].isLive(cap: cap) && !candidatesArrived(round)
         while anyLive(1..<count) && !candidatesArrived(round) {
             let k = budgetedRows(1..<count, extra: 0)
             if k == 0 { break }
@@ -303,13 +305,8 @@ final class DraftWorker: @unchecked Sendable {
     func candidatesArrived(_ round: Int) -> Bool { channel.candidates.latest >= UInt64(round + 1) }
 
     func addBranch(at j: Int, token: Int32, from src: BranchSource) {
-        pos[count] = j
-        cand[count] = token
-        source[count] = src
-        len[count] = 0
-        steps[count] = 0
-        done[count] = false
-        nodes[count * options.gamma] = -1
+        branches[count] = Branch(slot: j, candidate: token, source: src)
+        branchNodes[count * options.gamma] = -1
         count += 1
     }
 
@@ -331,37 +328,37 @@ final class DraftWorker: @unchecked Sendable {
 
     /// Whether a branch started before the candidates already covers (j, token).
     func startedEarly(at j: Int, token: Int32) -> Bool {
-        for b in 0..<early where pos[b] == j && cand[b] == token { return true }
+        for b in 0..<early where branches[b].slot == j && branches[b].candidate == token { return true }
         return false
     }
 
     /// Adds, after `rows` rows already set, one row for each live branch in `branches` (its candidate
     /// first, then its last drafted token), runs the batch, and records each branch's next token.
     /// At most `limit` branch rows, the first live branches in order.
-    func step(branches: Range<Int>, only: Int = -1, parity: Int, pending base: Int32, rows start: Int, limit: Int = .max) throws {
+    func step(branches range: Range<Int>, only: Int = -1, parity: Int, pending base: Int32, rows start: Int, limit: Int = .max) throws {
         var rows = start
-        for b in branches where (only < 0 || b == only) && !done[b] && steps[b] < cap && rows - start < limit {
-            let s = steps[b]
+        for b in range where (only < 0 || b == only) && branches[b].isLive(cap: cap) && rows - start < limit {
+            let s = branches[b].steps
             if s == 0 {
-                rowTokens[rows] = cand[b]
-                rowParents[rows] = pos[b] == 0 ? -1 : (pos[b] < n ? Int32(pos[b] - 1) : wnNode)
+                rowTokens[rows] = branches[b].candidate
+                rowParents[rows] = branches[b].slot == 0 ? -1 : (branches[b].slot < n ? Int32(branches[b].slot - 1) : wnNode)
             } else {
-                rowTokens[rows] = toks[b * options.gamma + s - 1]
-                rowParents[rows] = nodes[b * options.gamma + s - 1]
+                rowTokens[rows] = branchTokens[b * options.gamma + s - 1]
+                rowParents[rows] = branchNodes[b * options.gamma + s - 1]
             }
             rowBranch[rows] = b
-            nodes[b * options.gamma + s] = base + Int32(rows)
+            branchNodes[b * options.gamma + s] = base + Int32(rows)
             rows += 1
         }
         guard rows > 0 else { return }
         let t0 = WallClock.now()
         let logits = try forwardRows(rows)
         for r in 0..<rows where rowBranch[r] >= 0 {
-            let b = rowBranch[r], s = steps[b]
+            let b = rowBranch[r], s = branches[b].steps
             let row = probsRow(parity, branch: b, step: s)
-            toks[b * options.gamma + s] = choose(logits + r * v, probsRow: row, runnerUp: &alts[b * options.gamma + s])
-            if confident(logits + r * v, row: r, probsRow: row) { len[b] = s + 1 } else { done[b] = true }
-            steps[b] = s + 1
+            branchTokens[b * options.gamma + s] = choose(logits + r * v, probsRow: row, runnerUp: &branchAlts[b * options.gamma + s])
+            if confident(logits + r * v, row: r, probsRow: row) { branches[b].length = s + 1 } else { branches[b].done = true }
+            branches[b].steps = s + 1
         }
         // The whole step, choosing included: when sampling, each row's distribution over the
         // vocabulary costs about as much as a small draft's forward.
@@ -444,11 +441,11 @@ final class DraftWorker: @unchecked Sendable {
     /// all of them without the budget; 0 when even the first would run past the verdict.
     func budgetedRows(_ range: Range<Int>, extra: Int) -> Int {
         var live = 0
-        for b in range where !done[b] && steps[b] < cap { live += 1 }
+        for b in range where branches[b].isLive(cap: cap) { live += 1 }
         guard options.branchBudget, live > 0 else { return live }
-        let ownLive = early > 0 && range.contains(0) && source[0] == .own && !done[0] && steps[0] < cap
+        let ownLive = early > 0 && range.contains(0) && branches[0].source == .own && branches[0].isLive(cap: cap)
         let left = clock.verification(window: n).map { publishedAt + $0 - WallClock.now() }
-        let k = clock.rows(live: live, extra: extra, ownFirst: ownLive, ownStepsAfter: ownLive ? cap - steps[0] - 1 : 0, left: left)
+        let k = clock.rows(live: live, extra: extra, ownFirst: ownLive, ownStepsAfter: ownLive ? cap - branches[0].steps - 1 : 0, left: left)
         stats.budgetDeclinedRows += live - k
         return k
     }
@@ -456,13 +453,13 @@ final class DraftWorker: @unchecked Sendable {
     /// Whether a branch in `range` (or `only`, when set) still has tokens to draft. A loop, not a
     /// closure: a closure capturing `only` would box it on every call in a debug build.
     func anyLive(_ range: Range<Int>, only: Int = -1) -> Bool {
-        for b in range where (only < 0 || b == only) && !done[b] && steps[b] < cap { return true }
+        for b in range where (only < 0 || b == only) && branches[b].isLive(cap: cap) { return true }
         return false
     }
 
     /// The branch for verdict (a, next); with `fed`, only one whose candidate has a node already.
     func findBranch(accepted a: Int, next: Int32, fed: Bool = true) -> Int? {
-        for b in 0..<count where pos[b] == a && cand[b] == next && (!fed || steps[b] > 0) { return b }
+        for b in 0..<count where branches[b].slot == a && branches[b].candidate == next && (!fed || branches[b].steps > 0) { return b }
         return nil
     }
 
@@ -471,18 +468,18 @@ final class DraftWorker: @unchecked Sendable {
         verdictsAt[min(a, verdictsAt.count - 1)] += 1
         if let b = findBranch(accepted: a, next: next), a < n || wnNode >= 0 {
             selectedBranch = b
-            stats.recordReuse(source: source[b], slot: a)
-            let m = min(len[b], budget)
+            stats.recordReuse(source: branches[b].source, slot: a)
+            let m = min(branches[b].length, budget)
             for i in 0..<a { pathBuf[i] = windowNode(i) }
-            pathBuf[a] = nodes[b * options.gamma]
-            for s in 0..<max(m - 1, 0) { keepBuf[s] = nodes[b * options.gamma + s + 1] }
+            pathBuf[a] = branchNodes[b * options.gamma]
+            for s in 0..<max(m - 1, 0) { keepBuf[s] = branchNodes[b * options.gamma + s + 1] }
             try pathBuf.withUnsafeBufferPointer { p in
                 try keepBuf.withUnsafeBufferPointer { k in
                     try model.commitTree(path: UnsafeBufferPointer(rebasing: p[0..<(a + 1)]),
                                          keep: UnsafeBufferPointer(rebasing: k[0..<max(m - 1, 0)]))
                 }
             }
-            for s in 0..<m { window[s] = toks[b * options.gamma + s]; alt[s] = alts[b * options.gamma + s] }
+            for s in 0..<m { window[s] = branchTokens[b * options.gamma + s]; alt[s] = branchAlts[b * options.gamma + s] }
             n = m
             return true
         }
@@ -499,4 +496,19 @@ final class DraftWorker: @unchecked Sendable {
         n = try fresh(feed: feed, budget: budget, parity: parity)
         return false
     }
+}
+
+/// One branch the draft prepares: the verdict it answers (slot j accepted, then `candidate`), where
+/// the candidate came from, and how far it has drafted.
+struct Branch {
+    var slot = 0
+    var candidate: Int32 = 0
+    var source = BranchSource.own
+    /// Tokens drafted confidently (the branch's window if the verdict lands on it).
+    var length = 0
+    /// Rows fed; it stops growing at `cap`, or when `done` (the draft's confidence fell).
+    var steps = 0
+    var done = false
+
+    func isLive(cap: Int) -> Bool { !done && steps < cap }
 }

@@ -12,8 +12,7 @@ public struct BLASBackend: ComputeBackend {
     public let threads: Int
 
     public init(threads: Int = 1) {
-        self.threads = max(1, threads)
-        if self.threads > 1 { Ops.setBLASThreads(self.threads) }
+        self.threads = claimThreads(threads)
     }
 
     public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {

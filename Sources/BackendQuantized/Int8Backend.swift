@@ -11,10 +11,8 @@ public struct Int8Backend: ComputeBackend {
     /// Products run on this many threads (the caller plus the shared helpers of `Ops.setBLASThreads`).
     public let threads: Int
 
-    /// `threads` > 1 sets the shared helper count; 1 leaves it alone (a draft beside a threaded target).
     public init(threads: Int = 1) {
-        self.threads = max(1, threads)
-        if self.threads > 1 { Ops.setBLASThreads(self.threads) }
+        self.threads = claimThreads(threads)
     }
 
     public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {
@@ -53,44 +51,24 @@ public struct Int8Backend: ComputeBackend {
         return w
     }
 
-    public func scratchBytes(rows: Int, maxIn: Int) -> Int { rows * maxIn + 2 * Int8Weight.blockTermBytes(rows: rows, k: maxIn) + 64 }
+    public func scratchBytes(rows: Int, maxIn: Int) -> Int { X16Weight.scratchBytes(rows: rows, maxIn: maxIn) }
 }
 
-final class Int8Weight: LinearWeight {
-    let outFeatures: Int
-    let inFeatures: Int
-    let data: AlignedBuffer<UInt8>
-    let threaded: Bool
-
+/// Q8_0 in the x16 layout: each activation block's term is its −128·Σx correction (the weights are
+/// stored as w + 128).
+final class Int8Weight: X16Weight, @unchecked Sendable {
     init(out: Int, in inF: Int, threaded: Bool) {
-        outFeatures = out
-        inFeatures = inF
-        self.threaded = threaded
-        data = AlignedBuffer<UInt8>(count: ck_q8x16_bytes(Int32(out), Int32(inF)))
+        super.init(out: out, in: inF, threaded: threaded, bytes: ck_q8x16_bytes(Int32(out), Int32(inF)))
     }
 
-    /// Bytes of one 4-byte term per activation block, rounded to a cache line.
-    static func blockTermBytes(rows: Int, k: Int) -> Int { (rows * (k / 32) * 4 + 63) / 64 * 64 }
-
-    var byteCount: Int { data.bytes }
-
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
-        apply(x, rows: rows, outRows: outFeatures, into: y, scratch: scratch)
-    }
-
-    func apply(_ x: UnsafePointer<Float>, rows: Int, outRows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
-        let tb = Self.blockTermBytes(rows: rows, k: inFeatures)
-        let nb = rows * inFeatures / 32
-        let xs = scratch.bindMemory(to: Float.self, capacity: nb)
-        let corr = (scratch + tb).bindMemory(to: Int32.self, capacity: nb)
-        let xq = (scratch + 2 * tb).bindMemory(to: Int8.self, capacity: rows * inFeatures)
-        Ops.quantizeRows(xq, scales: xs, x, rows: rows, k: inFeatures)
+    override func product(_ y: UnsafeMutablePointer<Float>, xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
+                          term: UnsafeMutableRawPointer, rows: Int, n: Int) {
+        let corr = term.bindMemory(to: Int32.self, capacity: rows * inFeatures / 32)
         Ops.blockCorrections(corr, qs: xq, rows: rows, k: inFeatures)
-        Ops.q8Matmul(y, xq: xq, xScales: xs, xCorr: corr, w: data.pointer, m: rows, n: min(outRows, outFeatures),
-                     k: inFeatures, threaded: threaded)
+        Ops.q8Matmul(y, xq: xq, xScales: xScales, xCorr: corr, w: data.pointer, m: rows, n: n, k: inFeatures, threaded: threaded)
     }
 
-    func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
+    override func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
         ck_q8x16_row(out, data.pointer, Int32(index), Int32(inFeatures))
     }
 }

@@ -15,11 +15,9 @@ public struct Q4Backend: ComputeBackend {
     public let threads: Int
     public var name: String { format.rawValue }
 
-    /// `threads` > 1 sets the shared helper count; 1 leaves it alone (a draft beside a threaded target).
     public init(_ format: Format, threads: Int = 1) {
         self.format = format
-        self.threads = max(1, threads)
-        if self.threads > 1 { Ops.setBLASThreads(self.threads) }
+        self.threads = claimThreads(threads)
     }
 
     public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {
@@ -63,43 +61,23 @@ public struct Q4Backend: ComputeBackend {
         return w
     }
 
-    public func scratchBytes(rows: Int, maxIn: Int) -> Int { rows * maxIn + 2 * Q4Weight.scaleBytes(rows: rows, k: maxIn) + 64 }
+    public func scratchBytes(rows: Int, maxIn: Int) -> Int { X16Weight.scratchBytes(rows: rows, maxIn: maxIn) }
 }
 
-final class Q4Weight: LinearWeight {
-    let outFeatures: Int
-    let inFeatures: Int
-    let data: AlignedBuffer<UInt8>
-    let threaded: Bool
-
+/// Q4_0/Q4_1 in the x16 layout: each activation block's term is its scaled sum (for the offset m).
+final class Q4Weight: X16Weight, @unchecked Sendable {
     init(out: Int, in inF: Int, threaded: Bool) {
-        outFeatures = out
-        inFeatures = inF
-        self.threaded = threaded
-        data = AlignedBuffer<UInt8>(count: ck_q4x16_bytes(Int32(out), Int32(inF)))
+        super.init(out: out, in: inF, threaded: threaded, bytes: ck_q4x16_bytes(Int32(out), Int32(inF)))
     }
 
-    static func scaleBytes(rows: Int, k: Int) -> Int { (rows * (k / 32) * 4 + 63) / 64 * 64 }
-
-    var byteCount: Int { data.bytes }
-
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
-        apply(x, rows: rows, outRows: outFeatures, into: y, scratch: scratch)
+    override func product(_ y: UnsafeMutablePointer<Float>, xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
+                          term: UnsafeMutableRawPointer, rows: Int, n: Int) {
+        let sums = term.bindMemory(to: Float.self, capacity: rows * inFeatures / 32)
+        Ops.blockSums(sums, qs: xq, scales: xScales, rows: rows, k: inFeatures)
+        Ops.q4Matmul(y, xq: xq, xScales: xScales, xSums: sums, w: data.pointer, m: rows, n: n, k: inFeatures, threaded: threaded)
     }
 
-    func apply(_ x: UnsafePointer<Float>, rows: Int, outRows: Int, into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutableRawPointer) {
-        let sb = Self.scaleBytes(rows: rows, k: inFeatures)
-        let nb = rows * inFeatures / 32
-        let xs = scratch.bindMemory(to: Float.self, capacity: nb)
-        let sums = (scratch + sb).bindMemory(to: Float.self, capacity: nb)
-        let xq = (scratch + 2 * sb).bindMemory(to: Int8.self, capacity: rows * inFeatures)
-        Ops.quantizeRows(xq, scales: xs, x, rows: rows, k: inFeatures)
-        Ops.blockSums(sums, qs: xq, scales: xs, rows: rows, k: inFeatures)
-        Ops.q4Matmul(y, xq: xq, xScales: xs, xSums: sums, w: data.pointer, m: rows, n: min(outRows, outFeatures),
-                     k: inFeatures, threaded: threaded)
-    }
-
-    func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
+    override func copyRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
         ck_q4x16_row(out, data.pointer, Int32(index), Int32(inFeatures))
     }
 }

@@ -73,3 +73,11 @@ public func stackedShape(_ parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBuffer
     }
     return (out, inF)
 }
+
+/// The thread count a backend runs on: at least 1. More than 1 sets the shared helper count (the fp32
+/// threads); 1 leaves it alone, so a draft made after a threaded target does not take its threads away.
+public func claimThreads(_ n: Int) -> Int {
+    let t = max(1, n)
+    if t > 1 { Ops.setBLASThreads(t) }
+    return t
+}

@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "GenerationTests",
                     dependencies: ["Generation", "LanguageModels", "Llama", "BackendBLAS", "BackendQuantized", "Tokenizer", "GGUF", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Generation"], swiftSettings: swiftSettings),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Generation", "GGUF", "Tokenizer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF", "TensorCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerTests", dependencies: ["TestSupport", "OpenAIAPI"], swiftSettings: swiftSettings),

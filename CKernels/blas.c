@@ -30,14 +30,12 @@ static void gemm_part(void *ctx, int part, int parts) {
 }
 
 void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k) {
-    if (m <= CK_GEMM_MAX_ROWS) {
-        // Decode and verification: our batch-invariant product. OpenBLAS sgemm would also re-pack the
-        // whole weight matrix on every call, which for a few rows costs as much as reading it.
-        gemm_job job = {y, x, w, m, n, k};
-        ck_pool_run(gemm_part, &job);
-    } else {
-        ck_blas_sgemm(y, x, w, m, n, k);
-    }
+    // Every row count through the batch-invariant product, prefill included: a row's sums never depend
+    // on the rows beside it, so a sequence decodes to the same bits alone, in a batch of many users, or
+    // in any prefill chunking. One pass over W serves all m rows; OpenBLAS sgemm would also re-pack the
+    // whole weight matrix on every call.
+    gemm_job job = {y, x, w, m, n, k};
+    ck_pool_run(gemm_part, &job);
 }
 
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k) {

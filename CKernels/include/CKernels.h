@@ -72,10 +72,9 @@ int ck_cpu_has_avx2_fma(void);
 void ck_blas_set_threads(int n);
 /// OpenBLAS's thread count, which ck_blas_set_threads sets (the tests check it is never inherited).
 int ck_blas_get_threads(void);
-/// y[m][n] = x[m][k] · W[n][k]^T. Up to CK_GEMM_MAX_ROWS rows (decode, verification, draft
-/// branches): ck_gemm_f32, split by weight rows over the fp32 threads, so each row's result is
-/// bit-identical whatever m and the thread count are. More rows (prefill): OpenBLAS sgemm.
-#define CK_GEMM_MAX_ROWS 16
+/// y[m][n] = x[m][k] · W[n][k]^T for any m: ck_gemm_f32, split by weight rows over the fp32 threads,
+/// so each row's result is bit-identical whatever m, the row's place in the batch and the thread count
+/// are (decode, verification, draft branches, prefill chunks, many sequences in one forward).
 void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k);
 /// OpenBLAS sgemv, y[n] = W[n][k]·x (measured by the profiler against ck_gemm_f32).
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k);

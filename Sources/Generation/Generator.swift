@@ -91,6 +91,71 @@ public struct StopMatcher {
     public mutating func finish() -> String { defer { buffer = "" }; return buffer }
 }
 
+/// Plain decoding of one sequence as a state machine: `next` takes the logits of the sequence's last
+/// fed row and returns the token to feed next, or nil once it has finished. `Generator` runs one alone;
+/// a batch runs many side by side. The same logits give the same tokens in the same order, however
+/// the forwards were scheduled, so a sequence's output does not depend on the batch it ran in.
+public final class ARSequence {
+    public let prompt: [Int32]
+    public let options: GenerationOptions
+    let tokenizer: Tokenizer
+    let sampler: Sampler
+    let vocabSize: Int
+    let maxContext: Int
+    var stream: StreamDecoder
+    var stop: StopMatcher
+    public private(set) var tokens: [Int32] = []
+    public private(set) var text = ""
+    /// Why it finished; nil while it runs.
+    public private(set) var reason: StopReason?
+
+    public init(prompt: [Int32], options: GenerationOptions, tokenizer: Tokenizer, vocabSize: Int, maxContext: Int) throws {
+        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
+        guard options.maxTokens >= 1 else { throw GenerationError.invalidOption("the token limit must be at least 1") }
+        guard prompt.count < maxContext else { throw GenerationError.promptTooLong(tokens: prompt.count, context: maxContext) }
+        self.prompt = prompt
+        self.options = options
+        self.tokenizer = tokenizer
+        self.vocabSize = vocabSize
+        self.maxContext = maxContext
+        sampler = Sampler(params: options.sampling, vocabSize: vocabSize)
+        stream = StreamDecoder(tokenizer: tokenizer)
+        stop = StopMatcher(options.stopStrings)
+        tokens.reserveCapacity(options.maxTokens)
+    }
+
+    /// The position of the token `next` returned: where it is fed.
+    public var position: Int { prompt.count + tokens.count - 1 }
+
+    /// Samples from `logits` (the row after the last fed position) and commits the token; returns it
+    /// to be fed, or nil when the sequence has finished (`reason` says why; its text is complete).
+    public func next(_ logits: UnsafePointer<Float>, onText: (String) -> Bool) throws -> Int32? {
+        try requireFinite(logits, rows: 1, vocab: vocabSize, position: prompt.count + tokens.count - 1)
+        let token = sampler.sample(logits)
+        if options.stopAtEOS, token == tokenizer.eosId { return finish(.endOfSequence, onText: onText) }
+        tokens.append(token)
+        let (emit, stopped) = stop.push(try stream.push(token))
+        text += emit
+        if !emit.isEmpty, !onText(emit) { return finish(.callerStopped, onText: onText) }
+        if stopped { return finish(.stopString, onText: onText) }
+        if tokens.count >= options.maxTokens { return finish(.maxTokens, onText: onText) }
+        if prompt.count + tokens.count > maxContext { return finish(.contextFull, onText: onText) }
+        return token
+    }
+
+    /// Ends the sequence: the text held back for stop strings or unfinished characters goes out.
+    @discardableResult
+    public func finish(_ why: StopReason, onText: (String) -> Bool) -> Int32? {
+        guard reason == nil else { return nil }
+        reason = why
+        if why != .stopString {
+            let tail = stop.push(stream.finish()).emit + stop.finish()
+            if !tail.isEmpty { text += tail; _ = onText(tail) }
+        }
+        return nil
+    }
+}
+
 /// Plain autoregressive generation on one model: prefill, then one token per step.
 public final class Generator {
     public let model: any LanguageModel
@@ -104,50 +169,22 @@ public final class Generator {
     /// Generates after `prompt`; `onText` receives text as it completes and returns false to stop.
     public func generate(prompt: [Int32], options: GenerationOptions,
                          onText: (String) -> Bool = { _ in true }) throws -> GenerationResult {
-        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
-        guard options.maxTokens >= 1 else { throw GenerationError.invalidOption("the token limit must be at least 1") }
-        guard prompt.count < model.maxContext else { throw GenerationError.promptTooLong(tokens: prompt.count, context: model.maxContext) }
+        let seq = try ARSequence(prompt: prompt, options: options, tokenizer: tokenizer, vocabSize: model.vocabSize,
+                                 maxContext: model.maxContext)
         model.truncate(to: 0)
         var stats = GenerationStats()
         stats.promptTokens = prompt.count
-        let sampler = Sampler(params: options.sampling, vocabSize: model.vocabSize)
         var t0 = WallClock.now()
-        var logits = try prefill(prompt)
+        var logits = try Generation.prefill(model, prompt)
         stats.prefillSeconds = WallClock.now() - t0
         t0 = WallClock.now()
-        var out: [Int32] = []
-        out.reserveCapacity(options.maxTokens)
-        var stream = StreamDecoder(tokenizer: tokenizer)
-        var stop = StopMatcher(options.stopStrings)
-        var text = ""
-        var reason = StopReason.maxTokens
-        var pos = prompt.count
         var input: [Int32] = [0]  // reused: the per-token path allocates nothing
-        loop: while true {
-            let token = sampler.sample(logits)
-            if options.stopAtEOS, token == tokenizer.eosId { reason = .endOfSequence; break }
-            out.append(token)
-            let (emit, stopped) = stop.push(try stream.push(token))
-            text += emit
-            if !emit.isEmpty, !onText(emit) { reason = .callerStopped; break }
-            if stopped { reason = .stopString; break loop }
-            if out.count >= options.maxTokens { reason = .maxTokens; break }
-            if pos + 1 > model.maxContext { reason = .contextFull; break }
+        while let token = try seq.next(logits, onText: onText) {
             input[0] = token
-            logits = try input.withUnsafeBufferPointer { try model.forward($0, at: pos, allLogits: false) }
-            try requireFinite(logits, rows: 1, vocab: model.vocabSize, position: pos)
-            pos += 1
+            logits = try input.withUnsafeBufferPointer { try model.forward($0, at: seq.position, allLogits: false) }
         }
-        if reason != .stopString {
-            let tail = stop.push(stream.finish()).emit + stop.finish()
-            if !tail.isEmpty { text += tail; _ = onText(tail) }
-        }
-        stats.generatedTokens = out.count
+        stats.generatedTokens = seq.tokens.count
         stats.decodeSeconds = WallClock.now() - t0
-        return GenerationResult(tokens: out, text: text, stopReason: reason, stats: stats)
-    }
-
-    func prefill(_ prompt: [Int32]) throws -> UnsafeMutablePointer<Float> {
-        try Generation.prefill(model, prompt)
+        return GenerationResult(tokens: seq.tokens, text: seq.text, stopReason: seq.reason ?? .maxTokens, stats: stats)
     }
 }

@@ -19,6 +19,12 @@ public struct DecodeResult: Sendable {
     public var text: String
     public var stopReason: StopReason
     public var stats: DecodeStats
+    public init(tokens: [Int32], text: String, stopReason: StopReason, stats: DecodeStats) {
+        self.tokens = tokens
+        self.text = text
+        self.stopReason = stopReason
+        self.stats = stats
+    }
 }
 
 extension Generator: TokenDecoder {

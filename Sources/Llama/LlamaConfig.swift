@@ -84,6 +84,8 @@ public enum LlamaError: Error, CustomStringConvertible, Equatable {
     case invalidLayerRange(Range<Int>, layers: Int)
     case treePending(Int)
     case invalidTreeParent(row: Int, parent: Int)
+    case slotOutOfRange(slot: Int, slots: Int)
+    case slotTwiceInBatch(slot: Int)
 
     public var description: String {
         switch self {
@@ -98,6 +100,8 @@ public enum LlamaError: Error, CustomStringConvertible, Equatable {
         case let .invalidLayerRange(r, n): return "layer range \(r) is not inside 0..<\(n)"
         case let .treePending(n): return "\(n) speculative tree nodes are pending: commit or truncate them first"
         case let .invalidTreeParent(r, p): return "tree row \(r) has an invalid parent \(p)"
+        case let .slotOutOfRange(s, n): return "sequence slot \(s) is outside 0..<\(n)"
+        case let .slotTwiceInBatch(s): return "sequence slot \(s) already has a chunk in this forward"
         }
     }
 }

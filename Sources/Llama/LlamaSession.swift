@@ -24,18 +24,11 @@ public final class LlamaSession {
     public var pendingCount: Int { kvLength - committedLength }
 
     let c: LlamaConfig
-    // Activations, maxBatch rows each. Shapes in comments are per row.
-    let x: FloatBuffer        // residual stream [dim]
-    let xb: FloatBuffer       // normed input [dim]
-    let qkv: FloatBuffer      // [q | k | v] = [qDim + 2·kvDim]
-    let att: FloatBuffer      // attention output [qDim]
-    let proj: FloatBuffer     // projection output [dim]
-    let gateUp: FloatBuffer   // [gate | up] = [2·ffnDim]
-    let hb: FloatBuffer       // FFN activation [ffnDim]
-    let logitsBuf: FloatBuffer  // [vocab]
-    let ropeCos: FloatBuffer  // [headDim]
-    let ropeSin: FloatBuffer  // [headDim]
-    let attScratch: FloatBuffer  // Ops.attentionScratchFloats for maxBatch rows over the whole context
+    let ws: ForwardWorkspace
+    var x: FloatBuffer { ws.x }
+    var xb: FloatBuffer { ws.xb }
+    var proj: FloatBuffer { ws.proj }
+    var scratch: UnsafeMutableRawPointer { ws.scratch }
     let mask: AlignedBuffer<UInt8>  // maxBatch × (maxPending + maxBatch): row r sees new slot j
     var useMask = false
     var attnPrefix = 0  // KV slots every row sees
@@ -43,7 +36,6 @@ public final class LlamaSession {
     public let maxPending: Int
     let treeParent: AlignedBuffer<Int32>  // per pending node: parent node index, -1 = the committed prefix
     let treeDepth: AlignedBuffer<Int32>   // per pending node: 0 for a child of the committed prefix
-    let scratch: UnsafeMutableRawPointer  // backend scratch for maxBatch rows
     // KV cache: per layer [maxContext][kvDim].
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
@@ -53,41 +45,20 @@ public final class LlamaSession {
         c = model.config
         self.maxContext = maxContext
         self.maxBatch = maxBatch
-        x = FloatBuffer(count: maxBatch * c.dim)
-        xb = FloatBuffer(count: maxBatch * c.dim)
-        qkv = FloatBuffer(count: maxBatch * (c.qDim + 2 * c.kvDim))
-        att = FloatBuffer(count: maxBatch * c.qDim)
-        proj = FloatBuffer(count: maxBatch * c.dim)
-        gateUp = FloatBuffer(count: maxBatch * 2 * c.ffnDim)
-        hb = FloatBuffer(count: maxBatch * c.ffnDim)
-        logitsBuf = FloatBuffer(count: maxBatch * c.vocabSize)
-        ropeCos = FloatBuffer(count: maxBatch * c.headDim)
-        ropeSin = FloatBuffer(count: maxBatch * c.headDim)
-        attScratch = FloatBuffer(count: Ops.attentionScratchFloats(rows: maxBatch, heads: c.heads, kvHeads: c.kvHeads,
-                                                                  keys: maxContext + maxBatch, threaded: model.threadedAttention))
+        ws = ForwardWorkspace(model: model, maxRows: maxBatch, maxKeys: maxContext + maxBatch)
         maxPending = 1024
         mask = AlignedBuffer<UInt8>(count: maxBatch * (maxPending + maxBatch))
         treeParent = AlignedBuffer<Int32>(count: maxPending + maxBatch)
         treeDepth = AlignedBuffer<Int32>(count: maxPending + maxBatch)
-        scratch = UnsafeMutableRawPointer.allocate(byteCount: max(model.scratchBytes(rows: maxBatch), 64), alignment: 64)
         let cacheFloats = maxContext * model.config.kvDim
         keys = (0..<model.config.layers).map { _ in FloatBuffer(count: cacheFloats) }
         values = (0..<model.config.layers).map { _ in FloatBuffer(count: cacheFloats) }
     }
 
-    deinit { scratch.deallocate() }
-
     public var config: LlamaConfig { c }
 
     /// Attach to time every op of every layer (see OpProfile).
     public var opProfile: OpProfile?
-
-    @inline(__always) func tick(_ l: Int, _ op: Int, _ t: inout Double) {
-        guard let p = opProfile else { return }
-        let now = WallClock.now()
-        p.seconds[l * OpProfile.ops.count + op] += now - t
-        t = now
-    }
 
     /// Drops every KV position at or after `length`. O(1): the slots are simply reused.
     public func truncate(to length: Int) {
@@ -110,11 +81,7 @@ public final class LlamaSession {
         for t in tokens where t < 0 || Int(t) >= c.vocabSize {
             throw LlamaError.tokenOutOfRange(token: t, vocabSize: c.vocabSize)
         }
-        for r in 0..<n {
-            model.tokenEmbedding.copyRow(Int(tokens[r]), into: x.pointer + r * c.dim)
-            Ops.ropeTable(cos: ropeCos.pointer + r * c.headDim, sin: ropeSin.pointer + r * c.headDim,
-                          headDim: c.headDim, position: position + r, base: c.ropeBase)
-        }
+        for r in 0..<n { ws.embed(r, token: tokens[r], position: position + r, model: model) }
         useMask = false
         batchStart = position
         batchRows = n
@@ -152,9 +119,7 @@ public final class LlamaSession {
             row.update(repeating: 0, count: width)
             var a = node
             while a >= 0 { row[a] = 1; a = Int(treeParent[a]) }
-            model.tokenEmbedding.copyRow(Int(tokens[r]), into: x.pointer + r * c.dim)
-            Ops.ropeTable(cos: ropeCos.pointer + r * c.headDim, sin: ropeSin.pointer + r * c.headDim,
-                          headDim: c.headDim, position: committedLength + Int(treeDepth[node]), base: c.ropeBase)
+            ws.embed(r, token: tokens[r], position: committedLength + Int(treeDepth[node]), model: model)
         }
         useMask = true
         batchStart = kvLength
@@ -205,7 +170,12 @@ public final class LlamaSession {
         guard batchRows > 0, range.lowerBound == layersDone, range.upperBound <= c.layers else {
             throw LlamaError.invalidLayerRange(range, layers: c.layers)
         }
-        for l in range { layer(l) }
+        var run = AttentionRun(firstRow: 0, rows: batchRows, writeAt: batchStart, prefix: attnPrefix, new: attnNew,
+                               mask: useMask ? UnsafePointer(mask.pointer) : nil)
+        for l in range {
+            withUnsafePointer(to: &run) { ws.layer(l, model: model, rows: batchRows, runs: UnsafeBufferPointer(start: $0, count: 1),
+                                                   keys: keys[l], values: values[l], profile: opProfile) }
+        }
         if range.lowerBound == 0 { opProfile?.forwards += 1 }
         layersDone = range.upperBound
         // Tree rows are speculative branches, not positions of the sequence: only causal batches count.
@@ -265,27 +235,7 @@ public final class LlamaSession {
         return head(rows: rows.count, vocabLimit: vocabLimit)
     }
 
-    /// The output head over the `rows` normed rows in `xb`.
-    private func head(rows: Int, vocabLimit: Int?) -> UnsafeMutablePointer<Float> {
-        let head = model.headVocab
-        if let k = vocabLimit, k < min(c.vocabSize, head) {
-            // Rows `k` apart: the logits of the first k tokens only (a cheaper early-exit proxy).
-            model.output.apply(xb.pointer, rows: rows, outRows: k, into: logitsBuf.pointer, scratch: scratch)
-        } else if head < c.vocabSize {
-            // A restricted head: compute `head` rows, then spread them to full-vocabulary rows with
-            // -infinity beyond (last row first, so no row overwrites one not yet moved).
-            let v = vocabLimit.map { min($0, c.vocabSize) } ?? c.vocabSize
-            model.output.apply(xb.pointer, rows: rows, outRows: head, into: logitsBuf.pointer, scratch: scratch)
-            for i in stride(from: rows - 1, through: 0, by: -1) {
-                let dst = logitsBuf.pointer + i * v
-                if i > 0 { dst.update(from: logitsBuf.pointer + i * head, count: head) }
-                (dst + head).update(repeating: -Float.infinity, count: v - head)
-            }
-        } else {
-            model.output.apply(xb.pointer, rows: rows, into: logitsBuf.pointer, scratch: scratch)
-        }
-        return logitsBuf.pointer
-    }
+    private func head(rows: Int, vocabLimit: Int?) -> UnsafeMutablePointer<Float> { ws.head(rows: rows, vocabLimit: vocabLimit, model: model) }
 
     /// Appends `tokens` at `position` and returns logits: for the last row only, or for all rows.
     @discardableResult
@@ -313,54 +263,5 @@ public final class LlamaSession {
             start = end
         }
         return out
-    }
-
-    private func layer(_ l: Int) {
-        let w = model.layers[l]
-        let n = batchRows
-        let kv = batchStart * c.kvDim
-        let kCache = keys[l].pointer, vCache = values[l].pointer
-        let qkvDim = c.qDim + 2 * c.kvDim
-        var t = opProfile != nil ? WallClock.now() : 0
-        for r in 0..<n {
-            Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.attnNorm.pointer, n: c.dim, eps: c.normEps)
-        }
-        tick(l, 0, &t)
-        w.wqkv.apply(xb.pointer, rows: n, into: qkv.pointer, scratch: scratch)
-        tick(l, 1, &t)
-        for r in 0..<n {
-            let row = qkv.pointer + r * qkvDim
-            let cs = ropeCos.pointer + r * c.headDim, sn = ropeSin.pointer + r * c.headDim
-            Ops.rope(row, heads: c.heads, headDim: c.headDim, cos: cs, sin: sn)
-            Ops.rope(row + c.qDim, heads: c.kvHeads, headDim: c.headDim, cos: cs, sin: sn)
-            (kCache + kv + r * c.kvDim).update(from: row + c.qDim, count: c.kvDim)
-            (vCache + kv + r * c.kvDim).update(from: row + c.qDim + c.kvDim, count: c.kvDim)
-        }
-        tick(l, 2, &t)
-        Ops.attention(out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: kCache, v: vCache,
-                      kvStride: c.kvDim, rows: n, prefix: attnPrefix, new: attnNew, mask: useMask ? UnsafePointer(mask.pointer) : nil,
-                      heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                      scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer, threaded: model.threadedAttention)
-        tick(l, 3, &t)
-        w.wo.apply(att.pointer, rows: n, into: proj.pointer, scratch: scratch)
-        Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
-        tick(l, 4, &t)
-        for r in 0..<n {
-            Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.ffnNorm.pointer, n: c.dim, eps: c.normEps)
-        }
-        tick(l, 5, &t)
-        w.w13.apply(xb.pointer, rows: n, into: gateUp.pointer, scratch: scratch)
-        tick(l, 6, &t)
-        for r in 0..<n {
-            let row = gateUp.pointer + r * 2 * c.ffnDim
-            Ops.swiglu(hb.pointer + r * c.ffnDim, gate: row, up: row + c.ffnDim, n: c.ffnDim)
-        }
-        tick(l, 7, &t)
-        w.w2.apply(hb.pointer, rows: n, into: proj.pointer, scratch: scratch)
-        Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
-        if let bias = w.ffnDownBias {
-            for r in 0..<n { Ops.add(x.pointer + r * c.dim, x.pointer + r * c.dim, bias.pointer, n: c.dim) }
-        }
-        tick(l, 8, &t)
     }
 }

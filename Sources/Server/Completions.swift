@@ -45,7 +45,7 @@ extension CompletionService {
         do {
             let scheduler = self.scheduler
             let outcome = try await request.body.consumeWithInboundCloseHandler({ _ in
-                try await scheduler.run { engine in try execute(job, engine: engine, admitted: admitted, cancel: cancel, onText: { _ in }) }
+                try await schedule(job, on: scheduler, admitted: admitted, cancel: cancel, onText: { _ in })
             }, onInboundClosed: { cancel.set() })
             record(outcome, endpoint: name)
             var r = json(reply.whole(outcome))
@@ -145,9 +145,7 @@ extension CompletionService {
             let (texts, sink) = AsyncStream<String>.makeStream()
             let task = Task { () throws -> Outcome in
                 do {
-                    let o = try await scheduler.run { engine in
-                        try execute(job, engine: engine, admitted: admitted, cancel: cancel, onText: { sink.yield($0) })
-                    }
+                    let o = try await schedule(job, on: scheduler, admitted: admitted, cancel: cancel, onText: { sink.yield($0) })
                     sink.finish()
                     return o
                 } catch {

@@ -74,3 +74,14 @@ func execute(_ job: Job, engine: Engine, admitted: Double, cancel: CancelFlag,
     return Outcome(result: r, mode: prepared.mode, draft: prepared.draft?.choice.description, mirrorOptions: prepared.mirror,
                    seconds: end - start, queueSeconds: start - admitted, cancelled: cancel.isSet)
 }
+
+/// Runs `job`: in the batch when the scheduler batches and the job decodes plainly, whole otherwise.
+func schedule(_ job: Job, on scheduler: Scheduler, admitted: Double, cancel: CancelFlag,
+              onText: @escaping @Sendable (String) -> Void) async throws -> Outcome {
+    guard scheduler.batches, job.spec.mode == .ar else {
+        return try await scheduler.run { engine in try execute(job, engine: engine, admitted: admitted, cancel: cancel, onText: onText) }
+    }
+    let (r, slotAt) = try await scheduler.runBatched(prompt: job.prompt, options: job.options, cancel: cancel, onText: onText)
+    return Outcome(result: r, mode: .ar, draft: nil, mirrorOptions: nil, seconds: Date().timeIntervalSince1970 - slotAt,
+                   queueSeconds: max(0, slotAt - admitted), cancelled: cancel.isSet)
+}

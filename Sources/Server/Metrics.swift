@@ -38,7 +38,7 @@ final class Metrics: Sendable {
     /// Mean seconds a generation took, for Retry-After.
     var meanGenerationSeconds: Double { state.withLock { $0.completed > 0 ? $0.generationSeconds / Double($0.completed) : 1 } }
 
-    func text(queueDepth: Int, queueCapacity: Int) -> String {
+    func text(queueDepth: Int, queueCapacity: Int, batch: (slots: Int, active: Int, steps: Int, rows: Int)? = nil) -> String {
         let s = state.withLock { $0 }
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ lines: [String]) {
@@ -63,7 +63,14 @@ final class Metrics: Sendable {
         metric("mirrorsd_mirror_reuse_rate", "gauge", "Mirror-SD rounds whose next window was prepared in time.",
                ["mirrorsd_mirror_reuse_rate \(s.mirrorRounds > 0 ? Double(s.mirrorReused) / Double(s.mirrorRounds) : 0)"])
         metric("mirrorsd_queue_depth", "gauge", "Requests waiting or running.", ["mirrorsd_queue_depth \(queueDepth)"])
-        metric("mirrorsd_queue_capacity", "gauge", "Requests that may wait behind the running one.", ["mirrorsd_queue_capacity \(queueCapacity)"])
+        metric("mirrorsd_queue_capacity", "gauge", "Requests that may wait beyond the running ones.", ["mirrorsd_queue_capacity \(queueCapacity)"])
+        if let b = batch {
+            metric("mirrorsd_batch_slots", "gauge", "Sequences the batch holds at once (--parallel).", ["mirrorsd_batch_slots \(b.slots)"])
+            metric("mirrorsd_batch_slots_in_use", "gauge", "Sequences in the batch now.", ["mirrorsd_batch_slots_in_use \(b.active)"])
+            metric("mirrorsd_batch_steps_total", "counter", "Batched forwards run.", ["mirrorsd_batch_steps_total \(b.steps)"])
+            metric("mirrorsd_batch_rows_total", "counter", "Rows in the batched forwards (decode rows and prefill chunks).",
+                   ["mirrorsd_batch_rows_total \(b.rows)"])
+        }
         return out
     }
 }

@@ -1,41 +1,145 @@
 import Dispatch
 import Engine
+import Foundation
+import Generation
 import Synchronization
 
-/// One model in memory, one generation at a time: requests run in arrival order on a serial queue,
-/// and at most `capacity` wait behind the one running (the caller answers 429 past that). The
-/// engine is touched only on the queue.
+/// One model in memory and one thread of generation (`queue`): the products' helper threads are
+/// shared, so only one forward may run at a time. With `parallel` > 1, plain-decoding requests share
+/// forwards in a `BatchDecoder` (continuous batching: they join and leave at any step); other
+/// requests (sd, mirror) run whole, one at a time, between batches: while one waits, no new request
+/// joins the batch, and it starts once the running ones finish. At most `capacity` requests wait
+/// beyond those running (the caller answers 429 past that). The engine is touched only on the queue.
 final class Scheduler: @unchecked Sendable {
     private let engine: Engine
     private let queue = DispatchQueue(label: "mirror-sd.generation", qos: .userInitiated)
     /// Requests admitted and not finished: waiting plus running.
     private let depth = Mutex(0)
     let capacity: Int
+    let parallel: Int
+    private let batch: BatchDecoder?
 
-    init(engine: Engine, capacity: Int) {
+    /// A plain-decoding request waiting for a slot.
+    private struct Waiting: @unchecked Sendable {
+        // Sendable: its closures run on the queue only.
+        let prompt: [Int32]
+        let options: GenerationOptions
+        let cancel: CancelFlag
+        let onText: (String) -> Void
+        let done: (Result<DecodeResult, any Error>, Double) -> Void
+    }
+    private struct BatchState {
+        var waiting: [Waiting] = []
+        var looping = false
+        var serialWaiting = 0
+    }
+    private let state = Mutex(BatchState())
+
+    init(engine: Engine, capacity: Int, parallel: Int = 1) {
         self.engine = engine
         self.capacity = capacity
+        self.parallel = max(1, parallel)
+        batch = parallel > 1 ? BatchDecoder(model: engine.model, tokenizer: engine.tokenizer, slots: parallel, context: engine.context) : nil
     }
 
     var queueDepth: Int { depth.withLock { $0 } }
 
-    /// Takes a place in the queue, or returns false when it is full.
+    /// Takes a place, or returns false when every slot is taken and `capacity` requests wait.
     func admit() -> Bool {
         depth.withLock { d in
-            guard d < capacity + 1 else { return false }
+            guard d < capacity + parallel else { return false }
             d += 1
             return true
         }
     }
 
-    /// Runs `job` on the queue after every request admitted before it; frees the place admitted.
+    /// Whether plain-decoding requests are batched.
+    var batches: Bool { batch != nil }
+
+    /// Figures for /metrics, updated after every batch step: sequences in slots, forwards run, rows in them.
+    private let figures = Mutex((active: 0, steps: 0, rows: 0))
+    var batchFigures: (active: Int, steps: Int, rows: Int)? { batch == nil ? nil : figures.withLock { $0 } }
+
+    /// Runs `job` whole on the queue after the requests before it; frees the place admitted.
     func run<T: Sendable>(_ job: @escaping @Sendable (Engine) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+        state.withLock { $0.serialWaiting += 1 }
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
             queue.async {
+                self.state.withLock { $0.serialWaiting -= 1 }
                 let r = Result { try job(self.engine) }
                 self.depth.withLock { $0 -= 1 }
                 c.resume(with: r)
+                self.kickBatch()
             }
+        }
+    }
+
+    /// Decodes `prompt` in the batch; `onText` runs on the queue. Returns the result and the seconds
+    /// it waited for a slot. Frees the place admitted.
+    func runBatched(prompt: [Int32], options: GenerationOptions, cancel: CancelFlag,
+                    onText: @escaping @Sendable (String) -> Void) async throws -> (DecodeResult, Double) {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<(DecodeResult, Double), any Error>) in
+            let w = Waiting(prompt: prompt, options: options, cancel: cancel, onText: onText) { r, waited in
+                self.depth.withLock { $0 -= 1 }
+                c.resume(with: r.map { ($0, waited) })
+            }
+            state.withLock { $0.waiting.append(w) }
+            kickBatch()
+        }
+    }
+
+    private func kickBatch() {
+        let start = state.withLock { s -> Bool in
+            guard batch != nil, !s.looping, !s.waiting.isEmpty, s.serialWaiting == 0 else { return false }
+            s.looping = true
+            return true
+        }
+        if start { queue.async { self.batchLoop() } }
+    }
+
+    /// On the queue: steps the batch, admitting waiting requests into free slots, until nothing is
+    /// left to run (or a whole request waits and the batch has drained).
+    private func batchLoop() {
+        guard let b = batch else { return }
+        var cancels: [Int: CancelFlag] = [:]
+        while true {
+            let free = b.freeSlots
+            let admitted: [Waiting] = state.withLock { s in
+                guard s.serialWaiting == 0, free > 0 else { return [] }
+                let n = min(free, s.waiting.count)
+                defer { s.waiting.removeFirst(n) }
+                return Array(s.waiting.prefix(n))
+            }
+            for w in admitted {
+                let queued = Date().timeIntervalSince1970
+                guard !w.cancel.isSet else { w.done(.failure(CancellationError()), 0); continue }
+                var id = 0
+                do {
+                    let added = try b.add(prompt: w.prompt, options: w.options, onText: { t in
+                        w.onText(t)
+                        return !w.cancel.isSet
+                    }, done: { r in
+                        cancels[id] = nil
+                        w.done(r, queued)
+                    })
+                    id = added ?? 0
+                    cancels[id] = w.cancel
+                } catch {
+                    w.done(.failure(error), queued)
+                }
+            }
+            for (id, flag) in cancels where flag.isSet { b.cancel(id) }
+            if b.isIdle {
+                let stop = state.withLock { s -> Bool in
+                    guard s.waiting.isEmpty || s.serialWaiting > 0 else { return false }
+                    s.looping = false
+                    return true
+                }
+                if stop { return }
+                continue
+            }
+            b.step()
+            figures.withLock { $0 = (b.activeCount, b.stepCount, b.rowsRun) }
         }
     }
 }

@@ -13,8 +13,10 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// When set, every /v1 request and /metrics needs `Authorization: Bearer <key>`.
     public var apiKey: String? = nil
-    /// Requests that may wait behind the running one; more get 429.
+    /// Requests that may wait beyond the running ones; more get 429.
     public var queueSize = 16
+    /// Plain-decoding requests decoded together in each forward (continuous batching); 1: one at a time.
+    public var parallel = 1
     /// Larger request bodies get 413.
     public var maxBodyBytes = 1 << 20
     /// How requests decode unless their `mirror_sd` fields say otherwise.
@@ -37,7 +39,7 @@ public func serve(engine: Engine, configuration: ServerConfiguration, log: @esca
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "mirror-sd"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
-            log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), default mode \(configuration.defaults.mode.rawValue), queue \(configuration.queueSize))")
+            log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), default mode \(configuration.defaults.mode.rawValue), parallel \(configuration.parallel), queue \(configuration.queueSize))")
         },
         logger: logger)
     do {
@@ -73,7 +75,7 @@ final class CompletionService: Sendable {
         for d in configuration.extraDrafts + [configuration.defaults.draft].compactMap({ $0 }) { drafts.insert(d) }
         for d in drafts where d != "lookup" { drafts.insert(d.hasSuffix("+lookup") ? String(d.dropLast(7)) : d + "+lookup") }
         allowedDrafts = drafts
-        scheduler = Scheduler(engine: engine, capacity: configuration.queueSize)
+        scheduler = Scheduler(engine: engine, capacity: configuration.queueSize, parallel: configuration.parallel)
     }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
@@ -87,7 +89,8 @@ final class CompletionService: Sendable {
             self.authorize(request, endpoint: "metrics") {
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; version=0.0.4"
-                let text = self.metrics.text(queueDepth: self.scheduler.queueDepth, queueCapacity: self.configuration.queueSize)
+                let batch = self.scheduler.batchFigures.map { (slots: self.configuration.parallel, active: $0.active, steps: $0.steps, rows: $0.rows) }
+                let text = self.metrics.text(queueDepth: self.scheduler.queueDepth, queueCapacity: self.configuration.queueSize, batch: batch)
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }

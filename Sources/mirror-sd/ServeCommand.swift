@@ -8,8 +8,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health, /metrics.",
         discussion: """
-            One model in memory; requests run one at a time in arrival order, and up to --queue-size wait \
-            (more get 429 with Retry-After). A request may choose its decoding under "mirror_sd", with the \
+            One model in memory. Requests run one at a time in arrival order; with --parallel N, up to N \
+            plain-decoding (ar) requests share each forward, joining and leaving at any step, and sd/mirror \
+            requests run whole between batches. Up to --queue-size more wait (then 429 with Retry-After). A request may choose its decoding under "mirror_sd", with the \
             request keys of the table below (for example {"mode": "sd", "draft": "small", "gamma": 3}); the \
             flags set the defaults. Responses carry usage and the speculative statistics under "mirror_sd". \
             SIGINT or SIGTERM stops the server after the requests in flight.
@@ -25,18 +26,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port (0: a free one, printed at start).") var port = 8080
     @Option(help: "Require 'Authorization: Bearer KEY' on /v1 and /metrics (default: $MIRROR_SD_API_KEY if set).")
     var apiKey: String?
-    @Option(help: "Requests that may wait behind the running one.") var queueSize = 16
+    @Option(help: "Requests that may wait beyond the running ones.") var queueSize = 16
+    @Option(help: "Plain-decoding (ar) requests decoded together in each forward: continuous batching, a KV cache of --ctx positions each. 1: one request at a time.")
+    var parallel = 1
     @Option(help: "Largest request body in bytes.") var maxBodyBytes = 1 << 20
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard queueSize >= 0, queueSize <= 4096 else { throw ValidationError("--queue-size must be in 0...4096") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1...64") }
         if let k = apiKey, k.isEmpty { throw ValidationError("--api-key must not be empty") }
     }
 
     func run() async throws {
-        let engine = try Engine(targetOptions.configuration(model: modelOptions.model, sessions: 2, draftType: draftType.draftType))
+        // KV memory for the target's and a draft's caches, and for the batch's slots.
+        let engine = try Engine(targetOptions.configuration(model: modelOptions.model, sessions: 2 + (parallel > 1 ? parallel : 0),
+                                                            draftType: draftType.draftType))
         let defaults = try decoding.spec(DecoderSpec(mode: .mirror))
         // Checks the defaults against the model, and loads the default draft now, so the first request does not pay for it.
         _ = try engine.decoder(defaults)
@@ -46,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
         server.apiKey = apiKey ?? ProcessInfo.processInfo.environment["MIRROR_SD_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         server.queueSize = queueSize
         server.maxBodyBytes = maxBodyBytes
+        server.parallel = parallel
         server.defaults = defaults
         server.extraDrafts = [defaults.draftName]
         try await serve(engine: engine, configuration: server, log: { note($0) })

@@ -98,16 +98,23 @@ final class VectorKernelTests: XCTestCase {
         }
     }
 
-    func testMatmulIsBatchInvariantUpTo16RowsAndUsesBLASBeyond() {
+    /// The fp32 product is the batch-invariant kernel at every row count, prefill sizes included, on
+    /// one thread or several: the threaded split gives the bits of the kernel called directly.
+    func testMatmulIsTheBatchInvariantProductAtEveryRowCount() {
         var rng = SeededRNG(seed: 12)
         ck_blas_set_threads(1)
         XCTAssertEqual(ck_blas_get_threads(), 1)
-        for (m, n, k) in [(1, 7, 33), (1, 64, 576), (2, 5, 17), (5, 31, 64), (8, 65, 127), (16, 9, 33), (17, 9, 33), (40, 3, 64)] {
+        defer { ck_blas_set_threads(1) }
+        for (m, n, k) in [(1, 7, 33), (1, 64, 576), (2, 5, 17), (5, 31, 64), (8, 65, 127), (16, 9, 33), (17, 9, 33), (40, 3, 64), (64, 37, 96)] {
             let x = rng.floats(m * k), w = rng.floats(n * k)
             var y = [Float](repeating: 0, count: m * n), g = y
-            ck_matmul_f32(&y, x, w, Int32(m), Int32(n), Int32(k))
             ck_gemm_f32(&g, Int32(n), x, w, Int32(m), Int32(n), Int32(k))
-            if m <= Int(CK_GEMM_MAX_ROWS) { XCTAssertEqual(y, g, "m=\(m): the batch-invariant product") }
+            for threads in [1, 2] {
+                ck_blas_set_threads(Int32(threads))
+                ck_matmul_f32(&y, x, w, Int32(m), Int32(n), Int32(k))
+                XCTAssertEqual(y, g, "m=\(m), \(threads) thread(s): the batch-invariant product")
+            }
+            ck_blas_set_threads(1)
             for i in 0..<m {
                 for r in 0..<n {
                     let ref = ck_vec_dot_f32_ref(Array(x[(i * k)..<(i * k + k)]), Array(w[(r * k)..<(r * k + k)]), Int32(k))

@@ -51,15 +51,15 @@ final class BatchInvarianceTests: XCTestCase {
         }
     }
 
-    /// The quantized backends go further: a prefill-sized forward (up to 64 rows, prompt rows included)
-    /// gives each row the bits of decoding it alone, on every tier and on 1 or 2 threads. (The fp32
-    /// backend hands more than 16 rows to OpenBLAS, whose sums depend on the batch.)
-    func testQuantizedRowsAreBitIdenticalInAPrefillSizedForward() throws {
+    /// A prefill-sized forward (up to 64 rows, prompt rows included) gives each row the bits of
+    /// decoding it alone, on every backend and tier and on 1 or 2 threads.
+    func testRowsAreBitIdenticalInAPrefillSizedForward() throws {
         let path: String
         do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
         let file = try GGUFFile(path: path)
         let models = [("native", try LlamaModel(file: file, backend: NativeBackend(threads: 2, unquantized: BLASBackend(threads: 2)))),  // threaded attention too
-                      ("int8", try LlamaModel(file: file, backend: Int8Backend()))]
+                      ("int8", try LlamaModel(file: file, backend: Int8Backend())),
+                      ("f32", try LlamaModel(file: file, backend: BLASBackend(threads: 2)))]
         defer { KernelTier.best.select(); Ops.setBLASThreads(1) }
         let tokens = (0..<64).map { Int32(1 + ($0 * 7919) % 49000) }
         for tier in KernelTier.supported {

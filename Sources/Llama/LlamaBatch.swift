@@ -1,0 +1,118 @@
+import Compute
+import TensorCore
+
+/// Several sequences in one forward. The KV cache holds `slots` sequences of up to `maxContext`
+/// positions each; a forward takes rows from any of them (decode rows, prefill chunks), runs every
+/// product over all the rows at once, and lets each row attend to its own sequence. The products and
+/// the attention are batch-invariant, so a row's logits are the same bits as in a `LlamaSession`
+/// forward of its sequence alone: what else is in the batch never changes a request's output.
+///
+/// A forward is `add` for each sequence's rows (one chunk per sequence), then `run`. Nothing
+/// allocates per forward.
+public final class LlamaBatch {
+    public let model: LlamaModel
+    public let slots: Int
+    public let maxContext: Int
+    public let maxRows: Int
+    /// Positions each sequence holds, the chunks added to the coming forward included.
+    public private(set) var lengths: [Int]
+    /// Rows added to the coming forward.
+    public private(set) var rows = 0
+    /// Attach to time every op of every layer (see OpProfile).
+    public var opProfile: OpProfile?
+
+    let c: LlamaConfig
+    let ws: ForwardWorkspace
+    let keys: [FloatBuffer]
+    let values: [FloatBuffer]
+    let runs: UnsafeMutablePointer<AttentionRun>
+    var runCount = 0
+    /// The batch row of each chunk that asked for logits, in the order added.
+    let logitRows: UnsafeMutablePointer<Int>
+    var logitCount = 0
+
+    public init(model: LlamaModel, slots: Int, maxContext: Int, maxRows: Int) {
+        precondition(slots >= 1 && maxContext >= 2 && maxRows >= 1)
+        self.model = model
+        c = model.config
+        self.slots = slots
+        self.maxContext = maxContext
+        self.maxRows = maxRows
+        lengths = [Int](repeating: 0, count: slots)
+        ws = ForwardWorkspace(model: model, maxRows: maxRows, maxKeys: maxContext)
+        keys = (0..<c.layers).map { _ in FloatBuffer(count: slots * maxContext * model.config.kvDim) }
+        values = (0..<c.layers).map { _ in FloatBuffer(count: slots * maxContext * model.config.kvDim) }
+        runs = .allocate(capacity: maxRows)
+        logitRows = .allocate(capacity: maxRows)
+    }
+
+    deinit {
+        runs.deallocate()
+        logitRows.deallocate()
+    }
+
+    /// Bytes of KV cache a batch of `slots` sequences of `maxContext` positions holds (fp32 K and V).
+    public static func kvBytes(config: LlamaConfig, slots: Int, maxContext: Int) -> Int {
+        slots * maxContext * config.layers * config.kvDim * 2 * 4
+    }
+
+    /// Appends `tokens` to sequence `slot` in the coming forward; with `logits`, the forward returns
+    /// the last row's logits. A sequence takes one chunk per forward.
+    public func add(slot: Int, tokens: UnsafeBufferPointer<Int32>, logits: Bool) throws {
+        let n = tokens.count
+        guard slot >= 0, slot < slots else { throw LlamaError.slotOutOfRange(slot: slot, slots: slots) }
+        guard n >= 1, rows + n <= maxRows else { throw LlamaError.batchTooLarge(rows: rows + n, capacity: maxRows) }
+        let start = lengths[slot]
+        guard start + n <= maxContext else { throw LlamaError.contextFull(needed: start + n, capacity: maxContext) }
+        for i in 0..<runCount where runs[i].cacheOffset == cacheOffset(slot) { throw LlamaError.slotTwiceInBatch(slot: slot) }
+        for t in tokens where t < 0 || Int(t) >= c.vocabSize { throw LlamaError.tokenOutOfRange(token: t, vocabSize: c.vocabSize) }
+        for i in 0..<n { ws.embed(rows + i, token: tokens[i], position: start + i, model: model) }
+        runs[runCount] = AttentionRun(firstRow: rows, rows: n, cacheOffset: cacheOffset(slot), writeAt: start, prefix: start, new: n)
+        runCount += 1
+        if logits {
+            logitRows[logitCount] = rows + n - 1
+            logitCount += 1
+        }
+        rows += n
+        lengths[slot] = start + n
+    }
+
+    func cacheOffset(_ slot: Int) -> Int { slot * maxContext * c.kvDim }
+
+    /// Runs the forward over the rows added and returns the logits the chunks asked for, in the
+    /// order they were added, `vocabSize` floats apart (valid until the next forward).
+    @discardableResult
+    public func run() -> UnsafeMutablePointer<Float> {
+        precondition(rows > 0, "a forward with no rows")
+        let plan = UnsafeBufferPointer(start: runs, count: runCount)
+        for l in 0..<c.layers {
+            ws.layer(l, model: model, rows: rows, runs: plan, keys: keys[l], values: values[l], profile: opProfile)
+        }
+        opProfile?.forwards += 1
+        let t1 = opProfile != nil ? WallClock.now() : 0
+        for i in 0..<logitCount {
+            Ops.rmsnorm(ws.xb.pointer + i * c.dim, ws.x.pointer + logitRows[i] * c.dim, weight: model.outputNorm.pointer,
+                        n: c.dim, eps: c.normEps)
+        }
+        let out = logitCount > 0 ? ws.head(rows: logitCount, vocabLimit: nil, model: model) : ws.logits.pointer
+        if let p = opProfile { p.headSeconds += WallClock.now() - t1 }
+        rows = 0
+        runCount = 0
+        logitCount = 0
+        return out
+    }
+
+    /// Drops the chunks added since the last forward.
+    public func discardAdded() {
+        for i in 0..<runCount { lengths[runs[i].cacheOffset / (maxContext * c.kvDim)] = runs[i].writeAt }
+        rows = 0
+        runCount = 0
+        logitCount = 0
+    }
+
+    /// Keeps the first `length` positions of sequence `slot` (0 frees it for a new sequence).
+    public func truncate(slot: Int, to length: Int) {
+        precondition(slot >= 0 && slot < slots && length >= 0 && length <= lengths[slot] && runCount == 0)
+        lengths[slot] = length
+    }
+}

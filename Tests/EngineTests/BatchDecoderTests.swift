@@ -1,0 +1,95 @@
+import Engine
+import Generation
+import GGUF
+import TestSupport
+import Tokenizer
+import XCTest
+
+/// Continuous batching keeps each request's output: a sequence decoded among others, joining and
+/// leaving at any step, gives the tokens and text it gives alone, greedy or seeded-sampled.
+final class BatchDecoderTests: XCTestCase {
+    struct Request {
+        let prompt: [Int32]
+        let options: GenerationOptions
+    }
+
+    func requests(_ tok: Tokenizer) -> [Request] {
+        let texts = ["Give three tips for writing clear code.", "What is the capital of France?", "Write a haiku about the sea.",
+                     "Count from one to ten:", "hi", "Explain what a compiler does in two sentences."]
+        return texts.enumerated().map { i, t in
+            var o = GenerationOptions(maxTokens: 12 + 5 * i, stopAtEOS: true)
+            if i % 2 == 1 { o.sampling = try! SamplingParams(temperature: 0.8, topK: 40, topP: 0.95, minP: 0, seed: UInt64(100 + i)) }
+            if i == 3 { o.stopStrings = [" five"] }
+            return Request(prompt: tok.encode(t, parseSpecial: false), options: o)
+        }
+    }
+
+    func testEachSequenceDecodesAsItWouldAloneWhateverJoinsWhen() throws {
+        let path: String
+        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
+        let file = try GGUFFile(path: path)
+        let tok = try Tokenizer(file: file)
+        let reqs = requests(tok)
+        for (type, threads) in [(BackendKind.native, 2), (.f32, 1)] {
+            let model = try Engine.loadModel(file, type: type, threads: threads)
+            let alone = try reqs.map { r in
+                try Generator(model: model.makeSession(maxContext: 160, maxBatch: 64), tokenizer: tok).generate(prompt: r.prompt, options: r.options)
+            }
+            // Three slots for six requests: the later ones join as earlier ones leave; one joins every
+            // other step, and prompts are prefilled 7 rows at a time beside the decode rows.
+            let b = BatchDecoder(model: model, tokenizer: tok, slots: 3, context: 160, rowBudget: 24, prefillChunk: 7)
+            var results = [Result<DecodeResult, any Error>?](repeating: nil, count: reqs.count)
+            var streamed = [String](repeating: "", count: reqs.count)
+            var next = 0, step = 0
+            while results.contains(where: { $0 == nil }) {
+                if next < reqs.count, step % 2 == 0 {
+                    let i = next
+                    if try b.add(prompt: reqs[i].prompt, options: reqs[i].options, onText: { streamed[i] += $0; return true },
+                                 done: { results[i] = $0 }) != nil { next += 1 }
+                }
+                b.step()
+                step += 1
+                XCTAssertLessThan(step, 2000, "the batch does not finish")
+                if step >= 2000 { return }
+            }
+            for (i, r) in results.enumerated() {
+                let got = try XCTUnwrap(r).get()
+                XCTAssertEqual(got.tokens, alone[i].tokens, "\(type) request \(i): batched tokens differ from decoding it alone")
+                XCTAssertEqual(got.text, alone[i].text, "\(type) request \(i)")
+                XCTAssertEqual(streamed[i], got.text, "\(type) request \(i): the streamed pieces add up to the text")
+                XCTAssertEqual(got.stopReason, alone[i].stopReason, "\(type) request \(i)")
+            }
+            XCTAssertTrue(b.isIdle)
+            XCTAssertGreaterThan(b.rowsRun, b.stepCount, "some forwards held several sequences")
+        }
+    }
+
+    func testACancelledSequenceLeavesAndTheOthersFinishUnchanged() throws {
+        let path: String
+        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
+        let file = try GGUFFile(path: path)
+        let tok = try Tokenizer(file: file)
+        let model = try Engine.loadModel(file, type: .native)
+        let reqs = requests(tok).prefix(3).map { r in
+            var o = r.options
+            o.maxTokens = 40
+            o.stopAtEOS = false
+            return Request(prompt: r.prompt, options: o)
+        }
+        let alone = try reqs.map { try Generator(model: model.makeSession(maxContext: 160, maxBatch: 64), tokenizer: tok).generate(prompt: $0.prompt, options: $0.options) }
+        let b = BatchDecoder(model: model, tokenizer: tok, slots: 3, context: 160)
+        var results = [Result<DecodeResult, any Error>?](repeating: nil, count: 3)
+        var ids: [Int] = []
+        for (i, r) in reqs.enumerated() {
+            ids.append(try XCTUnwrap(try b.add(prompt: r.prompt, options: r.options, onText: { _ in true }, done: { results[i] = $0 })))
+        }
+        for _ in 0..<4 { b.step() }
+        b.cancel(ids[1])
+        XCTAssertEqual(b.activeCount, 2, "the cancelled sequence frees its slot at once")
+        while !b.isIdle { b.step() }
+        let cancelled = try XCTUnwrap(results[1]).get()
+        XCTAssertEqual(cancelled.stopReason, .callerStopped)
+        XCTAssertEqual(Array(alone[1].tokens.prefix(cancelled.tokens.count)), cancelled.tokens)
+        for i in [0, 2] { XCTAssertEqual(try XCTUnwrap(results[i]).get().tokens, alone[i].tokens, "request \(i)") }
+    }
+}

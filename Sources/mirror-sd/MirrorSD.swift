@@ -17,6 +17,6 @@ struct MirrorSD: AsyncParsableCommand {
             """,
         subcommands: [GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchDecodeCommand.self,
                       BenchInt8Command.self, QuantizeCommand.self, BenchCommand.self, EvalDraftCommand.self, ProfileCommand.self, ProfileKernelsCommand.self,
-                      CountAllocationsCommand.self, ServeCommand.self, KnobsCommand.self, LensDataCommand.self, EvalLensCommand.self],
+                      CountAllocationsCommand.self, ServeCommand.self, KnobsCommand.self, BenchBatchCommand.self, LensDataCommand.self, EvalLensCommand.self],
         defaultSubcommand: nil)
 }

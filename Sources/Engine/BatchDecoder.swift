@@ -130,6 +130,7 @@ public final class BatchDecoder {
         stats.generation.prefillSeconds = first - r.started
         stats.generation.generatedTokens = r.seq.tokens.count
         stats.generation.decodeSeconds = now - first
-        r.done(.success(DecodeResult(tokens: r.seq.tokens, text: r.seq.text, stopReason: r.seq.reason ?? .maxTokens, stats: stats)))
+        r.done(.success(DecodeResult(tokens: r.seq.tokens, text: r.seq.text, stopReason: r.seq.reason ?? .maxTokens, stats: stats,
+                                     logprobs: r.seq.options.logprobs != nil ? r.seq.logprobs : nil)))
     }
 }

@@ -13,6 +13,8 @@ public struct GenerationOptions: Sendable {
     public var sampling: SamplingParams
     public var stopStrings: [String]
     public var stopAtEOS: Bool
+    /// nil: no log probabilities; n: each generated token's under the model, with the n most likely beside it.
+    public var logprobs: Int? = nil
     public init(maxTokens: Int = 128, sampling: SamplingParams = .greedy, stopStrings: [String] = [], stopAtEOS: Bool = true) {
         self.maxTokens = maxTokens
         self.sampling = sampling
@@ -37,6 +39,41 @@ public struct GenerationResult: Sendable {
     public var text: String
     public var stopReason: StopReason
     public var stats: GenerationStats
+    /// With `GenerationOptions.logprobs`: one entry per token.
+    public var logprobs: [TokenLogprob]? = nil
+}
+
+/// A generated token's log probability under the model's own distribution (the softmax of its
+/// logits, before temperature and filters), and the most likely tokens beside it.
+public struct TokenLogprob: Sendable, Equatable {
+    public struct Alternative: Sendable, Equatable {
+        public var token: Int32
+        public var logprob: Float
+    }
+    public var token: Int32
+    public var logprob: Float
+    public var top: [Alternative]
+
+    /// Of `token` in `logits` (`vocab` values), with the `top` most likely (ties: the lower id first).
+    public static func of(_ token: Int32, logits: UnsafePointer<Float>, vocab: Int, top: Int) -> TokenLogprob {
+        var mx = -Float.infinity
+        for i in 0..<vocab { mx = max(mx, logits[i]) }
+        var sum: Double = 0
+        for i in 0..<vocab where logits[i] > -.infinity { sum += Double(expf(logits[i] - mx)) }
+        let lse = mx + Float(log(sum))
+        var best: [Alternative] = []
+        if top > 0 {
+            best.reserveCapacity(top + 1)
+            for i in 0..<vocab where best.count < top || logits[i] > best[best.count - 1].logprob {
+                var at = best.count
+                while at > 0 && best[at - 1].logprob < logits[i] { at -= 1 }
+                best.insert(Alternative(token: Int32(i), logprob: logits[i]), at: at)
+                if best.count > top { best.removeLast() }
+            }
+            for j in best.indices { best[j].logprob -= lse }
+        }
+        return TokenLogprob(token: token, logprob: logits[Int(token)] - lse, top: best)
+    }
 }
 
 public enum GenerationError: Error, CustomStringConvertible, Equatable {
@@ -106,6 +143,8 @@ public final class ARSequence {
     var stop: StopMatcher
     public private(set) var tokens: [Int32] = []
     public private(set) var text = ""
+    /// With `options.logprobs`: one entry per token in `tokens`.
+    public private(set) var logprobs: [TokenLogprob] = []
     /// Why it finished; nil while it runs.
     public private(set) var reason: StopReason?
 
@@ -134,6 +173,7 @@ public final class ARSequence {
         let token = sampler.sample(logits)
         if options.stopAtEOS, token == tokenizer.eosId { return finish(.endOfSequence, onText: onText) }
         tokens.append(token)
+        if let n = options.logprobs { logprobs.append(.of(token, logits: logits, vocab: vocabSize, top: n)) }
         let (emit, stopped) = stop.push(try stream.push(token))
         text += emit
         if !emit.isEmpty, !onText(emit) { return finish(.callerStopped, onText: onText) }
@@ -185,6 +225,7 @@ public final class Generator {
         }
         stats.generatedTokens = seq.tokens.count
         stats.decodeSeconds = WallClock.now() - t0
-        return GenerationResult(tokens: seq.tokens, text: seq.text, stopReason: seq.reason ?? .maxTokens, stats: stats)
+        return GenerationResult(tokens: seq.tokens, text: seq.text, stopReason: seq.reason ?? .maxTokens, stats: stats,
+                                logprobs: options.logprobs != nil ? seq.logprobs : nil)
     }
 }

@@ -19,11 +19,14 @@ public struct DecodeResult: Sendable {
     public var text: String
     public var stopReason: StopReason
     public var stats: DecodeStats
-    public init(tokens: [Int32], text: String, stopReason: StopReason, stats: DecodeStats) {
+    /// With `GenerationOptions.logprobs` (plain decoding): one entry per token.
+    public var logprobs: [TokenLogprob]?
+    public init(tokens: [Int32], text: String, stopReason: StopReason, stats: DecodeStats, logprobs: [TokenLogprob]? = nil) {
         self.tokens = tokens
         self.text = text
         self.stopReason = stopReason
         self.stats = stats
+        self.logprobs = logprobs
     }
 }
 
@@ -32,7 +35,7 @@ extension Generator: TokenDecoder {
         let r = try generate(prompt: prompt, options: options, onText: onText)
         var s = DecodeStats()
         s.generation = r.stats
-        return DecodeResult(tokens: r.tokens, text: r.text, stopReason: r.stopReason, stats: s)
+        return DecodeResult(tokens: r.tokens, text: r.text, stopReason: r.stopReason, stats: s, logprobs: r.logprobs)
     }
 }
 

@@ -22,6 +22,8 @@ public struct CompletionRequest: Sendable, Equatable {
     public var stream: Bool
     public var includeUsage: Bool
     public var mirror: MirrorSDFields
+    /// nil: no log probabilities; n: each token's, with the n most likely alternatives beside it.
+    public var logprobs: Int? = nil
 
     public var isChat: Bool { if case .chat = input { return true } else { return false } }
 }
@@ -102,6 +104,8 @@ struct RawRequest: Decodable {
     var presencePenalty: Double?
     var frequencyPenalty: Double?
     var logprobs: LogprobsField?
+    var topLogprobs: JSONInt?
+    var responseFormat: JSONValue?
     var echo: Bool?
     var tools: [JSONValue]?
     var mirrorSd: MirrorSDFields?
@@ -110,7 +114,7 @@ struct RawRequest: Decodable {
         case model, messages, prompt, temperature, seed, stop, stream, n, echo, tools, logprobs
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p", topK = "top_k"
         case minP = "min_p", streamOptions = "stream_options", presencePenalty = "presence_penalty"
-        case frequencyPenalty = "frequency_penalty", mirrorSd = "mirror_sd"
+        case frequencyPenalty = "frequency_penalty", mirrorSd = "mirror_sd", topLogprobs = "top_logprobs", responseFormat = "response_format"
     }
 
     struct StreamOptions: Decodable { var includeUsage: Bool?; enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" } }
@@ -144,7 +148,28 @@ struct RawRequest: Decodable {
         if let n, n != 1 { throw .invalid("'n' must be 1 (one choice per request), got \(n)", param: "n") }
         if let p = presencePenalty, p != 0 { throw .invalid("'presence_penalty' is not supported (only 0)", param: "presence_penalty") }
         if let p = frequencyPenalty, p != 0 { throw .invalid("'frequency_penalty' is not supported (only 0)", param: "frequency_penalty") }
-        if let l = logprobs, l.requested { throw .invalid("'logprobs' is not supported", param: "logprobs") }
+        var logprobCount: Int? = nil
+        switch (endpoint, logprobs?.value, topLogprobs?.int) {
+        case (_, nil, nil), (.chat, .flag(false)?, nil): break
+        case let (.chat, .flag(true)?, top):
+            let t = top ?? 0
+            guard (0...20).contains(t) else { throw .invalid("'top_logprobs' must be in 0...20, got \(t)", param: "top_logprobs") }
+            logprobCount = t
+        case (.chat, _, _?):
+            throw .invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
+        case (.chat, .count?, _):
+            throw .invalid("'logprobs' is a boolean in chat completions (the count is 'top_logprobs')", param: "logprobs")
+        case let (.completions, .count(n)?, nil):
+            guard (0...5).contains(n) else { throw .invalid("'logprobs' must be in 0...5, got \(n)", param: "logprobs") }
+            logprobCount = n
+        case (.completions, .flag?, _):
+            throw .invalid("'logprobs' is a count in completions (0...5)", param: "logprobs")
+        case (.completions, _, _?):
+            throw .invalid("'top_logprobs' belongs to chat completions; completions take 'logprobs': N", param: "top_logprobs")
+        }
+        if responseFormat != nil {
+            throw .invalid("'response_format' is not supported: output is not constrained to a format", param: "response_format")
+        }
         if echo == true { throw .invalid("'echo' is not supported", param: "echo") }
         if let t = tools, !t.isEmpty { throw .invalid("'tools' are not supported", param: "tools") }
         if maxTokens != nil && maxCompletionTokens != nil {
@@ -173,7 +198,7 @@ struct RawRequest: Decodable {
         if streamOptions != nil && !streamFlag { throw .invalid("'stream_options' needs 'stream': true", param: "stream_options") }
         return CompletionRequest(input: input, maxTokens: limit, temperature: Float(temp), topP: Float(tp), topK: tk,
                                  minP: Float(mp), seed: seed.map { UInt64($0) }, stop: stops, stream: streamFlag,
-                                 includeUsage: streamOptions?.includeUsage ?? false, mirror: m)
+                                 includeUsage: streamOptions?.includeUsage ?? false, mirror: m, logprobs: logprobCount)
     }
 }
 
@@ -234,13 +259,14 @@ struct StringOrList: Decodable, Equatable {
     }
 }
 
-/// `logprobs` is a boolean in chat and a count in completions; either asks for log probabilities.
+/// `logprobs` is a boolean in chat and a count in completions.
 struct LogprobsField: Decodable {
-    var requested: Bool
+    enum Value { case flag(Bool), count(Int) }
+    var value: Value?
     init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { requested = false } else if let b = try? c.decode(Bool.self) { requested = b } else {
-            requested = try c.decode(Int.self) > 0
+        if c.decodeNil() { value = nil } else if let b = try? c.decode(Bool.self) { value = .flag(b) } else {
+            value = .count(try c.decode(JSONInt.self).int)
         }
     }
 }

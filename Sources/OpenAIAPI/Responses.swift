@@ -36,12 +36,15 @@ public struct CompletionBody<Stats: Encodable & Sendable>: Encodable, Sendable {
         public var text: String?
         /// nil in a chunk that is not the last: written as null.
         public var finishReason: String?
+        /// Written as null when not asked for.
+        public var logprobs: LogprobsBody?
 
-        public init(message: Message? = nil, delta: Message? = nil, text: String? = nil, finishReason: String?) {
+        public init(message: Message? = nil, delta: Message? = nil, text: String? = nil, finishReason: String?, logprobs: LogprobsBody? = nil) {
             self.message = message
             self.delta = delta
             self.text = text
             self.finishReason = finishReason
+            self.logprobs = logprobs
         }
 
         enum CodingKeys: String, CodingKey { case index, message, delta, text, finishReason = "finish_reason", logprobs }
@@ -52,7 +55,7 @@ public struct CompletionBody<Stats: Encodable & Sendable>: Encodable, Sendable {
             try c.encodeIfPresent(delta, forKey: .delta)
             try c.encodeIfPresent(text, forKey: .text)
             try c.encode(finishReason, forKey: .finishReason)
-            try c.encodeNil(forKey: .logprobs)
+            if let l = logprobs { try c.encode(l, forKey: .logprobs) } else { try c.encodeNil(forKey: .logprobs) }
         }
     }
 
@@ -82,6 +85,59 @@ public struct CompletionBody<Stats: Encodable & Sendable>: Encodable, Sendable {
         try c.encode(choices, forKey: .choices)
         try c.encodeIfPresent(usage, forKey: .usage)
         try c.encodeIfPresent(mirrorSd, forKey: .mirrorSd)
+    }
+}
+
+/// A token's log probability as a response shows it: its text, its UTF-8 bytes, and (for the
+/// generated token) the most likely tokens beside it.
+public struct LogprobEntry: Sendable, Equatable {
+    public var token: String
+    public var bytes: [UInt8]
+    public var logprob: Float
+    public var top: [LogprobEntry]
+    public init(token: String, bytes: [UInt8], logprob: Float, top: [LogprobEntry] = []) {
+        self.token = token
+        self.bytes = bytes
+        self.logprob = logprob
+        self.top = top
+    }
+}
+
+/// A choice's log probabilities in its endpoint's shape: chat's `content` list, or the completions
+/// endpoint's parallel lists.
+public struct LogprobsBody: Encodable, Sendable {
+    public var entries: [LogprobEntry]
+    public var chat: Bool
+    public init(entries: [LogprobEntry], chat: Bool) { self.entries = entries; self.chat = chat }
+
+    struct ChatEntry: Encodable {
+        var token: String
+        var logprob: Float
+        var bytes: [UInt8]
+        var topLogprobs: [ChatEntry]?
+        enum CodingKeys: String, CodingKey { case token, logprob, bytes, topLogprobs = "top_logprobs" }
+    }
+    enum CodingKeys: String, CodingKey {
+        case content, tokens, tokenLogprobs = "token_logprobs", topLogprobs = "top_logprobs", textOffset = "text_offset"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if chat {
+            try c.encode(entries.map { e in
+                ChatEntry(token: e.token, logprob: e.logprob, bytes: e.bytes,
+                          topLogprobs: e.top.map { ChatEntry(token: $0.token, logprob: $0.logprob, bytes: $0.bytes, topLogprobs: nil) })
+            }, forKey: .content)
+            return
+        }
+        try c.encode(entries.map(\.token), forKey: .tokens)
+        try c.encode(entries.map(\.logprob), forKey: .tokenLogprobs)
+        // Two tokens may spell the same text; the first (most likely) keeps its place.
+        try c.encode(entries.map { e in Dictionary(e.top.map { ($0.token, $0.logprob) }, uniquingKeysWith: { a, _ in a }) }, forKey: .topLogprobs)
+        var offsets: [Int] = []
+        var at = 0
+        for e in entries { offsets.append(at); at += e.token.utf16.count }
+        try c.encode(offsets, forKey: .textOffset)
     }
 }
 

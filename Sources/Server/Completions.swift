@@ -48,7 +48,7 @@ extension CompletionService {
                 try await schedule(job, on: scheduler, admitted: admitted, cancel: cancel, onText: { _ in })
             }, onInboundClosed: { cancel.set() })
             record(outcome, endpoint: name)
-            var r = json(reply.whole(outcome))
+            var r = json(reply.whole(withLogprobs(outcome, chat: endpoint == .chat)))
             r.headers[.connection] = "close"  // see above
             return r
         } catch {
@@ -58,7 +58,12 @@ extension CompletionService {
 
     /// The decoder, prompt and options for a decoded request, checked against the model.
     func makeJob(_ req: CompletionRequest) throws(APIError) -> Job {
-        let spec = try decoderSpec(req.mirror)
+        var spec = try decoderSpec(req.mirror)
+        if req.logprobs != nil, spec.mode != .ar {
+            // The speculative decoders give the same tokens (greedy) or the same distribution (sampled)
+            // but not each token's distribution; plain decoding does.
+            spec = (try? spec.with([("mode", .text("ar"))], layers: layers)) ?? spec
+        }
         let prompt: [Int32]
         switch req.input {
         case let .chat(messages):
@@ -81,7 +86,8 @@ extension CompletionService {
             sampling = try SamplingParams(temperature: req.temperature, topK: req.topK, topP: req.topP, minP: req.minP,
                                           seed: req.seed ?? UInt64.random(in: 0...UInt64.max))
         } catch { throw .invalid("\(error)") }
-        let options = GenerationOptions(maxTokens: min(req.maxTokens ?? room, room), sampling: sampling, stopStrings: req.stop)
+        var options = GenerationOptions(maxTokens: min(req.maxTokens ?? room, room), sampling: sampling, stopStrings: req.stop)
+        options.logprobs = req.logprobs
         return Job(prompt: prompt, spec: spec, options: options)
     }
 
@@ -110,6 +116,18 @@ extension CompletionService {
             let key = "mirror_sd." + (Knobs[error.knob]?.json ?? error.knob)
             throw .invalid("'\(key)' \(error.message)", param: key)
         }
+    }
+
+    /// `o` with its tokens' log probabilities rendered for the response.
+    func withLogprobs(_ o: Outcome, chat: Bool) -> Outcome {
+        guard let lps = o.result.logprobs else { return o }
+        func entry(_ token: Int32, _ logprob: Float, top: [LogprobEntry] = []) -> LogprobEntry {
+            let bytes = (try? tokenizer.bytes(of: token)) ?? []
+            return LogprobEntry(token: String(decoding: bytes, as: UTF8.self), bytes: bytes, logprob: logprob, top: top)
+        }
+        var out = o
+        out.logprobs = LogprobsBody(entries: lps.map { lp in entry(lp.token, lp.logprob, top: lp.top.map { entry($0.token, $0.logprob) }) }, chat: chat)
+        return out
     }
 
     func record(_ o: Outcome, endpoint: String) {
@@ -178,7 +196,7 @@ extension CompletionService {
             }
             self.record(outcome, endpoint: name)
             if let e = writeError { throw e }
-            var tail = sseEvent(encodeJSON(reply.last(outcome)))
+            var tail = sseEvent(encodeJSON(reply.last(self.withLogprobs(outcome, chat: reply.endpoint == .chat))))
             if includeUsage { tail += sseEvent(encodeJSON(reply.usage(outcome))) }
             try await writer.write(ByteBuffer(string: tail + sseDone))
             try await writer.finish(nil)
@@ -205,8 +223,8 @@ struct Reply: Sendable {
 
     func whole(_ o: Outcome) -> Body {
         let choice: Body.Choice = endpoint == .chat
-            ? .init(message: .init(role: "assistant", content: o.result.text), finishReason: o.finishReason)
-            : .init(text: o.result.text, finishReason: o.finishReason)
+            ? .init(message: .init(role: "assistant", content: o.result.text), finishReason: o.finishReason, logprobs: o.logprobs)
+            : .init(text: o.result.text, finishReason: o.finishReason, logprobs: o.logprobs)
         return Body(id: id, object: endpoint == .chat ? "chat.completion" : "text_completion", created: created, model: model,
                     choices: [choice], usage: o.usage, mirrorSd: o.stats)
     }
@@ -224,8 +242,9 @@ struct Reply: Sendable {
     }
 
     func last(_ o: Outcome) -> Body {
-        let choice: Body.Choice = endpoint == .chat ? .init(delta: .init(content: nil), finishReason: o.finishReason)
-                                                    : .init(text: "", finishReason: o.finishReason)
+        // A stream's log probabilities come whole with its last chunk.
+        let choice: Body.Choice = endpoint == .chat ? .init(delta: .init(content: nil), finishReason: o.finishReason, logprobs: o.logprobs)
+                                                    : .init(text: "", finishReason: o.finishReason, logprobs: o.logprobs)
         return Body(id: id, object: chunkObject, created: created, model: model, choices: [choice], mirrorSd: o.stats)
     }
 

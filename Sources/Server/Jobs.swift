@@ -39,6 +39,8 @@ struct Outcome: Sendable {
     let seconds: Double
     let queueSeconds: Double
     let cancelled: Bool
+    /// The tokens' log probabilities as the response shows them, when the request asked.
+    var logprobs: LogprobsBody? = nil
 
     var finishReason: String {
         switch result.stopReason {

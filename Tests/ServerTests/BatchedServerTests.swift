@@ -90,3 +90,40 @@ final class BatchedServerTests: XCTestCase {
         XCTAssertEqual(server.stop(), 0)
     }
 }
+
+extension BatchedServerTests {
+    /// logprobs: each token's log probability under the model and its most likely alternatives, the
+    /// same batched or alone; a speculative default decodes plainly when they are asked.
+    func testLogprobsAreTheModelsAndTheSameInTheBatch() throws {
+        try requireModel()
+        let body: [String: Any] = ["messages": [["role": "user", "content": "What is the capital of France?"]], "max_tokens": 12,
+                                   "temperature": 0, "logprobs": true, "top_logprobs": 4]
+        var answers: [[[String: Any]]] = []
+        for args in [[], ["--mode", "ar", "--parallel", "2"]] {
+            let server = try ServerProcess(args)
+            let r = try server.post("/v1/chat/completions", body)
+            XCTAssertEqual(r.status, 200, r.text)
+            let choice = try XCTUnwrap((r.json["choices"] as? [[String: Any]])?.first)
+            let content = try XCTUnwrap((choice["logprobs"] as? [String: Any])?["content"] as? [[String: Any]])
+            XCTAssertEqual(content.count, (r.json["usage"] as? [String: Any])?["completion_tokens"] as? Int, "one entry per token")
+            XCTAssertGreaterThan(content.count, 2)
+            var spelled: [UInt8] = []
+            for e in content {
+                let lp = try XCTUnwrap(e["logprob"] as? Double)
+                XCTAssertLessThanOrEqual(lp, 0)
+                let top = try XCTUnwrap(e["top_logprobs"] as? [[String: Any]])
+                XCTAssertEqual(top.count, 4)
+                XCTAssertEqual(top.first?["token"] as? String, e["token"] as? String, "greedy: the token is its own most likely")
+                let tops = top.compactMap { $0["logprob"] as? Double }
+                XCTAssertEqual(tops, tops.sorted(by: >))
+                spelled += (e["bytes"] as? [Int] ?? []).map { UInt8($0) }
+            }
+            XCTAssertEqual(String(decoding: spelled, as: UTF8.self), (choice["message"] as? [String: Any])?["content"] as? String)
+            XCTAssertEqual((r.json["mirror_sd"] as? [String: Any])?["mode"] as? String, "ar", "logprobs decode plainly")
+            answers.append(content)
+            XCTAssertEqual(server.stop(), 0)
+        }
+        XCTAssertEqual(answers[0].map { $0["logprob"] as? Double }, answers[1].map { $0["logprob"] as? Double },
+                       "the batched server's log probabilities are the serial one's")
+    }
+}

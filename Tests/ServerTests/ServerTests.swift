@@ -128,6 +128,12 @@ final class ServerTests: XCTestCase {
         try expect(try json(["messages": user]), 400, "messages", "/v1/chat/completions", path: "/v1/completions")
         try expect(try json(["max_tokens": 4]), 400, "prompt", "required", path: "/v1/completions")
         try expect(try json(["messages": user, "mirror_sd": "fast"]), 400, "mirror_sd", "must be an object")
+        try expect(try json(["messages": user, "response_format": ["type": "json_object"]]), 400, "response_format", "not supported")
+        try expect(try json(["messages": user, "logprobs": true, "top_logprobs": 21]), 400, "top_logprobs", "0...20")
+        try expect(try json(["messages": user, "top_logprobs": 2]), 400, "top_logprobs", "needs 'logprobs': true")
+        try expect(try json(["messages": user, "logprobs": 3]), 400, "logprobs", "a boolean in chat")
+        try expect(try json(["prompt": "x", "logprobs": 6]), 400, "logprobs", "0...5", path: "/v1/completions")
+        try expect(try json(["prompt": "x", "logprobs": true]), 400, "logprobs", "a count in completions", path: "/v1/completions")
 
         // Authorization: missing or wrong keys are refused; /health needs none.
         let noKey = try server.post("/v1/chat/completions", ["messages": user, "max_tokens": 2])

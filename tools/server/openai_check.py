@@ -5,8 +5,8 @@
 
 Without --url it starts the server itself on a free port (with an API key) and stops it with SIGTERM.
 Checks: models.list, a greedy chat completion equal to `mirror-sd generate --chat` (ar and mirror), the
-same answer streamed, a text completion, extra_body mirror_sd fields, the mirror_sd statistics, a bad
-request raising openai.BadRequestError, a wrong key raising openai.AuthenticationError, and a clean exit.
+same answer streamed, a text completion, extra_body mirror_sd fields, the mirror_sd statistics, logprobs
+(chat and completions), response_format refused, a bad request raising openai.BadRequestError, a wrong key raising openai.AuthenticationError, and a clean exit.
 Prints what it did; exits non-zero on the first failure.
 """
 import argparse, json, os, re, signal, subprocess, sys, time
@@ -76,6 +76,24 @@ def main():
         t = client.completions.create(model="any", prompt="Once upon a time", max_tokens=8, temperature=0,
                                       extra_body={"mirror_sd": {"mode": "sd", "draft": "small"}})
         check(len(t.choices[0].text) > 0 and t.usage.completion_tokens == 8, f"completions (sd, small draft): {t.choices[0].text!r}")
+        lp = client.chat.completions.create(model="any", messages=[{"role": "user", "content": PROMPT}], max_tokens=16,
+                                            temperature=0, logprobs=True, top_logprobs=3)
+        content = lp.choices[0].logprobs.content
+        check(len(content) == 16 and all(e.logprob <= 0 and len(e.top_logprobs) == 3 for e in content),
+              "chat logprobs: 16 tokens, each with 3 top_logprobs")
+        check(all(e.top_logprobs[0].token == e.token and e.top_logprobs[0].logprob == e.logprob for e in content),
+              "greedy: each token is its own most likely")
+        check("".join(bytes(e.bytes).decode("utf-8", "replace") for e in content) == lp.choices[0].message.content,
+              "the tokens' bytes spell the answer")
+        tl = client.completions.create(model="any", prompt="Once upon a time", max_tokens=6, temperature=0, logprobs=2)
+        l = tl.choices[0].logprobs
+        check(len(l.tokens) == len(l.token_logprobs) == len(l.top_logprobs) == len(l.text_offset) == 6 and "".join(l.tokens) == tl.choices[0].text,
+              "completions logprobs: tokens, token_logprobs, top_logprobs, text_offset")
+        try:
+            client.chat.completions.create(model="any", messages=[{"role": "user", "content": "x"}], response_format={"type": "json_object"})
+            check(False, "response_format refused")
+        except openai.BadRequestError as e:
+            check(e.status_code == 400 and "response_format" in str(e), "response_format -> BadRequestError (not silently ignored)")
         try:
             client.chat.completions.create(model="any", messages=[{"role": "user", "content": "x"}], temperature=7)
             check(False, "temperature 7 refused")

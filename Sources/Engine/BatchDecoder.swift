@@ -37,6 +37,10 @@ public final class BatchDecoder {
     /// The longest prefill chunk of one sequence in one forward.
     public let prefillChunk: Int
     var slots: [Running?]
+    /// The tokens whose keys and values each slot holds: a finished sequence's prompt and the tokens it
+    /// fed. A new prompt that starts with them (the earlier turns of a chat) goes to that slot and
+    /// prefills only the rest.
+    var held: [[Int32]]
     /// Rows of each chunk added to the coming forward that asked for logits, in the order added.
     var order: [Running] = []
     var nextID = 0
@@ -44,6 +48,9 @@ public final class BatchDecoder {
     var prefillCursor = 0
     public private(set) var stepCount = 0
     public private(set) var rowsRun = 0
+    /// Sequences that reused a held prefix, and the prompt positions they did not prefill again.
+    public private(set) var prefixHits = 0
+    public private(set) var prefixTokensReused = 0
 
     public init(model: LlamaModel, tokenizer: Tokenizer, slots: Int, context: Int, rowBudget: Int = 64, prefillChunk: Int = 32) {
         batch = LlamaBatch(model: model, slots: slots, maxContext: context, maxRows: rowBudget)
@@ -51,6 +58,7 @@ public final class BatchDecoder {
         self.rowBudget = rowBudget
         self.prefillChunk = min(prefillChunk, rowBudget)
         self.slots = [Running?](repeating: nil, count: slots)
+        held = [[Int32]](repeating: [], count: slots)
         order.reserveCapacity(slots)
     }
 
@@ -62,12 +70,28 @@ public final class BatchDecoder {
     /// `done`, both on the thread that steps. Returns its id, or nil when every slot is taken.
     public func add(prompt: [Int32], options: GenerationOptions, onText: @escaping (String) -> Bool,
                     done: @escaping (Result<DecodeResult, any Error>) -> Void) throws -> Int? {
-        guard let slot = slots.firstIndex(where: { $0 == nil }) else { return nil }
         let seq = try ARSequence(prompt: prompt, options: options, tokenizer: tokenizer, vocabSize: batch.model.config.vocabSize,
                                  maxContext: batch.maxContext)
-        batch.truncate(slot: slot, to: 0)
+        // The free slot holding the longest prefix of the prompt (at least its last token is fed, for
+        // its logits); ties: the lowest slot.
+        var best: (slot: Int, reuse: Int)? = nil
+        for s in slots.indices where slots[s] == nil {
+            var n = 0
+            let limit = min(held[s].count, prompt.count - 1)
+            while n < limit && held[s][n] == prompt[n] { n += 1 }
+            if best == nil || n > best!.reuse { best = (s, n) }
+        }
+        guard let (slot, reuse) = best else { return nil }
+        batch.truncate(slot: slot, to: reuse)
+        held[slot] = []
+        if reuse > 0 {
+            prefixHits += 1
+            prefixTokensReused += reuse
+        }
         nextID += 1
-        slots[slot] = Running(id: nextID, seq: seq, slot: slot, onText: onText, done: done)
+        let r = Running(id: nextID, seq: seq, slot: slot, onText: onText, done: done)
+        r.prefilled = reuse
+        slots[slot] = r
         return nextID
     }
 
@@ -122,6 +146,9 @@ public final class BatchDecoder {
     private func end(_ r: Running, _ error: (any Error)?) {
         guard slots[r.slot] === r else { return }
         slots[r.slot] = nil
+        // Keys and values are held for every position fed; a failed sequence's are not trusted.
+        if error == nil { held[r.slot] = Array((r.seq.prompt + r.seq.tokens).prefix(batch.lengths[r.slot])) }
+        else { batch.truncate(slot: r.slot, to: 0) }
         if let e = error { r.done(.failure(e)); return }
         var stats = DecodeStats()
         stats.generation.promptTokens = r.seq.prompt.count

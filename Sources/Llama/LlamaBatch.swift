@@ -110,9 +110,11 @@ public final class LlamaBatch {
         logitCount = 0
     }
 
-    /// Keeps the first `length` positions of sequence `slot` (0 frees it for a new sequence).
+    /// Keeps the first `length` positions of sequence `slot` (0 frees it for a new sequence), which
+    /// has no chunk in the coming forward.
     public func truncate(slot: Int, to length: Int) {
-        precondition(slot >= 0 && slot < slots && length >= 0 && length <= lengths[slot] && runCount == 0)
+        precondition(slot >= 0 && slot < slots && length >= 0 && length <= lengths[slot])
+        for i in 0..<runCount { precondition(runs[i].cacheOffset != cacheOffset(slot), "truncating a slot with a chunk in the coming forward") }
         lengths[slot] = length
     }
 }

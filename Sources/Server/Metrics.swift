@@ -38,7 +38,7 @@ final class Metrics: Sendable {
     /// Mean seconds a generation took, for Retry-After.
     var meanGenerationSeconds: Double { state.withLock { $0.completed > 0 ? $0.generationSeconds / Double($0.completed) : 1 } }
 
-    func text(queueDepth: Int, queueCapacity: Int, batch: (slots: Int, active: Int, steps: Int, rows: Int)? = nil) -> String {
+    func text(queueDepth: Int, queueCapacity: Int, batch: (slots: Int, active: Int, steps: Int, rows: Int, prefixHits: Int, prefixTokens: Int)? = nil) -> String {
         let s = state.withLock { $0 }
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ lines: [String]) {
@@ -70,6 +70,10 @@ final class Metrics: Sendable {
             metric("mirrorsd_batch_steps_total", "counter", "Batched forwards run.", ["mirrorsd_batch_steps_total \(b.steps)"])
             metric("mirrorsd_batch_rows_total", "counter", "Rows in the batched forwards (decode rows and prefill chunks).",
                    ["mirrorsd_batch_rows_total \(b.rows)"])
+            metric("mirrorsd_prefix_reuse_total", "counter", "Requests whose prompt began with what a slot held (its KV was reused).",
+                   ["mirrorsd_prefix_reuse_total \(b.prefixHits)"])
+            metric("mirrorsd_prefix_reuse_tokens_total", "counter", "Prompt positions not prefilled again thanks to prefix reuse.",
+                   ["mirrorsd_prefix_reuse_tokens_total \(b.prefixTokens)"])
         }
         return out
     }

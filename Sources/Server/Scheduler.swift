@@ -57,8 +57,8 @@ final class Scheduler: @unchecked Sendable {
     var batches: Bool { batch != nil }
 
     /// Figures for /metrics, updated after every batch step: sequences in slots, forwards run, rows in them.
-    private let figures = Mutex((active: 0, steps: 0, rows: 0))
-    var batchFigures: (active: Int, steps: Int, rows: Int)? { batch == nil ? nil : figures.withLock { $0 } }
+    private let figures = Mutex((active: 0, steps: 0, rows: 0, prefixHits: 0, prefixTokens: 0))
+    var batchFigures: (active: Int, steps: Int, rows: Int, prefixHits: Int, prefixTokens: Int)? { batch == nil ? nil : figures.withLock { $0 } }
 
     /// Runs `job` whole on the queue after the requests before it; frees the place admitted.
     func run<T: Sendable>(_ job: @escaping @Sendable (Engine) throws -> T) async throws -> T {
@@ -139,7 +139,7 @@ final class Scheduler: @unchecked Sendable {
                 continue
             }
             b.step()
-            figures.withLock { $0 = (b.activeCount, b.stepCount, b.rowsRun) }
+            figures.withLock { $0 = (b.activeCount, b.stepCount, b.rowsRun, b.prefixHits, b.prefixTokensReused) }
         }
     }
 }

@@ -89,7 +89,10 @@ final class CompletionService: Sendable {
             self.authorize(request, endpoint: "metrics") {
                 var headers = HTTPFields()
                 headers[.contentType] = "text/plain; version=0.0.4"
-                let batch = self.scheduler.batchFigures.map { (slots: self.configuration.parallel, active: $0.active, steps: $0.steps, rows: $0.rows) }
+                let batch = self.scheduler.batchFigures.map {
+                    (slots: self.configuration.parallel, active: $0.active, steps: $0.steps, rows: $0.rows, prefixHits: $0.prefixHits,
+                     prefixTokens: $0.prefixTokens)
+                }
                 let text = self.metrics.text(queueDepth: self.scheduler.queueDepth, queueCapacity: self.configuration.queueSize, batch: batch)
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
             }

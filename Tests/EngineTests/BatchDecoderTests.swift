@@ -93,3 +93,39 @@ final class BatchDecoderTests: XCTestCase {
         for i in [0, 2] { XCTAssertEqual(try XCTUnwrap(results[i]).get().tokens, alone[i].tokens, "request \(i)") }
     }
 }
+
+extension BatchDecoderTests {
+    /// A chat's next turn starts with the previous turn's prompt and answer: it goes to the slot that
+    /// holds them, prefills only the new part, and decodes what it decodes alone.
+    func testANextTurnReusesTheHeldPrefixAndDecodesTheSame() throws {
+        let path: String
+        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
+        let file = try GGUFFile(path: path)
+        let tok = try Tokenizer(file: file)
+        let model = try Engine.loadModel(file, type: .native)
+        let template = try ChatTemplate(template: tok.vocab.chatTemplate)
+        let options = GenerationOptions(maxTokens: 16, stopAtEOS: true)
+        let first = template.encode([.init(role: "user", content: "Name a colour.")], with: tok)
+        let other = template.encode([.init(role: "user", content: "Name an animal.")], with: tok)
+        let b = BatchDecoder(model: model, tokenizer: tok, slots: 2, context: 256)
+        var answers: [DecodeResult] = []
+        for p in [first, other] {
+            _ = try b.add(prompt: p, options: options, onText: { _ in true }, done: { answers.append(try! $0.get()) })
+        }
+        while !b.isIdle { b.step() }
+        let firstAnswer = try XCTUnwrap(answers.first { $0.stats.generation.promptTokens == first.count })
+        let reply = try tok.decode(firstAnswer.tokens)
+        let next = template.encode([.init(role: "user", content: "Name a colour."), .init(role: "assistant", content: reply),
+                                    .init(role: "user", content: "Another one?")], with: tok)
+        var common = 0
+        while common < min(next.count, first.count + firstAnswer.tokens.count) && next[common] == (first + firstAnswer.tokens)[common] { common += 1 }
+        XCTAssertGreaterThan(common, first.count / 2, "the next turn starts with the first turn's prompt")
+        var result: DecodeResult?
+        _ = try b.add(prompt: next, options: options, onText: { _ in true }, done: { result = try! $0.get() })
+        XCTAssertEqual(b.prefixHits, 1)
+        XCTAssertGreaterThan(b.prefixTokensReused, 0)
+        while !b.isIdle { b.step() }
+        let alone = try Generator(model: model.makeSession(maxContext: 256, maxBatch: 64), tokenizer: tok).generate(prompt: next, options: options)
+        XCTAssertEqual(try XCTUnwrap(result).tokens, alone.tokens, "with its prefix reused, the turn decodes as it does alone")
+    }
+}

@@ -141,7 +141,7 @@ public enum Knobs {
 
     public static let all: [Knob] = [
         Knob(name: "mode", json: "mode", suffix: nil, kind: .choice(DecodeMode.allCases.map(\.rawValue)), modes: DecodeMode.allCases,
-             defaultText: "ar (serve: mirror)",
+             defaultText: "ar",
              help: "ar: the target alone; sd: serial speculative decoding; mirror: Mirror-SD, target and draft on two threads",
              set: text { s, v in s.mode = DecodeMode(rawValue: v)! }),
         Knob(name: "draft", json: "draft", suffix: .sigil("@"), kind: .text, modes: [.sd, .mirror], defaultText: "self",

@@ -20,7 +20,7 @@ public struct ServerConfiguration: Sendable {
     /// Larger request bodies get 413.
     public var maxBodyBytes = 1 << 20
     /// How requests decode unless their `mirror_sd` fields say otherwise.
-    public var defaults = DecoderSpec(mode: .mirror)
+    public var defaults = DecoderSpec(mode: .ar)
     /// Drafts a request may name besides the built-in ones (self, small, large, lookup).
     public var extraDrafts: [String] = []
     public init() {}

@@ -102,7 +102,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let spec = try decoding.spec()
         let engine = try Engine(targetOptions.configuration(model: modelOptions.model, sessions: spec.mode == .ar ? 1 : 2,
-                                                           draftType: draftType.draftType))
+                                                           draftType: draftType.draftType, defaults: (.f32, 1)))
         let t0 = WallClock.now()
         let prepared = try engine.decoder(spec)
         let loadSeconds = engine.loadSeconds + WallClock.now() - t0
@@ -114,7 +114,7 @@ struct GenerateCommand: ParsableCommand {
             if !json { out.write(Data(text.utf8)) }
             return true
         }
-        let report = RunReport(mode: spec.mode, backend: targetOptions.backend.rawValue, threads: targetOptions.threads, loadSeconds: loadSeconds,
+        let report = RunReport(mode: spec.mode, backend: engine.configuration.targetType.rawValue, threads: engine.configuration.threads, loadSeconds: loadSeconds,
                                context: engine.context, prepared: prepared, result: r)
         if json {
             print(try report.json())

@@ -52,22 +52,25 @@ struct DraftTypeOption: ParsableArguments {
     var draftType: BackendKind?
 }
 
-/// The target as `generate` and `serve` load it.
+/// The target as `generate` and `serve` load it; each command has its own defaults (`generate`: f32 on
+/// one thread, the main job's target; `serve`: the file's own formats on two cores, the best measured
+/// for serving).
 struct TargetOptions: ParsableArguments {
     @Option(name: [.customLong("target-type"), .customLong("target-backend"), .customLong("backend")],
-            help: ArgumentHelp("Compute format of the target: \(BackendKind.help).", valueName: "type"))
-    var backend: BackendKind = .f32
-    @Option(help: "Threads of the target's products (at most the online cores).") var threads: Int = 1
+            help: ArgumentHelp("Compute format of the target: \(BackendKind.help). Default: f32 for generate, native for serve.", valueName: "type"))
+    var type: BackendKind?
+    @Option(help: "Threads of the target's products (at most the online cores). Default: 1 for generate, 2 (or the cores there are) for serve.")
+    var threads: Int?
     @Option(help: "Context size in tokens (default: the model's, at most 4096; never above what it was trained for).") var ctx: Int?
 
-    func validate() throws { try Limits.threads(threads) }
+    func validate() throws { if let t = threads { try Limits.threads(t) } }
 
     /// The engine for `model`, with KV memory planned for `sessions` caches (1 for the target alone, 2 with a draft).
-    func configuration(model: String, sessions: Int, draftType: BackendKind?) -> EngineConfiguration {
+    func configuration(model: String, sessions: Int, draftType: BackendKind?, defaults: (type: BackendKind, threads: Int)) -> EngineConfiguration {
         var c = EngineConfiguration()
         c.modelPath = model
-        c.targetType = backend
-        c.threads = threads
+        c.targetType = type ?? defaults.type
+        c.threads = threads ?? defaults.threads
         c.context = ctx
         c.sessions = sessions
         c.draftType = draftType

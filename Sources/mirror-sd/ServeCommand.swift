@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Server
+import TensorCore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,23 +28,37 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Require 'Authorization: Bearer KEY' on /v1 and /metrics (default: $MIRROR_SD_API_KEY if set).")
     var apiKey: String?
     @Option(help: "Requests that may wait beyond the running ones.") var queueSize = 16
-    @Option(help: "Plain-decoding (ar) requests decoded together in each forward: continuous batching, a KV cache of --ctx positions each. 1: one request at a time.")
-    var parallel = 1
+    @Option(help: "Plain-decoding (ar) requests decoded together in each forward: continuous batching, a KV cache of --ctx positions each. 1: one request at a time. Default: 8, fewer if their KV caches would not fit in half the memory available.")
+    var parallel: Int?
     @Option(help: "Largest request body in bytes.") var maxBodyBytes = 1 << 20
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard queueSize >= 0, queueSize <= 4096 else { throw ValidationError("--queue-size must be in 0...4096") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
-        guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be in 1...64") }
+        if let p = parallel, !(1...64).contains(p) { throw ValidationError("--parallel must be in 1...64") }
         if let k = apiKey, k.isEmpty { throw ValidationError("--api-key must not be empty") }
     }
 
+    /// 8 slots, fewer when their KV caches (fp32, the context each) would take more than half the
+    /// memory available.
+    func defaultParallel() throws -> Int {
+        let config = try ModelConfig(file: modelOptions.openFile())
+        let ctx = targetOptions.ctx ?? min(config.contextLength, Defaults.contextCap)
+        let perSlot = Double(ctx * config.layers * config.kvDim * 2 * 4)
+        guard let available = Limits.availableMemoryBytes(), perSlot > 0 else { return 8 }
+        return max(1, min(8, Int(0.5 * available / perSlot)))
+    }
+
     func run() async throws {
+        // The measured best for serving (README, "Which mode"): the file's own formats on two cores, plain
+        // decoding, 8 sequences per forward; requests may still ask for sd or mirror.
+        let threads = min(2, Ops.onlineCPUs)
+        let parallel = try self.parallel ?? defaultParallel()
         // KV memory for the target's and a draft's caches, and for the batch's slots.
         let engine = try Engine(targetOptions.configuration(model: modelOptions.model, sessions: 2 + (parallel > 1 ? parallel : 0),
-                                                            draftType: draftType.draftType))
-        let defaults = try decoding.spec(DecoderSpec(mode: .mirror))
+                                                            draftType: draftType.draftType, defaults: (.native, threads)))
+        let defaults = try decoding.spec(DecoderSpec(mode: .ar))
         // Checks the defaults against the model, and loads the default draft now, so the first request does not pay for it.
         _ = try engine.decoder(defaults)
         var server = ServerConfiguration()

@@ -33,7 +33,7 @@ final class BatchedServerTests: XCTestCase {
     func testBatchedAnswersEqualEachRequestAloneWhateverArrivesWhen() throws {
         try requireModel()
         let args = ["--mode", "ar", "--target-type", "native", "--threads", "2"]
-        let serial = try ServerProcess(args)
+        let serial = try ServerProcess(args + ["--parallel", "1"])
         let alone = try bodies().map { try text(serial.post("/v1/chat/completions", $0)) }
         XCTAssertEqual(serial.stop(), 0)
         XCTAssertTrue(alone.allSatisfy { $0 != nil })
@@ -93,13 +93,13 @@ final class BatchedServerTests: XCTestCase {
 
 extension BatchedServerTests {
     /// logprobs: each token's log probability under the model and its most likely alternatives, the
-    /// same batched or alone; a speculative default decodes plainly when they are asked.
+    /// same batched (the default) or alone; a speculative default decodes plainly when they are asked.
     func testLogprobsAreTheModelsAndTheSameInTheBatch() throws {
         try requireModel()
         let body: [String: Any] = ["messages": [["role": "user", "content": "What is the capital of France?"]], "max_tokens": 12,
                                    "temperature": 0, "logprobs": true, "top_logprobs": 4]
         var answers: [[[String: Any]]] = []
-        for args in [[], ["--mode", "ar", "--parallel", "2"]] {
+        for args in [["--parallel", "1", "--mode", "mirror"], []] {
             let server = try ServerProcess(args)
             let r = try server.post("/v1/chat/completions", body)
             XCTAssertEqual(r.status, 200, r.text)

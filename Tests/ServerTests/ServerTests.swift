@@ -25,7 +25,8 @@ final class ServerTests: XCTestCase {
     func cliText(mode: String, tokens: Int) throws -> String {
         let p = Process()
         p.executableURL = ServerProcess.binary
-        p.arguments = ["generate", "--chat", "--prompt", Self.prompt, "-n", String(tokens), "--mode", mode, "--json"]
+        // The server's default target: the file's own formats.
+        p.arguments = ["generate", "--chat", "--prompt", Self.prompt, "-n", String(tokens), "--mode", mode, "--target-type", "native", "--json"]
         p.currentDirectoryURL = Paths.packageRoot
         let out = Pipe()
         p.standardOutput = out
@@ -177,7 +178,7 @@ final class ServerTests: XCTestCase {
 
     func testFullQueueAnswers429AndAHangUpCancelsTheGeneration() throws {
         try requireModel()
-        let server = try ServerProcess(["--queue-size", "0", "--mode", "ar"])
+        let server = try ServerProcess(["--queue-size", "0", "--mode", "ar", "--parallel", "1"])
         // A long streamed generation holds the only place; once its first event arrives it is admitted.
         let long = try RawClient(port: server.port, path: "/v1/completions",
                                  json: ["prompt": "Once upon a time", "max_tokens": 2000, "temperature": 0, "stream": true])

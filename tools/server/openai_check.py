@@ -30,7 +30,8 @@ def start(binary, key):
 
 
 def cli(binary, mode, n):
-    out = subprocess.run([binary, "generate", "--chat", "--prompt", PROMPT, "-n", str(n), "--mode", mode, "--json"],
+    # The server's default target: the file's own formats (native).
+    out = subprocess.run([binary, "generate", "--chat", "--prompt", PROMPT, "-n", str(n), "--mode", mode, "--target-type", "native", "--json"],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)["text"]
 

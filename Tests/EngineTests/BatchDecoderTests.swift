@@ -24,11 +24,16 @@ final class BatchDecoderTests: XCTestCase {
         }
     }
 
-    func testEachSequenceDecodesAsItWouldAloneWhateverJoinsWhen() throws {
+    /// The default model file and its tokenizer, or a skip when model tests are off.
+    func smolLM2() throws -> (GGUFFile, Tokenizer) {
         let path: String
         do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
         let file = try GGUFFile(path: path)
-        let tok = try Tokenizer(file: file)
+        return (file, try Tokenizer(file: file))
+    }
+
+    func testEachSequenceDecodesAsItWouldAloneWhateverJoinsWhen() throws {
+        let (file, tok) = try smolLM2()
         let reqs = requests(tok)
         for (type, threads) in [(BackendKind.native, 2), (.f32, 1)] {
             let model = try Engine.loadModel(file, type: type, threads: threads)
@@ -65,10 +70,7 @@ final class BatchDecoderTests: XCTestCase {
     }
 
     func testACancelledSequenceLeavesAndTheOthersFinishUnchanged() throws {
-        let path: String
-        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
-        let file = try GGUFFile(path: path)
-        let tok = try Tokenizer(file: file)
+        let (file, tok) = try smolLM2()
         let model = try Engine.loadModel(file, type: .native)
         let reqs = requests(tok).prefix(3).map { r in
             var o = r.options
@@ -98,10 +100,7 @@ extension BatchDecoderTests {
     /// A chat's next turn starts with the previous turn's prompt and answer: it goes to the slot that
     /// holds them, prefills only the new part, and decodes what it decodes alone.
     func testANextTurnReusesTheHeldPrefixAndDecodesTheSame() throws {
-        let path: String
-        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
-        let file = try GGUFFile(path: path)
-        let tok = try Tokenizer(file: file)
+        let (file, tok) = try smolLM2()
         let model = try Engine.loadModel(file, type: .native)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
         let options = GenerationOptions(maxTokens: 16, stopAtEOS: true)

@@ -56,6 +56,8 @@ struct CountAllocationsCommand: ParsableCommand {
         var exitLens: String?
         /// κ = 0 with two runner-up branches beside the own branch.
         var mirrorRunnerUpsPerToken: Double?
+        /// Four sequences decoding in one BatchDecoder (continuous batching), per token of all four.
+        var batchPerToken: Double?
     }
 
     func run() throws {
@@ -124,7 +126,8 @@ struct CountAllocationsCommand: ParsableCommand {
             print(String(format: "| decode forward, per token | %.2f |", c.decodeForwardPerToken))
             print(String(format: "| 5-row verification forward, per round | %.2f |", c.verifyForwardPerRound))
             for (path, v) in [("ar decoder", c.arPerToken), ("sd decoder", c.sdPerToken), ("mirror decoder (κ = 2, lens \(c.exitLens ?? "none"))", c.mirrorPerToken),
-                              ("mirror decoder (κ = 0, 2 runner-ups)", c.mirrorRunnerUpsPerToken)] {
+                              ("mirror decoder (κ = 0, 2 runner-ups)", c.mirrorRunnerUpsPerToken),
+                              ("batch of 4 sequences (continuous batching)", c.batchPerToken)] {
                 if let v { print(String(format: "| %@, per token | %.2f |", path, v)) }
             }
         }
@@ -158,5 +161,27 @@ struct CountAllocationsCommand: ParsableCommand {
         c.mirrorPerToken = try perToken(mirror)
         c.exitLens = try engine.decoder(mirror).exitLens
         c.mirrorRunnerUpsPerToken = try perToken(try spec([("mode", .text("mirror")), ("kappa", .int(0)), ("runner-ups", .int(2))]))
+        c.batchPerToken = try batchPerToken(engine: engine, prompt: prompt, counter: counter)
+    }
+
+    /// Four sequences in one batch: (long run − short run) allocations over the extra tokens of all four,
+    /// the least of three, as for the decoders.
+    private func batchPerToken(engine: Engine, prompt: [Int32], counter: Counter) throws -> Double {
+        let batch = BatchDecoder(model: engine.model, tokenizer: engine.tokenizer, slots: 4, context: engine.context)
+        func run(_ n: Int) throws {
+            for i in 0..<4 {
+                _ = try batch.add(prompt: prompt + [Int32(100 + i)], options: GenerationOptions(maxTokens: n, stopAtEOS: false),
+                                  onText: { _ in true }, done: { _ in })
+            }
+            while !batch.isIdle { batch.step() }
+        }
+        try run(8)  // warm-up
+        var best = Int.max
+        for _ in 0..<3 {
+            let short = try counter.counted { try run(8) }
+            let long = try counter.counted { try run(8 + tokens) }
+            best = min(best, long - short)
+        }
+        return Double(best) / Double(4 * tokens)
     }
 }

@@ -133,23 +133,27 @@ struct CountAllocationsCommand: ParsableCommand {
         }
     }
 
-    /// Decoders end to end: (long run - short run) / (long - short) tokens.
+    /// Allocations of `generate(8 + tokens)` beyond those of `generate(8)`: the least of three
+    /// differences, after a warm-up. An allocation per token or per round is in every one, while a
+    /// one-off (a lazily built runtime structure) lands in only one of them.
+    private func extraAllocations(_ counter: Counter, _ generate: (Int) throws -> Void) throws -> Int {
+        try generate(8)
+        var best = Int.max
+        for _ in 0..<3 {
+            let short = try counter.counted { try generate(8) }
+            let long = try counter.counted { try generate(8 + tokens) }
+            best = min(best, long - short)
+        }
+        return best
+    }
+
+    /// Decoders end to end, per extra token.
     private func countDecoders(into c: inout Counts, engine: Engine, prompt: [Int32], counter: Counter) throws {
-        // The least of three (long − short) differences: an allocation per token or per round is in
-        // every one, while a one-off (a lazily built runtime structure) lands in only one of them.
         func perToken(_ spec: DecoderSpec) throws -> Double {
             let decoder = try engine.decoder(spec).decoder
-            func generate(_ n: Int) throws {
+            return Double(try extraAllocations(counter) { n in
                 _ = try decoder.decode(prompt: prompt, options: GenerationOptions(maxTokens: n, stopAtEOS: false)) { _ in true }
-            }
-            try generate(8)  // warm-up
-            var best = Int.max
-            for _ in 0..<3 {
-                let short = try counter.counted { try generate(8) }
-                let long = try counter.counted { try generate(8 + tokens) }
-                best = min(best, long - short)
-            }
-            return Double(best) / Double(tokens)
+            }) / Double(tokens)
         }
         let layers = engine.model.config.layers
         func spec(_ knobs: [(String, KnobInput)]) throws -> DecoderSpec {
@@ -161,27 +165,14 @@ struct CountAllocationsCommand: ParsableCommand {
         c.mirrorPerToken = try perToken(mirror)
         c.exitLens = try engine.decoder(mirror).exitLens
         c.mirrorRunnerUpsPerToken = try perToken(try spec([("mode", .text("mirror")), ("kappa", .int(0)), ("runner-ups", .int(2))]))
-        c.batchPerToken = try batchPerToken(engine: engine, prompt: prompt, counter: counter)
-    }
-
-    /// Four sequences in one batch: (long run − short run) allocations over the extra tokens of all four,
-    /// the least of three, as for the decoders.
-    private func batchPerToken(engine: Engine, prompt: [Int32], counter: Counter) throws -> Double {
+        // Four sequences in one batch, per extra token of all four.
         let batch = BatchDecoder(model: engine.model, tokenizer: engine.tokenizer, slots: 4, context: engine.context)
-        func run(_ n: Int) throws {
+        c.batchPerToken = Double(try extraAllocations(counter) { n in
             for i in 0..<4 {
                 _ = try batch.add(prompt: prompt + [Int32(100 + i)], options: GenerationOptions(maxTokens: n, stopAtEOS: false),
                                   onText: { _ in true }, done: { _ in })
             }
             while !batch.isIdle { batch.step() }
-        }
-        try run(8)  // warm-up
-        var best = Int.max
-        for _ in 0..<3 {
-            let short = try counter.counted { try run(8) }
-            let long = try counter.counted { try run(8 + tokens) }
-            best = min(best, long - short)
-        }
-        return Double(best) / Double(4 * tokens)
+        }) / Double(4 * tokens)
     }
 }

@@ -48,6 +48,8 @@ public final class BatchDecoder {
     var prefillCursor = 0
     public private(set) var stepCount = 0
     public private(set) var rowsRun = 0
+    /// Prompt rows in the last forward (0: it only decoded).
+    public private(set) var lastPrefillRows = 0
     /// Sequences that reused a held prefix, and the prompt positions they did not prefill again.
     public private(set) var prefixHits = 0
     public private(set) var prefixTokensReused = 0
@@ -107,14 +109,15 @@ public final class BatchDecoder {
     @discardableResult
     public func step() -> Bool {
         order.removeAll(keepingCapacity: true)
+        lastPrefillRows = 0
         for case let r? in slots where r.next != nil {
             var t = r.next!
             do { try withUnsafePointer(to: &t) { try batch.add(slot: r.slot, tokens: UnsafeBufferPointer(start: $0, count: 1), logits: true) } }
-            catch { fail(r, error); continue }
+            catch { end(r, error); continue }
             order.append(r)
         }
         for i in 0..<slots.count where batch.rows < rowBudget {
-            guard let r = slots[(prefillCursor + i) % slots.count], r.next == nil, r.seq.reason == nil else { continue }
+            guard let r = slots[(prefillCursor + i) % slots.count], r.next == nil else { continue }
             let n = min(r.seq.prompt.count - r.prefilled, rowBudget - batch.rows, prefillChunk)
             guard n > 0 else { continue }
             let last = r.prefilled + n == r.seq.prompt.count
@@ -122,8 +125,9 @@ public final class BatchDecoder {
                 try r.seq.prompt.withUnsafeBufferPointer {
                     try batch.add(slot: r.slot, tokens: UnsafeBufferPointer(rebasing: $0[r.prefilled..<(r.prefilled + n)]), logits: last)
                 }
-            } catch { fail(r, error); continue }
+            } catch { end(r, error); continue }
             r.prefilled += n
+            lastPrefillRows += n
             if last { order.append(r) }
         }
         prefillCursor = (prefillCursor + 1) % slots.count
@@ -136,12 +140,10 @@ public final class BatchDecoder {
             if r.seq.tokens.isEmpty { r.firstToken = WallClock.now() }
             do {
                 if let t = try r.seq.next(logits + i * v, onText: r.onText) { r.next = t } else { end(r, nil) }
-            } catch { fail(r, error) }
+            } catch { end(r, error) }
         }
         return true
     }
-
-    private func fail(_ r: Running, _ e: any Error) { end(r, e) }
 
     private func end(_ r: Running, _ error: (any Error)?) {
         guard slots[r.slot] === r else { return }

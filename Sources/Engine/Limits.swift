@@ -21,13 +21,18 @@ public enum Limits {
         guard ctx <= trained else {
             throw EngineError("\(flag) \(ctx) exceeds the \(trained) positions the model was trained for")
         }
-        // K and V per layer, fp32: what a session allocates up front.
-        let kvBytes = Double(sessions) * Double(ctx) * Double(config.layers * config.kvDim * 2 * 4)
+        let kvBytes = Double(sessions) * kvBytes(config: config, positions: ctx)
         if let available = availableMemoryBytes(), kvBytes > 0.8 * available {
             throw EngineError(String(format: "\(flag) \(ctx) needs %.1f GB of KV cache, more than the %.1f GB of memory available here",
                                      kvBytes / 1e9, available / 1e9))
         }
         return ctx
+    }
+
+    /// Bytes of KV cache for `positions` positions: K and V per layer in fp32, what a session or a batch
+    /// slot allocates up front.
+    public static func kvBytes(config: LlamaConfig, positions: Int) -> Double {
+        Double(positions) * Double(config.layers * config.kvDim * 2 * 4)
     }
 
     /// MemAvailable from /proc/meminfo (Linux), nil elsewhere.

@@ -135,14 +135,13 @@ public struct StopMatcher {
 public final class ARSequence {
     public let prompt: [Int32]
     public let options: GenerationOptions
-    let tokenizer: Tokenizer
     let sampler: Sampler
     let vocabSize: Int
     let maxContext: Int
-    var stream: StreamDecoder
-    var stop: StopMatcher
-    public private(set) var tokens: [Int32] = []
-    public private(set) var text = ""
+    /// EOS, the token limit, stop strings and streamed text: what every decoder does with a committed token.
+    var sink: CommitSink
+    public var tokens: [Int32] { sink.tokens }
+    public var text: String { sink.text }
     /// With `options.logprobs`: one entry per token in `tokens`.
     public private(set) var logprobs: [TokenLogprob] = []
     /// Why it finished; nil while it runs.
@@ -154,32 +153,25 @@ public final class ARSequence {
         guard prompt.count < maxContext else { throw GenerationError.promptTooLong(tokens: prompt.count, context: maxContext) }
         self.prompt = prompt
         self.options = options
-        self.tokenizer = tokenizer
         self.vocabSize = vocabSize
         self.maxContext = maxContext
         sampler = Sampler(params: options.sampling, vocabSize: vocabSize)
-        stream = StreamDecoder(tokenizer: tokenizer)
-        stop = StopMatcher(options.stopStrings)
-        tokens.reserveCapacity(options.maxTokens)
+        sink = CommitSink(tokenizer: tokenizer, options: options)
     }
 
     /// The position of the token `next` returned: where it is fed.
-    public var position: Int { prompt.count + tokens.count - 1 }
+    public var position: Int { prompt.count + sink.tokens.count - 1 }
 
     /// Samples from `logits` (the row after the last fed position) and commits the token; returns it
     /// to be fed, or nil when the sequence has finished (`reason` says why; its text is complete).
     public func next(_ logits: UnsafePointer<Float>, onText: (String) -> Bool) throws -> Int32? {
-        try requireFinite(logits, rows: 1, vocab: vocabSize, position: prompt.count + tokens.count - 1)
+        try requireFinite(logits, rows: 1, vocab: vocabSize, position: prompt.count + sink.tokens.count - 1)
         let token = sampler.sample(logits)
-        if options.stopAtEOS, token == tokenizer.eosId { return finish(.endOfSequence, onText: onText) }
-        tokens.append(token)
-        if let n = options.logprobs { logprobs.append(.of(token, logits: logits, vocab: vocabSize, top: n)) }
-        let (emit, stopped) = stop.push(try stream.push(token))
-        text += emit
-        if !emit.isEmpty, !onText(emit) { return finish(.callerStopped, onText: onText) }
-        if stopped { return finish(.stopString, onText: onText) }
-        if tokens.count >= options.maxTokens { return finish(.maxTokens, onText: onText) }
-        if prompt.count + tokens.count > maxContext { return finish(.contextFull, onText: onText) }
+        let committed = sink.tokens.count
+        let goOn = try sink.commit(token, onText: onText)
+        if sink.tokens.count > committed, let n = options.logprobs { logprobs.append(.of(token, logits: logits, vocab: vocabSize, top: n)) }
+        if !goOn { return finish(sink.reason ?? .maxTokens, onText: onText) }
+        if prompt.count + sink.tokens.count > maxContext { return finish(.contextFull, onText: onText) }
         return token
     }
 
@@ -188,10 +180,8 @@ public final class ARSequence {
     public func finish(_ why: StopReason, onText: (String) -> Bool) -> Int32? {
         guard reason == nil else { return nil }
         reason = why
-        if why != .stopString {
-            let tail = stop.push(stream.finish()).emit + stop.finish()
-            if !tail.isEmpty { text += tail; _ = onText(tail) }
-        }
+        sink.reason = why
+        sink.finish(onText: onText)
         return nil
     }
 }

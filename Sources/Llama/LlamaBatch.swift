@@ -51,11 +51,6 @@ public final class LlamaBatch {
         logitRows.deallocate()
     }
 
-    /// Bytes of KV cache a batch of `slots` sequences of `maxContext` positions holds (fp32 K and V).
-    public static func kvBytes(config: LlamaConfig, slots: Int, maxContext: Int) -> Int {
-        slots * maxContext * config.layers * config.kvDim * 2 * 4
-    }
-
     /// Appends `tokens` to sequence `slot` in the coming forward; with `logits`, the forward returns
     /// the last row's logits. A sequence takes one chunk per forward.
     public func add(slot: Int, tokens: UnsafeBufferPointer<Int32>, logits: Bool) throws {

@@ -58,17 +58,11 @@ struct BenchBatchCommand: ParsableCommand {
                 _ = try b.add(prompt: prompts[i % prompts.count], options: options, onText: { _ in true }, done: { _ in finished += 1 })
             }
             let t0 = WallClock.now()
-            var decodeStart = 0.0, decodeSteps = 0, stepSeconds: [Double] = []
+            var stepSeconds: [Double] = []
             while !b.isIdle {
                 let ts = WallClock.now()
-                let rowsBefore = b.rowsRun
                 b.step()
-                // A decode step: every sequence contributes one row (all prompts are in).
-                if b.rowsRun - rowsBefore == b.activeCount || b.rowsRun - rowsBefore == s {
-                    if decodeStart == 0 { decodeStart = ts }
-                    decodeSteps += 1
-                    stepSeconds.append(WallClock.now() - ts)
-                }
+                if b.lastPrefillRows == 0 { stepSeconds.append(WallClock.now() - ts) }
             }
             let total = WallClock.now() - t0
             let step = stepSeconds.sorted()[stepSeconds.count / 2]

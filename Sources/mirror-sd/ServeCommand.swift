@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     func defaultParallel() throws -> Int {
         let config = try ModelConfig(file: modelOptions.openFile())
         let ctx = targetOptions.ctx ?? min(config.contextLength, Defaults.contextCap)
-        let perSlot = Double(ctx * config.layers * config.kvDim * 2 * 4)
+        let perSlot = Limits.kvBytes(config: config, positions: ctx)
         guard let available = Limits.availableMemoryBytes(), perSlot > 0 else { return 8 }
         return max(1, min(8, Int(0.5 * available / perSlot)))
     }

@@ -3,10 +3,16 @@ import Llama
 import TensorCore
 import Tokenizer
 
-/// Continuous batching of plain decoding: many sequences share each forward. Sequences join and
-/// leave at any step; prompts are prefilled in chunks beside the decode rows, under a row budget per
-/// step. Each sequence's tokens are exactly what `generate --mode ar` gives it alone: the batch's
-/// forward is batch-invariant, and each sequence samples with its own seeded sampler.
+/// Continuous batching: many sequences share each forward. Sequences join and leave at any step;
+/// prompts are prefilled in chunks beside the decode rows, under a row budget per step. With a
+/// `draft` (prompt lookup), a sequence may also feed the tokens its draft guesses after its last one
+/// and keep those the target agrees with: how many rows each sequence drafts per step is the goodput
+/// rule's choice (`GoodputPolicy`), from the measured cost of a forward by its rows (`StepCost`) and
+/// each sequence's observed acceptance; under load it drafts nothing.
+///
+/// Each sequence's tokens are exactly what `generate --mode ar` gives it alone, drafted or not: the
+/// batch's forward is batch-invariant, each sequence samples with its own seeded sampler, and a
+/// drafted row only saves a later forward of the same row (see `ARSequence`).
 /// Not thread-safe: one thread calls `add`, `step` and `cancel`.
 public final class BatchDecoder {
     /// A sequence in the batch and what it reports when it ends.
@@ -18,11 +24,28 @@ public final class BatchDecoder {
         let done: (Result<DecodeResult, any Error>) -> Void
         var prefilled = 0
         var next: Int32? = nil
+        /// The prompt and the tokens committed: what prompt lookup searches (capacity reserved).
+        var context: [Int32]
+        /// The coming forward's rows of this sequence: its next token, then the drafted ones.
+        var window: [Int32]
+        /// Drafted rows in the coming forward.
+        var drafting = 0
+        var alpha: Double
+        /// Forwards that gave this sequence tokens, and its drafted and kept tokens.
+        var rounds = 0
+        var drafted = 0
+        var accepted = 0
         var started = WallClock.now()
         var firstToken = 0.0
 
-        init(id: Int, seq: ARSequence, slot: Int, onText: @escaping (String) -> Bool, done: @escaping (Result<DecodeResult, any Error>) -> Void) {
+        init(id: Int, seq: ARSequence, slot: Int, alpha: Double, maxDraft: Int, onText: @escaping (String) -> Bool,
+             done: @escaping (Result<DecodeResult, any Error>) -> Void) {
             self.id = id
+            self.alpha = alpha
+            context = seq.prompt
+            context.reserveCapacity(seq.prompt.count + seq.options.maxTokens + 1)
+            window = []
+            window.reserveCapacity(maxDraft + 1)
             self.seq = seq
             self.slot = slot
             self.onText = onText
@@ -41,8 +64,16 @@ public final class BatchDecoder {
     /// fed. A new prompt that starts with them (the earlier turns of a chat) goes to that slot and
     /// prefills only the rest.
     var held: [[Int32]]
-    /// Rows of each chunk added to the coming forward that asked for logits, in the order added.
+    /// Sequences whose rows in the coming forward asked for logits, in the order added.
     var order: [Running] = []
+    /// What drafts guesses (nil: plain batched decoding) and how far the goodput rule lets them go.
+    public let draft: BatchDraft?
+    public let policy: GoodputPolicy
+    /// What a forward costs by its rows; `calibrate` measures it (tests may set a shape of their own).
+    public var cost = StepCost()
+    var offers: [DraftOffer] = []
+    var offerOwners: [Running] = []
+    var wasSpeculating = false
     var nextID = 0
     /// Where the next step's prefill starts looking, so no prompt waits behind the others forever.
     var prefillCursor = 0
@@ -53,15 +84,36 @@ public final class BatchDecoder {
     /// Sequences that reused a held prefix, and the prompt positions they did not prefill again.
     public private(set) var prefixHits = 0
     public private(set) var prefixTokensReused = 0
+    /// Tokens drafted and kept, steps that drafted, and seconds and tokens of the forwards run.
+    public private(set) var draftedTokens = 0
+    public private(set) var acceptedTokens = 0
+    public private(set) var speculatingSteps = 0
+    public private(set) var stepSeconds = 0.0
+    public private(set) var tokensOut = 0
+    /// Rows the last forward drafted.
+    public private(set) var lastDraftRows = 0
 
-    public init(model: LlamaModel, tokenizer: Tokenizer, slots: Int, context: Int, rowBudget: Int = 64, prefillChunk: Int = 32) {
+    public init(model: LlamaModel, tokenizer: Tokenizer, slots: Int, context: Int, rowBudget: Int = 64, prefillChunk: Int = 32,
+                draft: BatchDraft? = nil, policy: GoodputPolicy = GoodputPolicy()) {
         batch = LlamaBatch(model: model, slots: slots, maxContext: context, maxRows: rowBudget)
         self.tokenizer = tokenizer
         self.rowBudget = rowBudget
         self.prefillChunk = min(prefillChunk, rowBudget)
+        self.draft = draft
+        self.policy = policy
         self.slots = [Running?](repeating: nil, count: slots)
         held = [[Int32]](repeating: [], count: slots)
         order.reserveCapacity(slots)
+        offers.reserveCapacity(slots)
+        offerOwners.reserveCapacity(slots)
+    }
+
+    /// What the batch has done so far, for metrics.
+    public var figures: BatchFigures {
+        BatchFigures(slots: slots.count, active: activeCount, steps: stepCount, rows: rowsRun, prefixHits: prefixHits,
+                     prefixTokens: prefixTokensReused, drafted: draftedTokens, accepted: acceptedTokens, speculatingSteps: speculatingSteps,
+                     stepSeconds: stepSeconds, tokens: tokensOut, kvPositions: batch.lengths.reduce(0, +),
+                     kvBytesPerPosition: Limits.kvBytes(config: batch.model.config, positions: 1))
     }
 
     public var freeSlots: Int { slots.reduce(0) { $0 + ($1 == nil ? 1 : 0) } }
@@ -91,7 +143,7 @@ public final class BatchDecoder {
             prefixTokensReused += reuse
         }
         nextID += 1
-        let r = Running(id: nextID, seq: seq, slot: slot, onText: onText, done: done)
+        let r = Running(id: nextID, seq: seq, slot: slot, alpha: policy.prior, maxDraft: policy.maxDraft, onText: onText, done: done)
         r.prefilled = reuse
         slots[slot] = r
         return nextID
@@ -104,26 +156,30 @@ public final class BatchDecoder {
         end(r, nil)
     }
 
-    /// One forward over every running sequence: a decode row each, then prefill chunks. Returns false
-    /// when there was nothing to run.
+    /// One forward over every running sequence: a decode row each (and the rows its draft guesses, as
+    /// far as the goodput rule allows), then prefill chunks. Returns false when there was nothing to run.
     @discardableResult
     public func step() -> Bool {
         order.removeAll(keepingCapacity: true)
         lastPrefillRows = 0
+        if draft != nil && !cost.isCalibrated && !isIdle { calibrate() }
+        let drafted = planDrafts()
+        lastDraftRows = drafted
         for case let r? in slots where r.next != nil {
-            var t = r.next!
-            do { try withUnsafePointer(to: &t) { try batch.add(slot: r.slot, tokens: UnsafeBufferPointer(start: $0, count: 1), logits: true) } }
-            catch { end(r, error); continue }
+            do {
+                try r.window.withUnsafeBufferPointer {
+                    try batch.add(slot: r.slot, tokens: UnsafeBufferPointer(rebasing: $0[0...r.drafting]), logits: r.drafting > 0 ? .all : .last)
+                }
+            } catch { end(r, error); continue }
             order.append(r)
         }
         for i in 0..<slots.count where batch.rows < rowBudget {
-            guard let r = slots[(prefillCursor + i) % slots.count], r.next == nil else { continue }
+            guard let r = slots[(prefillCursor + i) % slots.count], r.next == nil, r.prefilled < r.seq.prompt.count else { continue }
             let n = min(r.seq.prompt.count - r.prefilled, rowBudget - batch.rows, prefillChunk)
-            guard n > 0 else { continue }
             let last = r.prefilled + n == r.seq.prompt.count
             do {
                 try r.seq.prompt.withUnsafeBufferPointer {
-                    try batch.add(slot: r.slot, tokens: UnsafeBufferPointer(rebasing: $0[r.prefilled..<(r.prefilled + n)]), logits: last)
+                    try batch.add(slot: r.slot, tokens: UnsafeBufferPointer(rebasing: $0[r.prefilled..<(r.prefilled + n)]), logits: last ? .last : .none)
                 }
             } catch { end(r, error); continue }
             r.prefilled += n
@@ -132,17 +188,100 @@ public final class BatchDecoder {
         }
         prefillCursor = (prefillCursor + 1) % slots.count
         guard batch.rows > 0 else { return false }
+        let rows = batch.rows
         stepCount += 1
-        rowsRun += batch.rows
-        let logits = batch.run()
+        rowsRun += rows
+        if drafted > 0 { speculatingSteps += 1 }
+        wasSpeculating = drafted > 0
+        let t0 = WallClock.now()
+        var logits = UnsafePointer(batch.run())
+        let seconds = WallClock.now() - t0
+        cost.record(rows: rows, seconds: seconds)
+        stepSeconds += seconds
         let v = batch.model.config.vocabSize
-        for (i, r) in order.enumerated() {
+        for r in order {
+            let fed = r.next == nil ? 0 : r.drafting  // a prompt's last chunk gives one row
+            defer { logits += (fed + 1) * v }
             if r.seq.tokens.isEmpty { r.firstToken = WallClock.now() }
+            let before = r.seq.tokens.count
             do {
-                if let t = try r.seq.next(logits + i * v, onText: r.onText) { r.next = t } else { end(r, nil) }
+                let (kept, next) = try r.window.withUnsafeBufferPointer {
+                    try r.seq.next(logits, drafted: fed > 0 ? UnsafeBufferPointer(rebasing: $0[1...fed]) : UnsafeBufferPointer(start: nil, count: 0),
+                                   onText: r.onText)
+                }
+                // Keys and values stay for the fed token and the drafted ones kept.
+                batch.truncate(slot: r.slot, to: batch.lengths[r.slot] - (fed - kept))
+                r.context.append(contentsOf: r.seq.tokens[before...])
+                tokensOut += r.seq.tokens.count - before
+                draftedTokens += fed
+                acceptedTokens += kept
+                r.rounds += 1
+                r.drafted += fed
+                r.accepted += kept
+                if draft != nil && r.next != nil { r.alpha = policy.update(r.alpha, drafted: fed, accepted: kept) }
+                r.drafting = 0
+                guard let t = next else { end(r, nil); continue }
+                r.next = t
+                r.window.removeAll(keepingCapacity: true)
+                r.window.append(t)
             } catch { end(r, error) }
         }
         return true
+    }
+
+    /// Fills each decoding sequence's window with its draft's guesses, as many as the goodput rule
+    /// takes; returns the drafted rows in all.
+    func planDrafts() -> Int {
+        guard let d = draft else { return 0 }
+        offers.removeAll(keepingCapacity: true)
+        offerOwners.removeAll(keepingCapacity: true)
+        var decoding = 0
+        for case let r? in slots where r.next != nil {
+            decoding += 1
+            // Rows fed sit at positions length ..< length + 1 + n, inside the context; a draft past the
+            // token limit could never be kept.
+            let limit = min(policy.maxDraft, r.seq.remaining - 1, batch.maxContext - 1 - batch.lengths[r.slot])
+            r.window.removeSubrange(1...)
+            let offered = r.context.withUnsafeBufferPointer { d.propose($0, limit: limit, into: &r.window) }
+            offers.append(DraftOffer(alpha: r.alpha, offered: offered))
+            offerOwners.append(r)
+        }
+        var prompts = 0
+        for case let r? in slots where r.next == nil { prompts += min(r.seq.prompt.count - r.prefilled, prefillChunk) }
+        let prefill = min(prompts, rowBudget - decoding)
+        let k = policy.plan(&offers, decodeRows: decoding, otherRows: prefill, room: rowBudget - decoding - prefill, cost: cost,
+                            wasSpeculating: wasSpeculating)
+        for (i, r) in offerOwners.enumerated() {
+            r.drafting = offers[i].take
+            r.window.removeSubrange((1 + r.drafting)...)
+        }
+        return k
+    }
+
+    /// Measures what forwards of 1, 2, 3, 4, 6, 8, ... 32 rows cost (the shape the goodput rule plans
+    /// with), on a free slot, which it leaves empty. Runs when drafting starts if not called before.
+    public func calibrate() {
+        guard let slot = slots.indices.last(where: { slots[$0] == nil }) else { return }
+        batch.truncate(slot: slot, to: 0)
+        held[slot] = []
+        // Past 32 rows the cost is taken as linear (StepCost), so calibrating there would only take time.
+        let counts = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32].filter { $0 <= rowBudget && $0 < batch.maxContext }
+        let tokens = [Int32](repeating: Int32(tokenizer.eosId ?? 0), count: counts.last ?? 1)
+        var points: [(rows: Int, seconds: Double)] = []
+        for n in counts {
+            var best = Double.infinity
+            for _ in 0..<2 {
+                batch.truncate(slot: slot, to: 0)
+                do { try tokens.withUnsafeBufferPointer { try batch.add(slot: slot, tokens: UnsafeBufferPointer(rebasing: $0[0..<n]), logits: .all) } }
+                catch { return }
+                let t0 = WallClock.now()
+                batch.run()
+                best = min(best, WallClock.now() - t0)
+            }
+            points.append((n, best))
+        }
+        batch.truncate(slot: slot, to: 0)
+        if !points.isEmpty { cost.setCalibration(points) }
     }
 
     private func end(_ r: Running, _ error: (any Error)?) {
@@ -159,7 +298,50 @@ public final class BatchDecoder {
         stats.generation.prefillSeconds = first - r.started
         stats.generation.generatedTokens = r.seq.tokens.count
         stats.generation.decodeSeconds = now - first
+        if r.drafted > 0 {
+            var spec = SpeculativeStats()
+            spec.rounds = r.rounds
+            spec.drafted = r.drafted
+            spec.accepted = r.accepted
+            spec.promptTokens = stats.generation.promptTokens
+            spec.generatedTokens = r.seq.tokens.count
+            spec.prefillSeconds = stats.generation.prefillSeconds
+            spec.decodeSeconds = stats.generation.decodeSeconds
+            stats.speculative = spec
+        }
         r.done(.success(DecodeResult(tokens: r.seq.tokens, text: r.seq.text, stopReason: r.seq.reason ?? .maxTokens, stats: stats,
                                      logprobs: r.seq.options.logprobs != nil ? r.seq.logprobs : nil)))
+    }
+}
+
+/// What guesses a batched sequence's next tokens.
+public enum BatchDraft: String, Sendable, CaseIterable {
+    /// Prompt lookup: the tokens that followed the latest earlier occurrence of the text's last n-gram.
+    case lookup
+
+    /// Appends up to `limit` guesses after `context` to `window`; returns how many.
+    func propose(_ context: UnsafeBufferPointer<Int32>, limit: Int, into window: inout [Int32]) -> Int {
+        switch self {
+        case .lookup: return PromptLookup.propose(context, limit: limit, appendingTo: &window)
+        }
+    }
+}
+
+/// A batch's counters: slots, forwards, rows, prefix reuse, drafting, time, and KV in use.
+public struct BatchFigures: Sendable {
+    public var slots = 0, active = 0, steps = 0, rows = 0, prefixHits = 0, prefixTokens = 0
+    public var drafted = 0, accepted = 0, speculatingSteps = 0
+    public var stepSeconds = 0.0
+    /// Tokens the forwards gave (each sequence's committed tokens).
+    public var tokens = 0
+    /// Positions whose keys and values the slots hold (finished sequences' reusable prefixes included).
+    public var kvPositions = 0
+    public var kvBytesPerPosition = 0.0
+    public init() {}
+    init(slots: Int, active: Int, steps: Int, rows: Int, prefixHits: Int, prefixTokens: Int, drafted: Int, accepted: Int,
+         speculatingSteps: Int, stepSeconds: Double, tokens: Int, kvPositions: Int, kvBytesPerPosition: Double) {
+        self.slots = slots; self.active = active; self.steps = steps; self.rows = rows; self.prefixHits = prefixHits
+        self.prefixTokens = prefixTokens; self.drafted = drafted; self.accepted = accepted; self.speculatingSteps = speculatingSteps
+        self.stepSeconds = stepSeconds; self.tokens = tokens; self.kvPositions = kvPositions; self.kvBytesPerPosition = kvBytesPerPosition
     }
 }

@@ -128,64 +128,6 @@ public struct StopMatcher {
     public mutating func finish() -> String { defer { buffer = "" }; return buffer }
 }
 
-/// Plain decoding of one sequence as a state machine: `next` takes the logits of the sequence's last
-/// fed row and returns the token to feed next, or nil once it has finished. `Generator` runs one alone;
-/// a batch runs many side by side. The same logits give the same tokens in the same order, however
-/// the forwards were scheduled, so a sequence's output does not depend on the batch it ran in.
-public final class ARSequence {
-    public let prompt: [Int32]
-    public let options: GenerationOptions
-    let sampler: Sampler
-    let vocabSize: Int
-    let maxContext: Int
-    /// EOS, the token limit, stop strings and streamed text: what every decoder does with a committed token.
-    var sink: CommitSink
-    public var tokens: [Int32] { sink.tokens }
-    public var text: String { sink.text }
-    /// With `options.logprobs`: one entry per token in `tokens`.
-    public private(set) var logprobs: [TokenLogprob] = []
-    /// Why it finished; nil while it runs.
-    public private(set) var reason: StopReason?
-
-    public init(prompt: [Int32], options: GenerationOptions, tokenizer: Tokenizer, vocabSize: Int, maxContext: Int) throws {
-        guard !prompt.isEmpty else { throw GenerationError.emptyPrompt }
-        guard options.maxTokens >= 1 else { throw GenerationError.invalidOption("the token limit must be at least 1") }
-        guard prompt.count < maxContext else { throw GenerationError.promptTooLong(tokens: prompt.count, context: maxContext) }
-        self.prompt = prompt
-        self.options = options
-        self.vocabSize = vocabSize
-        self.maxContext = maxContext
-        sampler = Sampler(params: options.sampling, vocabSize: vocabSize)
-        sink = CommitSink(tokenizer: tokenizer, options: options)
-    }
-
-    /// The position of the token `next` returned: where it is fed.
-    public var position: Int { prompt.count + sink.tokens.count - 1 }
-
-    /// Samples from `logits` (the row after the last fed position) and commits the token; returns it
-    /// to be fed, or nil when the sequence has finished (`reason` says why; its text is complete).
-    public func next(_ logits: UnsafePointer<Float>, onText: (String) -> Bool) throws -> Int32? {
-        try requireFinite(logits, rows: 1, vocab: vocabSize, position: prompt.count + sink.tokens.count - 1)
-        let token = sampler.sample(logits)
-        let committed = sink.tokens.count
-        let goOn = try sink.commit(token, onText: onText)
-        if sink.tokens.count > committed, let n = options.logprobs { logprobs.append(.of(token, logits: logits, vocab: vocabSize, top: n)) }
-        if !goOn { return finish(sink.reason ?? .maxTokens, onText: onText) }
-        if prompt.count + sink.tokens.count > maxContext { return finish(.contextFull, onText: onText) }
-        return token
-    }
-
-    /// Ends the sequence: the text held back for stop strings or unfinished characters goes out.
-    @discardableResult
-    public func finish(_ why: StopReason, onText: (String) -> Bool) -> Int32? {
-        guard reason == nil else { return nil }
-        reason = why
-        sink.reason = why
-        sink.finish(onText: onText)
-        return nil
-    }
-}
-
 /// Plain autoregressive generation on one model: prefill, then one token per step.
 public final class Generator {
     public let model: any LanguageModel

@@ -51,9 +51,13 @@ public final class LlamaBatch {
         logitRows.deallocate()
     }
 
-    /// Appends `tokens` to sequence `slot` in the coming forward; with `logits`, the forward returns
-    /// the last row's logits. A sequence takes one chunk per forward.
-    public func add(slot: Int, tokens: UnsafeBufferPointer<Int32>, logits: Bool) throws {
+    /// Which rows of a chunk the forward returns logits for: none (a prefill chunk that does not end
+    /// its prompt), the last (a decode row, a prompt's last chunk), or all (a verification window).
+    public enum LogitRows: Sendable { case none, last, all }
+
+    /// Appends `tokens` to sequence `slot` in the coming forward, asking for `logits` of its rows. A
+    /// sequence takes one chunk per forward.
+    public func add(slot: Int, tokens: UnsafeBufferPointer<Int32>, logits: LogitRows) throws {
         let n = tokens.count
         guard slot >= 0, slot < slots else { throw LlamaError.slotOutOfRange(slot: slot, slots: slots) }
         guard n >= 1, rows + n <= maxRows else { throw LlamaError.batchTooLarge(rows: rows + n, capacity: maxRows) }
@@ -64,9 +68,14 @@ public final class LlamaBatch {
         for i in 0..<n { ws.embed(rows + i, token: tokens[i], position: start + i, model: model) }
         runs[runCount] = AttentionRun(firstRow: rows, rows: n, cacheOffset: cacheOffset(slot), writeAt: start, prefix: start, new: n)
         runCount += 1
-        if logits {
+        switch logits {
+        case .none: break
+        case .last:
             logitRows[logitCount] = rows + n - 1
             logitCount += 1
+        case .all:
+            for i in 0..<n { logitRows[logitCount + i] = rows + i }
+            logitCount += n
         }
         rows += n
         lengths[slot] = start + n
@@ -74,7 +83,7 @@ public final class LlamaBatch {
 
     func cacheOffset(_ slot: Int) -> Int { slot * maxContext * c.kvDim }
 
-    /// Runs the forward over the rows added and returns the logits the chunks asked for, in the
+    /// Runs the forward over the rows added and returns the logits of the rows asked for, in the
     /// order they were added, `vocabSize` floats apart (valid until the next forward).
     @discardableResult
     public func run() -> UnsafeMutablePointer<Float> {

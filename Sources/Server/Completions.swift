@@ -136,6 +136,7 @@ extension CompletionService {
         metrics.generation(prompt: s.generation.promptTokens, completion: o.result.tokens.count, seconds: o.seconds,
                            drafted: s.speculative?.drafted ?? 0, accepted: s.speculative?.accepted ?? 0,
                            rounds: s.mirror?.rounds ?? 0, reused: s.mirror?.reused ?? 0, cancelled: o.cancelled)
+        if !o.batched { metrics.whole(mode: o.mode.rawValue, tokens: o.result.tokens.count, seconds: o.seconds) }
     }
 
     func failure(_ e: any Error, endpoint: String) -> Response {

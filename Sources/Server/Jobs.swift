@@ -41,6 +41,8 @@ struct Outcome: Sendable {
     let cancelled: Bool
     /// The tokens' log probabilities as the response shows them, when the request asked.
     var logprobs: LogprobsBody? = nil
+    /// Decoded in the batch (its seconds overlap others'), not whole.
+    var batched = false
 
     var finishReason: String {
         switch result.stopReason {
@@ -84,6 +86,6 @@ func schedule(_ job: Job, on scheduler: Scheduler, admitted: Double, cancel: Can
         return try await scheduler.run { engine in try execute(job, engine: engine, admitted: admitted, cancel: cancel, onText: onText) }
     }
     let (r, slotAt) = try await scheduler.runBatched(prompt: job.prompt, options: job.options, cancel: cancel, onText: onText)
-    return Outcome(result: r, mode: .ar, draft: nil, mirrorOptions: nil, seconds: Date().timeIntervalSince1970 - slotAt,
-                   queueSeconds: max(0, slotAt - admitted), cancelled: cancel.isSet)
+    return Outcome(result: r, mode: .ar, draft: r.stats.speculative != nil ? "lookup (batch)" : nil, mirrorOptions: nil,
+                   seconds: Date().timeIntervalSince1970 - slotAt, queueSeconds: max(0, slotAt - admitted), cancelled: cancel.isSet, batched: true)
 }

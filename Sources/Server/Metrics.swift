@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Synchronization
 
@@ -14,6 +15,9 @@ final class Metrics: Sendable {
         var acceptedTokens = 0
         var mirrorRounds = 0
         var mirrorReused = 0
+        /// Whole (unbatched) generations by mode: tokens and seconds.
+        var wholeTokens: [String: Int] = [:]
+        var wholeSeconds: [String: Double] = [:]
     }
     private let state = Mutex(State())
 
@@ -35,10 +39,28 @@ final class Metrics: Sendable {
         }
     }
 
+    /// A generation run whole (not in the batch) in `mode`.
+    func whole(mode: String, tokens: Int, seconds: Double) {
+        state.withLock { s in
+            s.wholeTokens[mode, default: 0] += tokens
+            s.wholeSeconds[mode, default: 0] += seconds
+        }
+    }
+
+    func goodputLines(_ s: State, batch: BatchFigures?) -> [String] {
+        var lines: [String] = []
+        if let b = batch { lines.append("mirrorsd_goodput_tokens_per_second{mode=\"batch\"} \(b.stepSeconds > 0 ? Double(b.tokens) / b.stepSeconds : 0)") }
+        for (mode, tokens) in s.wholeTokens.sorted(by: { $0.key < $1.key }) {
+            let sec = s.wholeSeconds[mode] ?? 0
+            lines.append("mirrorsd_goodput_tokens_per_second{mode=\"\(mode)\"} \(sec > 0 ? Double(tokens) / sec : 0)")
+        }
+        return lines
+    }
+
     /// Mean seconds a generation took, for Retry-After.
     var meanGenerationSeconds: Double { state.withLock { $0.completed > 0 ? $0.generationSeconds / Double($0.completed) : 1 } }
 
-    func text(queueDepth: Int, queueCapacity: Int, batch: (slots: Int, active: Int, steps: Int, rows: Int, prefixHits: Int, prefixTokens: Int)? = nil) -> String {
+    func text(queueDepth: Int, queueCapacity: Int, batch: BatchFigures? = nil) -> String {
         let s = state.withLock { $0 }
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ lines: [String]) {
@@ -68,13 +90,30 @@ final class Metrics: Sendable {
             metric("mirrorsd_batch_slots", "gauge", "Sequences the batch holds at once (--parallel).", ["mirrorsd_batch_slots \(b.slots)"])
             metric("mirrorsd_batch_slots_in_use", "gauge", "Sequences in the batch now.", ["mirrorsd_batch_slots_in_use \(b.active)"])
             metric("mirrorsd_batch_steps_total", "counter", "Batched forwards run.", ["mirrorsd_batch_steps_total \(b.steps)"])
-            metric("mirrorsd_batch_rows_total", "counter", "Rows in the batched forwards (decode rows and prefill chunks).",
+            metric("mirrorsd_batch_rows_total", "counter", "Rows in the batched forwards (decode rows, drafted rows and prefill chunks).",
                    ["mirrorsd_batch_rows_total \(b.rows)"])
+            metric("mirrorsd_batch_rows_per_step", "gauge", "Rows per batched forward, over the server's life.",
+                   ["mirrorsd_batch_rows_per_step \(b.steps > 0 ? Double(b.rows) / Double(b.steps) : 0)"])
+            metric("mirrorsd_batch_step_seconds_total", "counter", "Seconds in batched forwards.", ["mirrorsd_batch_step_seconds_total \(b.stepSeconds)"])
+            metric("mirrorsd_batch_step_seconds_mean", "gauge", "Mean seconds of a batched forward.",
+                   ["mirrorsd_batch_step_seconds_mean \(b.steps > 0 ? b.stepSeconds / Double(b.steps) : 0)"])
+            metric("mirrorsd_batch_drafted_tokens_total", "counter", "Tokens the batch's draft guessed and fed for checking.",
+                   ["mirrorsd_batch_drafted_tokens_total \(b.drafted)"])
+            metric("mirrorsd_batch_accepted_tokens_total", "counter", "Drafted tokens the target agreed with (kept).",
+                   ["mirrorsd_batch_accepted_tokens_total \(b.accepted)"])
+            metric("mirrorsd_batch_speculating_steps_total", "counter", "Batched forwards that held drafted rows.",
+                   ["mirrorsd_batch_speculating_steps_total \(b.speculatingSteps)"])
             metric("mirrorsd_prefix_reuse_total", "counter", "Requests whose prompt began with what a slot held (its KV was reused).",
                    ["mirrorsd_prefix_reuse_total \(b.prefixHits)"])
             metric("mirrorsd_prefix_reuse_tokens_total", "counter", "Prompt positions not prefilled again thanks to prefix reuse.",
                    ["mirrorsd_prefix_reuse_tokens_total \(b.prefixTokens)"])
+            metric("mirrorsd_kv_positions_in_use", "gauge", "Positions whose keys and values the batch's slots hold (reusable prefixes included).",
+                   ["mirrorsd_kv_positions_in_use \(b.kvPositions)"])
+            metric("mirrorsd_kv_bytes_in_use", "gauge", "Bytes of those keys and values.", ["mirrorsd_kv_bytes_in_use \(Double(b.kvPositions) * b.kvBytesPerPosition)"])
         }
+        metric("mirrorsd_goodput_tokens_per_second", "gauge",
+               "Tokens per second of compute by how they were decoded: batch (batched forwards, drafting included), and the whole requests run alone by mode.",
+               goodputLines(s, batch: batch))
         return out
     }
 }

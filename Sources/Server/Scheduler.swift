@@ -6,7 +6,8 @@ import Synchronization
 
 /// One model in memory and one thread of generation (`queue`): the products' helper threads are
 /// shared, so only one forward may run at a time. With `parallel` > 1, plain-decoding requests share
-/// forwards in a `BatchDecoder` (continuous batching: they join and leave at any step); other
+/// forwards in a `BatchDecoder` (continuous batching: they join and leave at any step, and speculate
+/// with the batch's draft where it pays); other
 /// requests (sd, mirror) run whole, one at a time, between batches: while one waits, no new request
 /// joins the batch, and it starts once the running ones finish. At most `capacity` requests wait
 /// beyond those running (the caller answers 429 past that). The engine is touched only on the queue.
@@ -35,12 +36,19 @@ final class Scheduler: @unchecked Sendable {
     }
     private let state = Mutex(BatchState())
 
-    init(engine: Engine, capacity: Int, parallel: Int = 1) {
+    /// With `draft`, batched sequences may feed its guesses where the goodput rule finds they pay; the
+    /// cost of a forward by its rows is measured here, before any request.
+    init(engine: Engine, capacity: Int, parallel: Int = 1, draft: BatchDraft? = nil) {
         self.engine = engine
         self.capacity = capacity
         self.parallel = max(1, parallel)
-        batch = parallel > 1 ? BatchDecoder(model: engine.model, tokenizer: engine.tokenizer, slots: parallel, context: engine.context) : nil
+        batch = parallel > 1 ? BatchDecoder(model: engine.model, tokenizer: engine.tokenizer, slots: parallel, context: engine.context, draft: draft) : nil
+        if draft != nil { batch?.calibrate() }
+        if let b = batch { figures.withLock { $0 = b.figures } }
     }
+
+    /// The calibrated cost of a forward by its rows (empty when the batch does not draft).
+    var stepCost: StepCost? { batch?.cost }
 
     var queueDepth: Int { depth.withLock { $0 } }
 
@@ -56,9 +64,9 @@ final class Scheduler: @unchecked Sendable {
     /// Whether plain-decoding requests are batched.
     var batches: Bool { batch != nil }
 
-    /// Figures for /metrics, updated after every batch step: sequences in slots, forwards run, rows in them.
-    private let figures = Mutex((active: 0, steps: 0, rows: 0, prefixHits: 0, prefixTokens: 0))
-    var batchFigures: (active: Int, steps: Int, rows: Int, prefixHits: Int, prefixTokens: Int)? { batch == nil ? nil : figures.withLock { $0 } }
+    /// Figures for /metrics, updated after every batch step.
+    private let figures = Mutex(BatchFigures())
+    var batchFigures: BatchFigures? { batch == nil ? nil : figures.withLock { $0 } }
 
     /// Runs `job` whole on the queue after the requests before it; frees the place admitted.
     func run<T: Sendable>(_ job: @escaping @Sendable (Engine) throws -> T) async throws -> T {
@@ -139,7 +147,8 @@ final class Scheduler: @unchecked Sendable {
                 continue
             }
             b.step()
-            figures.withLock { $0 = (b.activeCount, b.stepCount, b.rowsRun, b.prefixHits, b.prefixTokensReused) }
+            let f = b.figures
+            figures.withLock { $0 = f }
         }
     }
 }

@@ -12,9 +12,11 @@ struct BenchBatchCommand: ParsableCommand {
         abstract: "Continuous batching in process: aggregate decode speed of 1, 2, 4, ... sequences sharing each forward.",
         discussion: """
             For each --slots count S, S Spec-Bench prompts (chat template) decode --tokens greedy tokens each in one \
-            BatchDecoder, as `serve --parallel S` runs them, without HTTP. Reports the aggregate tokens per second \
-            (prefill included), the decode-only rate once every prompt is in, and the time of a decode step, against \
-            one sequence alone. Build with -c release.
+            BatchDecoder, as `serve --parallel S` runs them, without HTTP, once for each --drafts choice (none: plain \
+            batched decoding; lookup: prompt lookup under the goodput rule), side by side. Reports the aggregate tokens \
+            per second (prefill included), the decode-only rate once every prompt is in, the time of a decode step \
+            against one sequence's plain step, drafted rows per step and the share kept. Checks that every drafted \
+            run gave the plain run's tokens. Build with -c release.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -24,6 +26,16 @@ struct BenchBatchCommand: ParsableCommand {
     @Option(help: "Comma-separated sequence counts.") var slots: String = "1,2,4,8,16"
     @Option(help: "Tokens each sequence decodes.") var tokens: Int = 128
     @Option(help: "Spec-Bench question file.") var questions: String = "data/specbench/question.jsonl"
+    @Option(help: "Comma-separated drafts to compare: none, lookup.") var drafts: String = "none,lookup"
+    @Option(help: "Questions to skip first (another set of prompts).") var offset: Int = 0
+
+    var draftList: [BatchDraft?]? {
+        var out: [BatchDraft?] = []
+        for d in drafts.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if d == "none" { out.append(nil) } else if let b = BatchDraft(rawValue: d) { out.append(b) } else { return nil }
+        }
+        return out.isEmpty ? nil : out
+    }
 
     var counts: [Int]? {
         let c = slots.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -34,6 +46,8 @@ struct BenchBatchCommand: ParsableCommand {
     func validate() throws {
         guard counts != nil else { throw ValidationError("--slots must be a comma-separated list of counts in 1...64") }
         guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
+        guard draftList != nil else { throw ValidationError("--drafts must be a comma-separated list of: none, \(BatchDraft.allCases.map(\.rawValue).joined(separator: ", "))") }
+        guard offset >= 0 else { throw ValidationError("--offset must be >= 0") }
         try Limits.threads(threads)
     }
 
@@ -43,33 +57,51 @@ struct BenchBatchCommand: ParsableCommand {
         let model = try Engine.loadModel(file, type: type, threads: threads)
         let template = try ChatTemplate(template: tok.vocab.chatTemplate)
         guard FileManager.default.fileExists(atPath: questions) else { throw CLIError("question file '\(questions)' not found") }
-        let prompts = try SpecBench.load(questions).map { specBenchPrompt($0.turns[0], tok, template) }.filter { $0.count <= 512 }
+        let all = try SpecBench.load(questions).map { specBenchPrompt($0.turns[0], tok, template) }.filter { $0.count <= 512 }
+        guard !all.isEmpty else { throw CLIError("no question of '\(questions)' fits 512 tokens") }
+        let prompts = (0..<all.count).map { all[($0 + offset) % all.count] }
         let context = (prompts.map(\.count).max() ?? 0) + tokens + 8
         let options = GenerationOptions(maxTokens: tokens, stopAtEOS: false)
         print("model \(modelOptions.model), \(type.rawValue), \(threads) thread(s), kernels \(Ops.implementation); \(tokens) tokens a sequence")
         print("")
-        print("| sequences | aggregate tok/s (prefill included) | decode tok/s | ms per decode step | × one sequence's step | rows per forward |")
-        print("|---|---|---|---|---|---|")
+        print("| sequences | draft | aggregate tok/s (prefill included) | decode tok/s | ms per decode step | × one plain step | rows per forward | drafted rows per step | kept |")
+        print("|---|---|---|---|---|---|---|---|---|")
         var baseStep = 0.0
         for s in counts! {
-            let b = BatchDecoder(model: model, tokenizer: tok, slots: s, context: context)
-            var finished = 0
-            for i in 0..<s {
-                _ = try b.add(prompt: prompts[i % prompts.count], options: options, onText: { _ in true }, done: { _ in finished += 1 })
+            var plainTokens: [[Int32]]? = nil
+            for d in draftList! {
+                let b = BatchDecoder(model: model, tokenizer: tok, slots: s, context: context, draft: d)
+                if d != nil { b.calibrate() }
+                var outputs = [[Int32]](repeating: [], count: s)
+                for i in 0..<s {
+                    _ = try b.add(prompt: prompts[i % prompts.count], options: options, onText: { _ in true }, done: { r in
+                        outputs[i] = (try? r.get())?.tokens ?? []
+                    })
+                }
+                let t0 = WallClock.now()
+                var stepSeconds: [Double] = []
+                var decodeTokens = 0
+                while !b.isIdle {
+                    let ts = WallClock.now()
+                    let before = b.tokensOut
+                    b.step()
+                    if b.lastPrefillRows == 0 {
+                        stepSeconds.append(WallClock.now() - ts)
+                        decodeTokens += b.tokensOut - before
+                    }
+                }
+                let total = WallClock.now() - t0
+                let step = stepSeconds.sorted()[stepSeconds.count / 2]
+                if baseStep == 0 { baseStep = step }
+                let decodeRate = Double(decodeTokens) / stepSeconds.reduce(0, +)
+                print(String(format: "| %d | %@ | %.1f | %.1f | %.2f | %.2f | %.1f | %.2f | %@ |", s, d?.rawValue ?? "none",
+                             Double(s * tokens) / total, decodeRate, step * 1e3, step / baseStep,
+                             Double(b.rowsRun) / Double(b.stepCount), Double(b.draftedTokens) / Double(b.stepCount),
+                             b.draftedTokens > 0 ? String(format: "%.0f %%", 100 * Double(b.acceptedTokens) / Double(b.draftedTokens)) : "-"))
+                precondition(outputs.allSatisfy { $0.count == tokens }, "a sequence did not finish")
+                if let p = plainTokens { guard p == outputs else { throw CLIError("drafted tokens differ from plain batched decoding at \(s) sequences") } }
+                else { plainTokens = outputs }
             }
-            let t0 = WallClock.now()
-            var stepSeconds: [Double] = []
-            while !b.isIdle {
-                let ts = WallClock.now()
-                b.step()
-                if b.lastPrefillRows == 0 { stepSeconds.append(WallClock.now() - ts) }
-            }
-            let total = WallClock.now() - t0
-            let step = stepSeconds.sorted()[stepSeconds.count / 2]
-            if s == counts!.first { baseStep = step }
-            print(String(format: "| %d | %.1f | %.1f | %.2f | %.2f | %.1f |", s, Double(s * tokens) / total,
-                         Double(s) / step, step * 1e3, step / baseStep, Double(b.rowsRun) / Double(b.stepCount)))
-            precondition(finished == s)
         }
     }
 }

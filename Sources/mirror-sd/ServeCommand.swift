@@ -10,7 +10,9 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health, /metrics.",
         discussion: """
             One model in memory. Up to --parallel (default 8) plain-decoding requests (ar, the default mode) \
-            share each forward, joining and leaving at any step, each with the answer it gets alone; sd and \
+            share each forward, joining and leaving at any step, each with the answer it gets alone; where a \
+            forward's extra rows cost little (few users), each feeds the tokens prompt lookup guesses and keeps \
+            those the model agrees with (--batch-draft), a choice remade every step from measured costs. sd and \
             mirror requests run whole between batches, and --parallel 1 runs every request alone in arrival \
             order. The defaults (native formats, 2 threads, ar, 8 slots) are the best measured here for \
             serving. Up to --queue-size more wait (then 429 with Retry-After). A request may choose its decoding under "mirror_sd", with the \
@@ -33,6 +35,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Plain-decoding (ar) requests decoded together in each forward: continuous batching, a KV cache of --ctx positions each. 1: one request at a time. Default: 8, fewer if their KV caches would not fit in half the memory available.")
     var parallel: Int?
     @Option(help: "Largest request body in bytes.") var maxBodyBytes = 1 << 20
+    @Option(help: ArgumentHelp("What batched requests draft with: lookup (prompt lookup, fed only where the goodput rule finds the rows pay; the output is the same) or none.", valueName: "draft"))
+    var batchDraft: String = "lookup"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
@@ -40,6 +44,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         if let p = parallel, !(1...64).contains(p) { throw ValidationError("--parallel must be in 1...64") }
         if let k = apiKey, k.isEmpty { throw ValidationError("--api-key must not be empty") }
+        guard batchDraft == "none" || BatchDraft(rawValue: batchDraft) != nil else {
+            throw ValidationError("--batch-draft must be one of: none, \(BatchDraft.allCases.map(\.rawValue).joined(separator: ", ")); got '\(batchDraft)'")
+        }
     }
 
     /// 8 slots, fewer when their KV caches (fp32, the context each) would take more than half the
@@ -70,6 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
         server.queueSize = queueSize
         server.maxBodyBytes = maxBodyBytes
         server.parallel = parallel
+        server.batchDraft = BatchDraft(rawValue: batchDraft)
         server.defaults = defaults
         server.extraDrafts = [defaults.draftName]
         try await serve(engine: engine, configuration: server, log: { note($0) })

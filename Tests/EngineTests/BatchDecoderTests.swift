@@ -15,7 +15,8 @@ final class BatchDecoderTests: XCTestCase {
 
     func requests(_ tok: Tokenizer) -> [Request] {
         let texts = ["Give three tips for writing clear code.", "What is the capital of France?", "Write a haiku about the sea.",
-                     "Count from one to ten:", "hi", "Explain what a compiler does in two sentences."]
+                     "Count from one to ten:", "hi", "Explain what a compiler does in two sentences.",
+                     "Repeat this line three times: the quick brown fox jumps over the lazy dog."]
         return texts.enumerated().map { i, t in
             var o = GenerationOptions(maxTokens: 12 + 5 * i, stopAtEOS: true)
             if i % 2 == 1 { o.sampling = try! SamplingParams(temperature: 0.8, topK: 40, topP: 0.95, minP: 0, seed: UInt64(100 + i)) }
@@ -32,6 +33,13 @@ final class BatchDecoderTests: XCTestCase {
         return (file, try Tokenizer(file: file))
     }
 
+    /// A step shape where rows cost nothing extra, so the goodput rule drafts every row offered.
+    static let flatCost: StepCost = {
+        var c = StepCost()
+        c.setCalibration([(1, 1e-3), (64, 1e-3)])
+        return c
+    }()
+
     func testEachSequenceDecodesAsItWouldAloneWhateverJoinsWhen() throws {
         let (file, tok) = try smolLM2()
         let reqs = requests(tok)
@@ -40,32 +48,45 @@ final class BatchDecoderTests: XCTestCase {
             let alone = try reqs.map { r in
                 try Generator(model: model.makeSession(maxContext: 160, maxBatch: 64), tokenizer: tok).generate(prompt: r.prompt, options: r.options)
             }
-            // Three slots for six requests: the later ones join as earlier ones leave; one joins every
-            // other step, and prompts are prefilled 7 rows at a time beside the decode rows.
-            let b = BatchDecoder(model: model, tokenizer: tok, slots: 3, context: 160, rowBudget: 24, prefillChunk: 7)
-            var results = [Result<DecodeResult, any Error>?](repeating: nil, count: reqs.count)
-            var streamed = [String](repeating: "", count: reqs.count)
-            var next = 0, step = 0
-            while results.contains(where: { $0 == nil }) {
-                if next < reqs.count, step % 2 == 0 {
-                    let i = next
-                    if try b.add(prompt: reqs[i].prompt, options: reqs[i].options, onText: { streamed[i] += $0; return true },
-                                 done: { results[i] = $0 }) != nil { next += 1 }
+            for draft in [nil, BatchDraft.lookup] {
+                // Three slots for seven requests: the later ones join as earlier ones leave; one joins
+                // every other step, and prompts are prefilled 7 rows at a time beside the decode rows.
+                // Drafting, every guess is fed (rows cost nothing here), up to 5 a sequence.
+                let b = BatchDecoder(model: model, tokenizer: tok, slots: 3, context: 160, rowBudget: 24, prefillChunk: 7, draft: draft,
+                                     policy: GoodputPolicy(maxDraft: 5))
+                if draft != nil { b.cost = Self.flatCost }
+                let label = "\(type), draft \(draft?.rawValue ?? "none")"
+                var results = [Result<DecodeResult, any Error>?](repeating: nil, count: reqs.count)
+                var streamed = [String](repeating: "", count: reqs.count)
+                var next = 0, step = 0
+                while results.contains(where: { $0 == nil }) {
+                    if next < reqs.count, step % 2 == 0 {
+                        let i = next
+                        if try b.add(prompt: reqs[i].prompt, options: reqs[i].options, onText: { streamed[i] += $0; return true },
+                                     done: { results[i] = $0 }) != nil { next += 1 }
+                    }
+                    b.step()
+                    step += 1
+                    XCTAssertLessThan(step, 2000, "the batch does not finish")
+                    if step >= 2000 { return }
                 }
-                b.step()
-                step += 1
-                XCTAssertLessThan(step, 2000, "the batch does not finish")
-                if step >= 2000 { return }
+                for (i, r) in results.enumerated() {
+                    let got = try XCTUnwrap(r).get()
+                    XCTAssertEqual(got.tokens, alone[i].tokens, "\(label) request \(i): batched tokens differ from decoding it alone")
+                    XCTAssertEqual(got.text, alone[i].text, "\(label) request \(i)")
+                    XCTAssertEqual(streamed[i], got.text, "\(label) request \(i): the streamed pieces add up to the text")
+                    XCTAssertEqual(got.stopReason, alone[i].stopReason, "\(label) request \(i)")
+                }
+                XCTAssertTrue(b.isIdle)
+                XCTAssertGreaterThan(b.rowsRun, b.stepCount, "some forwards held several sequences")
+                if draft != nil {
+                    XCTAssertGreaterThan(b.acceptedTokens, 0, "\(label): no drafted token was kept, so the drafted path went untested")
+                    XCTAssertGreaterThan(b.draftedTokens, b.acceptedTokens, "\(label): no drafted token was refused, so rollback went untested")
+                    XCTAssertGreaterThan(b.speculatingSteps, 0)
+                } else {
+                    XCTAssertEqual(b.draftedTokens, 0)
+                }
             }
-            for (i, r) in results.enumerated() {
-                let got = try XCTUnwrap(r).get()
-                XCTAssertEqual(got.tokens, alone[i].tokens, "\(type) request \(i): batched tokens differ from decoding it alone")
-                XCTAssertEqual(got.text, alone[i].text, "\(type) request \(i)")
-                XCTAssertEqual(streamed[i], got.text, "\(type) request \(i): the streamed pieces add up to the text")
-                XCTAssertEqual(got.stopReason, alone[i].stopReason, "\(type) request \(i)")
-            }
-            XCTAssertTrue(b.isIdle)
-            XCTAssertGreaterThan(b.rowsRun, b.stepCount, "some forwards held several sequences")
         }
     }
 

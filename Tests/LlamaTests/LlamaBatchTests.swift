@@ -54,7 +54,7 @@ final class LlamaBatchTests: XCTestCase {
                 var asked: [Int] = []
                 for s in 0..<3 where got[s].count < steps + 1 {
                     if let t = next[s] {
-                        try [t].withUnsafeBufferPointer { try batch.add(slot: s, tokens: $0, logits: true) }
+                        try [t].withUnsafeBufferPointer { try batch.add(slot: s, tokens: $0, logits: .last) }
                         asked.append(s)
                         continue
                     }
@@ -69,7 +69,7 @@ final class LlamaBatchTests: XCTestCase {
                     }
                     let end = fed[s] + chunk
                     try prompts[s].withUnsafeBufferPointer {
-                        try batch.add(slot: s, tokens: UnsafeBufferPointer(rebasing: $0[fed[s]..<end]), logits: end == prompts[s].count)
+                        try batch.add(slot: s, tokens: UnsafeBufferPointer(rebasing: $0[fed[s]..<end]), logits: end == prompts[s].count ? .last : .none)
                     }
                     fed[s] = end
                     if end == prompts[s].count { asked.append(s) }
@@ -94,7 +94,7 @@ final class LlamaBatchTests: XCTestCase {
     func testBadChunksAreRefusedAndLeaveTheBatchUsable() throws {
         let model = try LlamaModel(file: try GGUFFile(bytes: TinyLlama.gguf()), backend: BLASBackend())
         let batch = LlamaBatch(model: model, slots: 2, maxContext: 8, maxRows: 4)
-        func add(_ slot: Int, _ tokens: [Int32]) throws { try tokens.withUnsafeBufferPointer { try batch.add(slot: slot, tokens: $0, logits: true) } }
+        func add(_ slot: Int, _ tokens: [Int32]) throws { try tokens.withUnsafeBufferPointer { try batch.add(slot: slot, tokens: $0, logits: .last) } }
         XCTAssertThrowsError(try add(2, [1]))
         XCTAssertThrowsError(try add(0, [1, 2, 3, 4, 5]))
         XCTAssertThrowsError(try add(0, [-1]))

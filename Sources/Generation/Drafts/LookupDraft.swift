@@ -61,20 +61,9 @@ public final class LookupDraft: TreeLanguageModel, PrefillCapable, ConfidenceRep
     /// The proposal after `ctx` (the whole context of a row), or -1.
     func propose(_ ctx: UnsafeBufferPointer<Int32>) -> Int32 {
         lookups += 1
-        let len = ctx.count
-        var n = min(maxN, len - 1)
-        while n >= minN {
-            // The suffix ctx[len-n ..< len]; search earlier windows, most recent first.
-            var start = len - n - 1
-            while start >= 0 {
-                var match = true
-                for i in 0..<n where ctx[start + i] != ctx[len - n + i] { match = false; break }
-                if match { hits += 1; return ctx[start + n] }
-                start -= 1
-            }
-            n -= 1
-        }
-        return -1
+        guard let at = PromptLookup.match(ctx, maxN: maxN, minN: minN) else { return -1 }
+        hits += 1
+        return ctx[at]
     }
 
     /// 1 where lookup proposed (alone: the one-hot; hybrid: the proposal), else the flat 1/vocab

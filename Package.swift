@@ -85,6 +85,6 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Generation", "GGUF", "Tokenizer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GGUF", "TensorCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "OpenAIAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerTests", dependencies: ["TestSupport", "OpenAIAPI", "Server", "Engine", "Generation", "GGUF"], swiftSettings: swiftSettings),
     ]
 )

@@ -116,6 +116,9 @@ public final class BatchDecoder {
                      kvBytesPerPosition: Limits.kvBytes(config: batch.model.config, positions: 1))
     }
 
+    /// Whether some sequence still has prompt rows to prefill.
+    public var hasPromptLeft: Bool { slots.contains { $0.map { $0.prefilled < $0.seq.prompt.count } ?? false } }
+
     public var freeSlots: Int { slots.reduce(0) { $0 + ($1 == nil ? 1 : 0) } }
     public var activeCount: Int { slots.count - freeSlots }
     public var isIdle: Bool { activeCount == 0 }

@@ -11,13 +11,14 @@ import Synchronization
 /// requests (sd, mirror) run whole, one at a time, between batches: while one waits, no new request
 /// joins the batch, and it starts once the running ones finish. At most `capacity` requests wait
 /// beyond those running (the caller answers 429 past that). The engine is touched only on the queue.
-final class Scheduler: @unchecked Sendable {
+/// Public so that a program may serve many callers from one model without HTTP.
+public final class Scheduler: @unchecked Sendable {
     private let engine: Engine
     private let queue = DispatchQueue(label: "mirror-sd.generation", qos: .userInitiated)
     /// Requests admitted and not finished: waiting plus running.
     private let depth = Mutex(0)
-    let capacity: Int
-    let parallel: Int
+    public let capacity: Int
+    public let parallel: Int
     private let batch: BatchDecoder?
 
     /// A plain-decoding request waiting for a slot.
@@ -38,7 +39,7 @@ final class Scheduler: @unchecked Sendable {
 
     /// With `draft`, batched sequences may feed its guesses where the goodput rule finds they pay; the
     /// cost of a forward by its rows is measured here, before any request.
-    init(engine: Engine, capacity: Int, parallel: Int = 1, draft: BatchDraft? = nil) {
+    public init(engine: Engine, capacity: Int, parallel: Int = 1, draft: BatchDraft? = nil) {
         self.engine = engine
         self.capacity = capacity
         self.parallel = max(1, parallel)
@@ -48,12 +49,12 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// The calibrated cost of a forward by its rows (empty when the batch does not draft).
-    var stepCost: StepCost? { batch?.cost }
+    public var stepCost: StepCost? { batch?.cost }
 
-    var queueDepth: Int { depth.withLock { $0 } }
+    public var queueDepth: Int { depth.withLock { $0 } }
 
     /// Takes a place, or returns false when every slot is taken and `capacity` requests wait.
-    func admit() -> Bool {
+    public func admit() -> Bool {
         depth.withLock { d in
             guard d < capacity + parallel else { return false }
             d += 1
@@ -62,14 +63,14 @@ final class Scheduler: @unchecked Sendable {
     }
 
     /// Whether plain-decoding requests are batched.
-    var batches: Bool { batch != nil }
+    public var batches: Bool { batch != nil }
 
     /// Figures for /metrics, updated after every batch step.
     private let figures = Mutex(BatchFigures())
-    var batchFigures: BatchFigures? { batch == nil ? nil : figures.withLock { $0 } }
+    public var batchFigures: BatchFigures? { batch == nil ? nil : figures.withLock { $0 } }
 
     /// Runs `job` whole on the queue after the requests before it; frees the place admitted.
-    func run<T: Sendable>(_ job: @escaping @Sendable (Engine) throws -> T) async throws -> T {
+    public func run<T: Sendable>(_ job: @escaping @Sendable (Engine) throws -> T) async throws -> T {
         state.withLock { $0.serialWaiting += 1 }
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
             queue.async {
@@ -84,7 +85,7 @@ final class Scheduler: @unchecked Sendable {
 
     /// Decodes `prompt` in the batch; `onText` runs on the queue. Returns the result and the seconds
     /// it waited for a slot. Frees the place admitted.
-    func runBatched(prompt: [Int32], options: GenerationOptions, cancel: CancelFlag,
+    public func runBatched(prompt: [Int32], options: GenerationOptions, cancel: CancelFlag,
                     onText: @escaping @Sendable (String) -> Void) async throws -> (DecodeResult, Double) {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<(DecodeResult, Double), any Error>) in
             let w = Waiting(prompt: prompt, options: options, cancel: cancel, onText: onText) { r, waited in
@@ -154,8 +155,9 @@ final class Scheduler: @unchecked Sendable {
 }
 
 /// Set by whoever learns the client is gone; read by the generation at every token.
-final class CancelFlag: Sendable {
+public final class CancelFlag: Sendable {
     private let flag = Atomic(false)
-    func set() { flag.store(true, ordering: .relaxed) }
-    var isSet: Bool { flag.load(ordering: .relaxed) }
+    public init() {}
+    public func set() { flag.store(true, ordering: .relaxed) }
+    public var isSet: Bool { flag.load(ordering: .relaxed) }
 }

@@ -28,6 +28,7 @@ struct BenchBatchCommand: ParsableCommand {
     @Option(help: "Spec-Bench question file.") var questions: String = "data/specbench/question.jsonl"
     @Option(help: "Comma-separated drafts to compare: none, lookup.") var drafts: String = "none,lookup"
     @Option(help: "Questions to skip first (another set of prompts).") var offset: Int = 0
+    @Flag(help: "Also print where a decode step's time goes, by op, for each sequence count (plain batching).") var ops = false
 
     var draftList: [BatchDraft?]? {
         var out: [BatchDraft?] = []
@@ -67,10 +68,13 @@ struct BenchBatchCommand: ParsableCommand {
         print("| sequences | draft | aggregate tok/s (prefill included) | decode tok/s | ms per decode step | × one plain step | rows per forward | drafted rows per step | kept |")
         print("|---|---|---|---|---|---|---|---|---|")
         var baseStep = 0.0
+        var opLines: [(Int, OpProfile)] = []
+        defer { printOps(opLines) }
         for s in counts! {
             var plainTokens: [[Int32]]? = nil
             for d in draftList! {
                 let b = BatchDecoder(model: model, tokenizer: tok, slots: s, context: context, draft: d)
+                let profile = ops && d == nil ? OpProfile(layers: model.config.layers) : nil
                 if d != nil { b.calibrate() }
                 var outputs = [[Int32]](repeating: [], count: s)
                 for i in 0..<s {
@@ -84,6 +88,8 @@ struct BenchBatchCommand: ParsableCommand {
                 while !b.isIdle {
                     let ts = WallClock.now()
                     let before = b.tokensOut
+                    let decodeOnly = !b.hasPromptLeft
+                    b.batch.opProfile = decodeOnly ? profile : nil
                     b.step()
                     if b.lastPrefillRows == 0 {
                         stepSeconds.append(WallClock.now() - ts)
@@ -99,9 +105,25 @@ struct BenchBatchCommand: ParsableCommand {
                              Double(b.rowsRun) / Double(b.stepCount), Double(b.draftedTokens) / Double(b.stepCount),
                              b.draftedTokens > 0 ? String(format: "%.0f %%", 100 * Double(b.acceptedTokens) / Double(b.draftedTokens)) : "-"))
                 precondition(outputs.allSatisfy { $0.count == tokens }, "a sequence did not finish")
+                if let p = profile, p.forwards > 0 { opLines.append((s, p)) }
                 if let p = plainTokens { guard p == outputs else { throw CLIError("drafted tokens differ from plain batched decoding at \(s) sequences") } }
                 else { plainTokens = outputs }
             }
+        }
+    }
+
+    /// Milliseconds per decode step by op, summed over the layers, for each sequence count.
+    func printOps(_ lines: [(Int, OpProfile)]) {
+        guard !lines.isEmpty else { return }
+        print("")
+        print("ms per decode step by op (all layers), plain batching:")
+        print("")
+        print("| sequences | " + OpProfile.ops.joined(separator: " | ") + " | head | total |")
+        print("|---|" + String(repeating: "---|", count: OpProfile.ops.count + 2))
+        for (s, p) in lines {
+            let f = Double(p.forwards)
+            let cells = OpProfile.ops.indices.map { String(format: "%.2f", p.opSeconds($0) / f * 1e3) }
+            print("| \(s) | " + cells.joined(separator: " | ") + String(format: " | %.2f | %.2f |", p.headSeconds / f * 1e3, p.totalSeconds / f * 1e3))
         }
     }
 }

@@ -58,6 +58,9 @@ struct CountAllocationsCommand: ParsableCommand {
         var mirrorRunnerUpsPerToken: Double?
         /// Four sequences decoding in one BatchDecoder (continuous batching), per token of all four.
         var batchPerToken: Double?
+        /// The same with prompt lookup drafting every guess (rows made free), per token.
+        var batchDraftPerToken: Double?
+        var batchDrafted = 0
     }
 
     func run() throws {
@@ -127,7 +130,8 @@ struct CountAllocationsCommand: ParsableCommand {
             print(String(format: "| 5-row verification forward, per round | %.2f |", c.verifyForwardPerRound))
             for (path, v) in [("ar decoder", c.arPerToken), ("sd decoder", c.sdPerToken), ("mirror decoder (κ = 2, lens \(c.exitLens ?? "none"))", c.mirrorPerToken),
                               ("mirror decoder (κ = 0, 2 runner-ups)", c.mirrorRunnerUpsPerToken),
-                              ("batch of 4 sequences (continuous batching)", c.batchPerToken)] {
+                              ("batch of 4 sequences (continuous batching)", c.batchPerToken),
+                              ("batch of 4 sequences drafting with prompt lookup (\(c.batchDrafted) drafted rows)", c.batchDraftPerToken)] {
                 if let v { print(String(format: "| %@, per token | %.2f |", path, v)) }
             }
         }
@@ -165,14 +169,25 @@ struct CountAllocationsCommand: ParsableCommand {
         c.mirrorPerToken = try perToken(mirror)
         c.exitLens = try engine.decoder(mirror).exitLens
         c.mirrorRunnerUpsPerToken = try perToken(try spec([("mode", .text("mirror")), ("kappa", .int(0)), ("runner-ups", .int(2))]))
-        // Four sequences in one batch, per extra token of all four.
-        let batch = BatchDecoder(model: engine.model, tokenizer: engine.tokenizer, slots: 4, context: engine.context)
-        c.batchPerToken = Double(try extraAllocations(counter) { n in
-            for i in 0..<4 {
-                _ = try batch.add(prompt: prompt + [Int32(100 + i)], options: GenerationOptions(maxTokens: n, stopAtEOS: false),
-                                  onText: { _ in true }, done: { _ in })
+        // Four sequences in one batch, per extra token of all four: plain, then feeding every guess of
+        // prompt lookup (a cost shape where rows are free, so the goodput rule drafts whatever is offered).
+        func batchPerToken(_ draft: BatchDraft?) throws -> (Double, Int) {
+            let batch = BatchDecoder(model: engine.model, tokenizer: engine.tokenizer, slots: 4, context: engine.context, draft: draft)
+            if draft != nil {
+                var flat = StepCost()
+                flat.setCalibration([(1, 1e-3), (64, 1e-3)])
+                batch.cost = flat
             }
-            while !batch.isIdle { batch.step() }
-        }) / Double(4 * tokens)
+            let n = Double(try extraAllocations(counter) { n in
+                for i in 0..<4 {
+                    _ = try batch.add(prompt: prompt + [Int32(100 + i)], options: GenerationOptions(maxTokens: n, stopAtEOS: false),
+                                      onText: { _ in true }, done: { _ in })
+                }
+                while !batch.isIdle { batch.step() }
+            }) / Double(4 * tokens)
+            return (n, batch.draftedTokens)
+        }
+        c.batchPerToken = try batchPerToken(nil).0
+        (c.batchDraftPerToken, c.batchDrafted) = try batchPerToken(.lookup)
     }
 }

@@ -138,6 +138,9 @@ public final class Scheduler: @unchecked Sendable {
                 }
             }
             for (id, flag) in cancels where flag.isSet { b.cancel(id) }
+            // Published before the idle check too: a cancellation may have emptied the batch.
+            let f = b.figures
+            figures.withLock { $0 = f }
             if b.isIdle {
                 let stop = state.withLock { s -> Bool in
                     guard s.waiting.isEmpty || s.serialWaiting > 0 else { return false }
@@ -148,8 +151,6 @@ public final class Scheduler: @unchecked Sendable {
                 continue
             }
             b.step()
-            let f = b.figures
-            figures.withLock { $0 = f }
         }
     }
 }

@@ -71,6 +71,9 @@ final class SchedulerTests: XCTestCase {
         }
         XCTAssertTrue(cancelled.isSet)
         XCTAssertEqual(scheduler.queueDepth, 0, "every admitted request freed its place")
+        // A whole job runs on the scheduler's queue after the batch loop has ended and published its figures.
+        XCTAssertTrue(scheduler.admit())
+        _ = try await scheduler.run { _ in 0 }
         let f = try XCTUnwrap(scheduler.batchFigures)
         XCTAssertEqual(f.active, 0)
         XCTAssertGreaterThan(f.rows, f.steps, "some forwards held several sequences")

@@ -46,11 +46,14 @@ public struct StepCost: Sendable {
 }
 
 /// How far each sequence in a batch speculates this step: the goodput rule. A sequence whose draft
-/// offers n tokens, each kept with its observed rate α, adds α + α² + … + αⁿ expected tokens for n rows;
-/// drafted rows are taken best first (the highest next α^i of any sequence) while tokens per second of
-/// the step, (decode rows + expected tokens) / cost(rows), rises. Zero drafted rows is plain batched
-/// decoding, so a step is never planned slower than that. Hysteresis: starting to speculate must beat
-/// plain decoding by `margin`; stopping only needs plain decoding to be at least as good.
+/// offers n tokens, each kept with its observed rate α, adds α + α² + … + αⁿ expected tokens for n rows.
+/// The time those rows add to the step, cost(rows + k) − cost(rows), could instead go to plain batched
+/// decoding, which yields r₀ = decode rows / cost(decode rows) tokens a second; drafted rows are taken
+/// best first (the highest next α^i of any sequence) and the count kept is the one with the largest
+/// surplus, expected tokens − r₀ · added time. Zero drafted rows is plain batched decoding, so a step is
+/// never planned slower than that. Prompt rows in the step add cost but no token: they are work due
+/// anyway, so they count only in where the added rows fall on the cost curve. Hysteresis: starting to
+/// speculate must beat r₀ by `margin`; going on only needs r₀.
 public struct GoodputPolicy: Sendable {
     /// Most drafted tokens of one sequence per step.
     public var maxDraft: Int
@@ -109,9 +112,11 @@ extension GoodputPolicy {
         for i in offers.indices { offers[i].take = 0 }
         guard decodeRows > 0, room > 0, cost.isCalibrated else { return 0 }
         let base = decodeRows + otherRows
-        let plain = Double(decodeRows) / cost.estimate(base)
-        var tokens = Double(decodeRows)
-        var best = (k: 0, rate: plain)
+        let plainRate = Double(decodeRows) / cost.estimate(decodeRows)
+        let rate = wasSpeculating ? plainRate : plainRate * (1 + margin)
+        let baseCost = cost.estimate(base)
+        var gained = 0.0
+        var best = (k: 0, surplus: 0.0)
         var k = 0
         // Pass 1: the best number of drafted rows (gains taken best first).
         while k < room {
@@ -121,12 +126,11 @@ extension GoodputPolicy {
             guard pick >= 0 else { break }
             offers[pick].take += 1
             k += 1
-            tokens += gain
-            let rate = tokens / cost.estimate(base + k)
-            if rate > best.rate { best = (k, rate) }
+            gained += gain
+            let surplus = gained - rate * (cost.estimate(base + k) - baseCost)
+            if surplus > best.surplus { best = (k, surplus) }
         }
-        let needed = wasSpeculating ? plain : plain * (1 + margin)
-        let chosen = best.rate > needed ? best.k : 0
+        let chosen = best.k
         // Pass 2: the same picks again, up to the chosen count.
         for i in offers.indices { offers[i].take = 0 }
         for _ in 0..<chosen {

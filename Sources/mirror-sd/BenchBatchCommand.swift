@@ -69,13 +69,24 @@ struct BenchBatchCommand: ParsableCommand {
         print("|---|---|---|---|---|---|---|---|---|")
         var baseStep = 0.0
         var opLines: [(Int, OpProfile)] = []
-        defer { printOps(opLines) }
+        var printedCost = false
+        var costLine = ""
+        defer {
+            if !costLine.isEmpty { print(""); print(costLine) }
+            printOps(opLines)
+        }
         for s in counts! {
             var plainTokens: [[Int32]]? = nil
             for d in draftList! {
                 let b = BatchDecoder(model: model, tokenizer: tok, slots: s, context: context, draft: d)
                 let profile = ops && d == nil ? OpProfile(layers: model.config.layers) : nil
-                if d != nil { b.calibrate() }
+                if d != nil {
+                    b.calibrate()
+                    if !printedCost {
+                        printedCost = true
+                        costLine = "forward cost as calibrated (rows: ms): " + b.cost.points.map { String(format: "%d: %.2f", $0.rows, $0.seconds * 1e3) }.joined(separator: ", ")
+                    }
+                }
                 var outputs = [[Int32]](repeating: [], count: s)
                 for i in 0..<s {
                     _ = try b.add(prompt: prompts[i % prompts.count], options: options, onText: { _ in true }, done: { r in

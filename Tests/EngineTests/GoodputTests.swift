@@ -48,16 +48,25 @@ final class GoodputTests: XCTestCase {
     }
 
     func testStartingToDraftMustBeatPlainDecodingByTheMargin() {
-        // One row 1.0, two rows 1.2: a draft kept with α pays (1 + α) / 1.2 against 1; α = 0.22 gives 1.0167.
+        // One row 1.0, two rows 1.2: a drafted row adds 0.2 s for α tokens, where plain decoding makes 1 token
+        // a second; it pays from α = 0.2, and starting needs 0.2 · 1.03 = 0.206.
         let c = cost([(1, 1), (2, 1.2)])
         let policy = GoodputPolicy(maxDraft: 1, margin: 0.03)
-        var offers = [DraftOffer(alpha: 0.22, offered: 1)]
+        var offers = [DraftOffer(alpha: 0.203, offered: 1)]
         XCTAssertEqual(policy.plan(&offers, decodeRows: 1, otherRows: 0, room: 8, cost: c, wasSpeculating: false), 0, "under the margin: stays plain")
         XCTAssertEqual(policy.plan(&offers, decodeRows: 1, otherRows: 0, room: 8, cost: c, wasSpeculating: true), 1, "already drafting: goes on")
-        offers = [DraftOffer(alpha: 0.3, offered: 1)]
+        offers = [DraftOffer(alpha: 0.25, offered: 1)]
         XCTAssertEqual(policy.plan(&offers, decodeRows: 1, otherRows: 0, room: 8, cost: c, wasSpeculating: false), 1)
         offers = [DraftOffer(alpha: 0.15, offered: 1)]
         XCTAssertEqual(policy.plan(&offers, decodeRows: 1, otherRows: 0, room: 8, cost: c, wasSpeculating: true), 0, "below break-even: stops")
+    }
+
+    func testPromptRowsInTheStepDoNotMakeDraftedRowsLookFree() {
+        // Compute-bound past 8 rows: a row costs 1. Eight decode rows and 32 prompt rows: a drafted row adds a
+        // whole row's time, which plain decoding turns into more tokens than a guess kept half the time.
+        let c = cost([(1, 3), (8, 8), (64, 64)])
+        var offers = (0..<8).map { _ in DraftOffer(alpha: 0.5, offered: 4) }
+        XCTAssertEqual(GoodputPolicy().plan(&offers, decodeRows: 8, otherRows: 32, room: 24, cost: c, wasSpeculating: false), 0)
     }
 
     func testAcceptanceLearnsFromKeptAndRefusedTokensAndDriftsBackWhenIdle() {

@@ -31,10 +31,8 @@ public final class BatchDecoder {
         /// Drafted rows in the coming forward.
         var drafting = 0
         var alpha: Double
-        /// Forwards that gave this sequence tokens, and its drafted and kept tokens.
-        var rounds = 0
-        var drafted = 0
-        var accepted = 0
+        /// Its steps after the prompt, with what each drafted and kept.
+        var spec = SpeculativeStats()
         var started = WallClock.now()
         var firstToken = 0.0
 
@@ -129,6 +127,8 @@ public final class BatchDecoder {
                     done: @escaping (Result<DecodeResult, any Error>) -> Void) throws -> Int? {
         let seq = try ARSequence(prompt: prompt, options: options, tokenizer: tokenizer, vocabSize: batch.model.config.vocabSize,
                                  maxContext: batch.maxContext)
+        // Calibrating takes a free slot, so it happens before the first sequence takes one.
+        if draft != nil && !cost.isCalibrated { calibrate() }
         // The free slot holding the longest prefix of the prompt (at least its last token is fed, for
         // its logits); ties: the lowest slot.
         var best: (slot: Int, reuse: Int)? = nil
@@ -152,6 +152,14 @@ public final class BatchDecoder {
         return nextID
     }
 
+    /// Forgets what the free slots hold, so no later prompt reuses it.
+    public func forgetHeldPrefixes() {
+        for s in slots.indices where slots[s] == nil {
+            held[s] = []
+            batch.truncate(slot: s, to: 0)
+        }
+    }
+
     /// Ends sequence `id` at once, as its caller stopping it would (a client that hung up).
     public func cancel(_ id: Int) {
         guard let r = slots.compactMap({ $0 }).first(where: { $0.id == id }) else { return }
@@ -165,7 +173,6 @@ public final class BatchDecoder {
     public func step() -> Bool {
         order.removeAll(keepingCapacity: true)
         lastPrefillRows = 0
-        if draft != nil && !cost.isCalibrated && !isIdle { calibrate() }
         let drafted = planDrafts()
         lastDraftRows = drafted
         for case let r? in slots where r.next != nil {
@@ -203,7 +210,8 @@ public final class BatchDecoder {
         stepSeconds += seconds
         let v = batch.model.config.vocabSize
         for r in order {
-            let fed = r.next == nil ? 0 : r.drafting  // a prompt's last chunk gives one row
+            let prior = r.next  // nil: this row ended the prompt
+            let fed = prior == nil ? 0 : r.drafting
             defer { logits += (fed + 1) * v }
             if r.seq.tokens.isEmpty { r.firstToken = WallClock.now() }
             let before = r.seq.tokens.count
@@ -218,10 +226,8 @@ public final class BatchDecoder {
                 tokensOut += r.seq.tokens.count - before
                 draftedTokens += fed
                 acceptedTokens += kept
-                r.rounds += 1
-                r.drafted += fed
-                r.accepted += kept
-                if draft != nil && r.next != nil { r.alpha = policy.update(r.alpha, drafted: fed, accepted: kept) }
+                if prior != nil { r.spec.record(drafted: fed, accepted: kept) }
+                if draft != nil && prior != nil { r.alpha = policy.update(r.alpha, drafted: fed, accepted: kept) }
                 r.drafting = 0
                 guard let t = next else { end(r, nil); continue }
                 r.next = t
@@ -229,6 +235,8 @@ public final class BatchDecoder {
                 r.window.append(t)
             } catch { end(r, error) }
         }
+        // A finished sequence's callbacks must not outlive its step (LookupDecoder lends them non-escaping).
+        order.removeAll(keepingCapacity: true)
         return true
     }
 
@@ -258,17 +266,19 @@ public final class BatchDecoder {
             r.drafting = offers[i].take
             r.window.removeSubrange((1 + r.drafting)...)
         }
+        offerOwners.removeAll(keepingCapacity: true)
         return k
     }
 
     /// Measures what forwards of 1, 2, 3, 4, 6, 8, ... 32 rows cost (the shape the goodput rule plans
-    /// with), on a free slot, which it leaves empty. Runs when drafting starts if not called before.
+    /// with), on a free slot, which it leaves empty. `add` runs it first if nobody has.
     public func calibrate() {
         guard let slot = slots.indices.last(where: { slots[$0] == nil }) else { return }
         batch.truncate(slot: slot, to: 0)
         held[slot] = []
         // Past 32 rows the cost is taken as linear (StepCost), so calibrating there would only take time.
-        let counts = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32].filter { $0 <= rowBudget && $0 < batch.maxContext }
+        let most = min(rowBudget, slots.count * (policy.maxDraft + 1))
+        let counts = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32].filter { $0 <= most && $0 < batch.maxContext }
         let tokens = [Int32](repeating: Int32(tokenizer.eosId ?? 0), count: counts.last ?? 1)
         var points: [(rows: Int, seconds: Double)] = []
         for n in counts {
@@ -301,11 +311,10 @@ public final class BatchDecoder {
         stats.generation.prefillSeconds = first - r.started
         stats.generation.generatedTokens = r.seq.tokens.count
         stats.generation.decodeSeconds = now - first
-        if r.drafted > 0 {
-            var spec = SpeculativeStats()
-            spec.rounds = r.rounds
-            spec.drafted = r.drafted
-            spec.accepted = r.accepted
+        if r.spec.drafted > 0 {
+            var spec = r.spec
+            spec.targetForwards = spec.rounds
+            spec.targetSeconds = stats.generation.decodeSeconds
             spec.promptTokens = stats.generation.promptTokens
             spec.generatedTokens = r.seq.tokens.count
             spec.prefillSeconds = stats.generation.prefillSeconds

@@ -8,7 +8,7 @@ public struct DecoderSpec: Sendable, Equatable {
     public internal(set) var mode: DecodeMode = .ar
     /// A draft name (small, large, self, lookup, a path, NAME+lookup); nil: the default.
     public internal(set) var draft: String? = nil
-    /// Prompt lookup in front of the model draft.
+    /// Prompt lookup in front of the model draft; in ar, prompt lookup's guesses fed where they pay.
     public internal(set) var lookup = false
     public internal(set) var gamma = Defaults.gamma
     public internal(set) var draftMin = 0
@@ -42,7 +42,7 @@ public struct DecoderSpec: Sendable, Equatable {
 
     /// The knobs' relations to each other and to a target of `layers` layers.
     public func check(layers: Int) throws(KnobError) {
-        if lookup, draft == "lookup" { throw KnobError("lookup", "adds lookup in front of a model draft; the draft 'lookup' is lookup alone") }
+        if lookup, mode != .ar, draft == "lookup" { throw KnobError("lookup", "adds lookup in front of a model draft; the draft 'lookup' is lookup alone") }
         if mode == .mirror, gamma > 16 { throw KnobError("gamma", "must be in 1...16 for mirror, got \(gamma)") }
         if draftMin > gamma { throw KnobError("draft-min", "must be at most gamma (\(gamma)), got \(draftMin)") }
         if let r = runnerUps, r > gamma + 1 { throw KnobError("runner-ups", "must be in 0...gamma+1 (\(gamma + 1)), got \(r)") }

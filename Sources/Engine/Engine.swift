@@ -46,6 +46,8 @@ public final class Engine {
     public let loadSeconds: Double
     private var drafts: [String: Draft] = [:]
     private var lenses: [String: (lens: ExitLens, path: String)?] = [:]
+    /// The one-sequence batch that `ar` with lookup runs in (its own KV cache), made on first use.
+    private var lookupBatch: BatchDecoder?
 
     public init(_ configuration: EngineConfiguration) throws {
         let t0 = WallClock.now()
@@ -78,7 +80,13 @@ public final class Engine {
         do { try spec.check(layers: model.config.layers) } catch { throw EngineError(error.cli) }
         target.features = nil
         guard spec.mode != .ar else {
-            return PreparedDecoder(decoder: Generator(model: target, tokenizer: tokenizer), mode: .ar, draft: nil, speculative: nil, mirror: nil)
+            guard spec.lookup else {
+                return PreparedDecoder(decoder: Generator(model: target, tokenizer: tokenizer), mode: .ar, draft: nil, speculative: nil, mirror: nil)
+            }
+            if lookupBatch == nil {
+                lookupBatch = BatchDecoder(model: model, tokenizer: tokenizer, slots: 1, context: context, draft: .lookup)
+            }
+            return PreparedDecoder(decoder: LookupDecoder(batch: lookupBatch!), mode: .ar, draft: nil, speculative: nil, mirror: nil)
         }
         let d = try draft(spec.draftName)
         let so = SpeculativeOptions(gamma: spec.gamma, draftMin: spec.draftMin, draftPMin: spec.draftPMin ?? Defaults.draftPMin(for: d.choice))

@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var specBench: SpecBenchOptions
     @Option(help: "New tokens per prompt.") var maxTokens: Int = 128
-    @Option(help: "Comma-separated methods, the first is the baseline: ar, ar:2 (two threads), sd, mirror, mirror-ee, each with suffixes (sd@DRAFT*GAMMA, mirror^K~R#L!raw).")
+    @Option(help: "Comma-separated methods, the first is the baseline: ar, ar:2 (two threads), sd, mirror, mirror-ee, each with suffixes (sd@DRAFT*GAMMA, mirror^K~R#L!raw, ar!lookup).")
     var modes: String = "ar,sd,mirror"
     @Option(help: "Write bench.md, bench.json and bench-speedup.svg into this folder.") var out: String?
     @Option(help: "Context size (default: the model's, at most 4096).") var ctx: Int?
@@ -78,7 +78,6 @@ struct BenchCommand: ParsableCommand {
                 let knob = Knobs[error.knob].map { k in k.suffixText.map { "\(k.name) (\($0))" } ?? k.name } ?? error.knob
                 throw ValidationError("'\(m)' in --modes: \(knob) \(error.message)")
             }
-            if spec.mode == .ar, cut != m.endIndex { throw ValidationError("'\(m)': ar takes no draft or window") }
             let threads = head.count > 1 ? Int(head[1]) ?? 0 : 1
             guard head.count <= 2, threads >= 1 else { throw ValidationError("bad thread count in '\(m)'") }
             return Method(name: String(m), threads: threads, spec: spec)

@@ -96,7 +96,7 @@ struct GenerateCommand: ParsableCommand {
         guard n >= 1 else { throw ValidationError("-n must be at least 1") }
         // A preset's draft is moot when --mode ar overrides its mode.
         let spec = try decoding.spec()
-        if spec.mode == .ar && (spec.draft != nil || spec.lookup) && preset == nil { throw ValidationError("--draft and --lookup need --mode sd or mirror") }
+        if spec.mode == .ar && spec.draft != nil && preset == nil { throw ValidationError("--draft needs --mode sd or mirror") }
     }
 
     func run() throws {

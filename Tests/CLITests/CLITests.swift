@@ -163,7 +163,7 @@ extension CLITests {
         try Data(TinyLlama.gguf()).write(to: tmp)
         try assertFails(["generate", "--mode", "sd", "--draft", tmp.path, "--prompt", "hi"],
                         saying: "draft and target vocabularies differ: the target has 49152 tokens, the draft 96")
-        try assertFails(["generate", "--draft", tmp.path, "--prompt", "hi"], saying: "--draft and --lookup need --mode sd or mirror")
+        try assertFails(["generate", "--draft", tmp.path, "--prompt", "hi"], saying: "--draft needs --mode sd or mirror")
         try assertFails(["generate", "--mode", "sd", "--gamma", "0", "--prompt", "hi"], saying: "--gamma must be in 1...32")
     }
 
@@ -245,7 +245,7 @@ extension CLITests {
         try assertFails(base + ["--modes", "ar,sd#15", "--draft", "lookup"], saying: "'sd#15' in --modes: exit-layer (#N) is for mirror methods")
         try assertFails(base + ["--modes", "ar,mirror^-1"], saying: "'mirror^-1' in --modes: kappa (^N) must be in 0...16, got -1")
         try assertFails(base + ["--modes", "ar,sd!raw", "--draft", "lookup"], saying: "'sd!raw' in --modes: exit-lens (!raw) is for mirror methods")
-        try assertFails(base + ["--modes", "ar,mirror!fast"], saying: "'mirror!fast' in --modes: !fast is not a bench flag (flags: !nobonus, !adaptive, !nobudget, !raw)")
+        try assertFails(base + ["--modes", "ar,mirror!fast"], saying: "'mirror!fast' in --modes: !fast is not a bench flag (flags: !lookup, !nobonus, !adaptive, !nobudget, !raw)")
         try assertFails(base + ["--modes", "ar,fast"], saying: "unknown method 'fast' in --modes")
     }
 }

@@ -148,4 +148,35 @@ extension BatchDecoderTests {
         let alone = try Generator(model: model.makeSession(maxContext: 256, maxBatch: 64), tokenizer: tok).generate(prompt: next, options: options)
         XCTAssertEqual(try XCTUnwrap(result).tokens, alone.tokens, "with its prefix reused, the turn decodes as it does alone")
     }
+
+    /// `--mode ar --lookup` (the q4-fast preset) decodes through a one-slot batch that feeds prompt lookup's
+    /// guesses: each request, twice over (the batch is kept between requests), gives plain decoding's tokens.
+    func testArWithLookupGivesPlainDecodingsTokens() throws {
+        let path: String
+        do { path = try Paths.requireModel() } catch is Paths.SkipModel { throw XCTSkip("MIRRORSD_SKIP_MODEL_TESTS=1") }
+        var config = EngineConfiguration()
+        config.modelPath = path
+        config.targetType = .native
+        config.threads = 2
+        config.context = 512
+        let engine = try Engine(config)
+        let reqs = requests(engine.tokenizer)
+        var spec = DecoderSpec()
+        try Knobs.parse(arguments: ["--lookup"], into: &spec)
+        let plain = try engine.decoder(DecoderSpec()).decoder
+        let guessing = try engine.decoder(spec).decoder
+        var drafted = 0
+        for _ in 0..<2 {
+            for (i, r) in reqs.enumerated() {
+                let want = try plain.decode(prompt: r.prompt, options: r.options) { _ in true }
+                var streamed = ""
+                let got = try guessing.decode(prompt: r.prompt, options: r.options) { streamed += $0; return true }
+                XCTAssertEqual(got.tokens, want.tokens, "request \(i): ar with lookup differs from plain decoding")
+                XCTAssertEqual(got.text, want.text, "request \(i)")
+                XCTAssertEqual(streamed, got.text, "request \(i)")
+                drafted += got.stats.speculative?.drafted ?? 0
+            }
+        }
+        XCTAssertGreaterThan(drafted, 0, "no request fed a guess, so the guessing path went untested")
+    }
 }

@@ -81,7 +81,8 @@ final class KnobsTests: XCTestCase {
         XCTAssertEqual(check(["--gamma", "3", "--branch-positions", "5"])?.knob, "branch-positions")
         XCTAssertEqual(check(["--exit-layer", "30"]), KnobError("exit-layer", "must be below the target's 30 layers, got 30"))
         XCTAssertNil(check(["--exit-layer", "29"]))
-        XCTAssertEqual(check(["--draft", "lookup", "--lookup"])?.knob, "lookup")
+        XCTAssertEqual(check(["--mode", "sd", "--draft", "lookup", "--lookup"])?.knob, "lookup")
+        XCTAssertNil(check(["--lookup"]), "ar with lookup feeds its guesses; there is no model draft to put it in front of")
     }
 
     func testBenchSuffixesSetTheSameFields() throws {

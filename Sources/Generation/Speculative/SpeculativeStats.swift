@@ -32,7 +32,7 @@ public struct SpeculativeStats: Sendable, Codable, Equatable {
     }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
 
-    mutating func record(drafted n: Int, accepted a: Int) {
+    public mutating func record(drafted n: Int, accepted a: Int) {
         rounds += 1
         drafted += n
         accepted += a

@@ -271,7 +271,7 @@ public final class BatchDecoder {
     }
 
     /// Measures what forwards of 1, 2, 3, 4, 6, 8, ... 32 rows cost (the shape the goodput rule plans
-    /// with), on a free slot, which it leaves empty. `add` runs it first if nobody has.
+    /// with; the median of three each), appended to a 256-token context on a free slot, which it leaves empty. `add` runs it first if nobody has.
     public func calibrate() {
         guard let slot = slots.indices.last(where: { slots[$0] == nil }) else { return }
         batch.truncate(slot: slot, to: 0)
@@ -279,19 +279,31 @@ public final class BatchDecoder {
         // Past 32 rows the cost is taken as linear (StepCost), so calibrating there would only take time.
         let most = min(rowBudget, slots.count * (policy.maxDraft + 1))
         let counts = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32].filter { $0 <= most && $0 < batch.maxContext }
-        let tokens = [Int32](repeating: Int32(tokenizer.eosId ?? 0), count: counts.last ?? 1)
+        // The rows go after a context of typical length, so their attention costs what a decode row's does.
+        let context = min(256, batch.maxContext - 1 - (counts.last ?? 1))
+        let tokens = (0..<max(context, counts.last ?? 1)).map { Int32(($0 * 7919) % batch.model.config.vocabSize) }
+        do {
+            var at = 0
+            while at < context {
+                let n = min(rowBudget, context - at)
+                try tokens.withUnsafeBufferPointer { try batch.add(slot: slot, tokens: UnsafeBufferPointer(rebasing: $0[at..<(at + n)]), logits: .none) }
+                batch.run()
+                at += n
+            }
+        } catch { return }
         var points: [(rows: Int, seconds: Double)] = []
+        var times: [Double] = []
         for n in counts {
-            var best = Double.infinity
-            for _ in 0..<2 {
-                batch.truncate(slot: slot, to: 0)
+            times.removeAll(keepingCapacity: true)
+            for _ in 0..<3 {
+                batch.truncate(slot: slot, to: context)
                 do { try tokens.withUnsafeBufferPointer { try batch.add(slot: slot, tokens: UnsafeBufferPointer(rebasing: $0[0..<n]), logits: .all) } }
                 catch { return }
                 let t0 = WallClock.now()
                 batch.run()
-                best = min(best, WallClock.now() - t0)
+                times.append(WallClock.now() - t0)
             }
-            points.append((n, best))
+            points.append((n, times.sorted()[1]))
         }
         batch.truncate(slot: slot, to: 0)
         if !points.isEmpty { cost.setCalibration(points) }

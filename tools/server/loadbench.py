@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load benchmark for `mirror-sd serve`: N concurrent clients each send M streamed chat requests.
 
-    tools/server/loadbench.py [--clients 4] [--requests 8] [--max-tokens 64] [--mode mirror]
+    tools/server/loadbench.py [--clients 4] [--requests 8] [--max-tokens 64] [--mode ar|sd|mirror]
                               [--binary .build/release/mirror-sd] [--server-args "..."] [--url URL --pid PID]
 
 Without --url it starts the server on a free port and stops it at the end. Reports p50/p95/p99 latency,
@@ -78,7 +78,7 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--requests", type=int, default=8, help="per client")
     ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--mode", default="mirror", choices=["ar", "sd", "mirror"])
+    ap.add_argument("--mode", choices=["ar", "sd", "mirror"], help="ask every request for this mode (default: the server's own)")
     ap.add_argument("--binary", default=".build/release/mirror-sd")
     ap.add_argument("--server-args", default="", help="extra flags for `mirror-sd serve`")
     ap.add_argument("--url")
@@ -94,8 +94,11 @@ def main():
         pid = proc.pid
 
     def body(i):
-        return {"messages": [{"role": "user", "content": prompts[i % len(prompts)]}], "max_tokens": args.max_tokens,
-                "temperature": 0, "stream": True, "stream_options": {"include_usage": True}, "mirror_sd": {"mode": args.mode}}
+        b = {"messages": [{"role": "user", "content": prompts[i % len(prompts)]}], "max_tokens": args.max_tokens,
+             "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+        if args.mode:
+            b["mirror_sd"] = {"mode": args.mode}
+        return b
 
     rss0 = rss_mb(pid) if pid else float("nan")
     one_request(url, body(0))  # warm-up: first-use allocations
@@ -126,7 +129,7 @@ def main():
     ttft = [r[1] for r in results if r[1] is not None]
     tokens = sum(r[2] for r in results)
     errors = [r[3] for r in results if r[3]]
-    print(f"{args.clients} clients x {args.requests} requests, mode {args.mode}, max_tokens {args.max_tokens}, {url}")
+    print(f"{args.clients} clients x {args.requests} requests, mode {args.mode or 'the server default'}, max_tokens {args.max_tokens}, {url}")
     print(f"latency s   p50 {pct(lat, 50):.2f}  p95 {pct(lat, 95):.2f}  p99 {pct(lat, 99):.2f}")
     print(f"first token p50 {pct(ttft, 50):.2f}  p95 {pct(ttft, 95):.2f}  p99 {pct(ttft, 99):.2f}  (includes queueing)")
     print(f"throughput  {tokens} completion tokens in {wall:.1f} s = {tokens / wall:.1f} tok/s")

@@ -48,6 +48,8 @@ public final class BatchDecoder {
             self.slot = slot
             self.onText = onText
             self.done = done
+            spec.draftedAt.reserveCapacity(maxDraft)
+            spec.acceptedAt.reserveCapacity(maxDraft)
         }
     }
 

@@ -403,7 +403,7 @@ extension CLITests {
             let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
             XCTAssertEqual(j["decodeForwardPerToken"] as? Double, 0, "\(backend): decode forward allocates")
             XCTAssertEqual(j["verifyForwardPerRound"] as? Double, 0, "\(backend): verification forward allocates")
-            for mode in ["ar", "sd", "mirror", "mirrorRunnerUps", "batch"] where decoders {
+            for mode in ["ar", "sd", "mirror", "mirrorRunnerUps", "batch", "batchDraft"] where decoders {
                 guard let perToken = j["\(mode)PerToken"] as? Double else { XCTFail("\(backend): no \(mode) count in \(r.out)"); continue }
                 // 32 more tokens: growth of the token array, the text and the committed sequence, at most
                 // a few doublings each.

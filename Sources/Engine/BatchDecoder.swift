@@ -90,8 +90,6 @@ public final class BatchDecoder {
     public private(set) var speculatingSteps = 0
     public private(set) var stepSeconds = 0.0
     public private(set) var tokensOut = 0
-    /// Rows the last forward drafted.
-    public private(set) var lastDraftRows = 0
 
     public init(model: LlamaModel, tokenizer: Tokenizer, slots: Int, context: Int, rowBudget: Int = 64, prefillChunk: Int = 32,
                 draft: BatchDraft? = nil, policy: GoodputPolicy = GoodputPolicy()) {
@@ -110,10 +108,14 @@ public final class BatchDecoder {
 
     /// What the batch has done so far, for metrics.
     public var figures: BatchFigures {
-        BatchFigures(slots: slots.count, active: activeCount, steps: stepCount, rows: rowsRun, prefixHits: prefixHits,
-                     prefixTokens: prefixTokensReused, drafted: draftedTokens, accepted: acceptedTokens, speculatingSteps: speculatingSteps,
-                     stepSeconds: stepSeconds, tokens: tokensOut, kvPositions: batch.lengths.reduce(0, +),
-                     kvBytesPerPosition: Limits.kvBytes(config: batch.model.config, positions: 1))
+        var f = BatchFigures()
+        (f.slots, f.active, f.steps, f.rows) = (slots.count, activeCount, stepCount, rowsRun)
+        (f.prefixHits, f.prefixTokens) = (prefixHits, prefixTokensReused)
+        (f.drafted, f.accepted, f.speculatingSteps) = (draftedTokens, acceptedTokens, speculatingSteps)
+        (f.stepSeconds, f.tokens) = (stepSeconds, tokensOut)
+        f.kvPositions = batch.lengths.reduce(0, +)
+        f.kvBytesPerPosition = Limits.kvBytes(config: batch.model.config, positions: 1)
+        return f
     }
 
     /// Whether some sequence still has prompt rows to prefill.
@@ -176,7 +178,6 @@ public final class BatchDecoder {
         order.removeAll(keepingCapacity: true)
         lastPrefillRows = 0
         let drafted = planDrafts()
-        lastDraftRows = drafted
         for case let r? in slots where r.next != nil {
             do {
                 try r.window.withUnsafeBufferPointer {
@@ -315,7 +316,7 @@ public final class BatchDecoder {
         guard slots[r.slot] === r else { return }
         slots[r.slot] = nil
         // Keys and values are held for every position fed; a failed sequence's are not trusted.
-        if error == nil { held[r.slot] = Array((r.seq.prompt + r.seq.tokens).prefix(batch.lengths[r.slot])) }
+        if error == nil { held[r.slot] = Array(r.context.prefix(batch.lengths[r.slot])) }
         else { batch.truncate(slot: r.slot, to: 0) }
         if let e = error { r.done(.failure(e)); return }
         var stats = DecodeStats()
@@ -364,10 +365,4 @@ public struct BatchFigures: Sendable {
     public var kvPositions = 0
     public var kvBytesPerPosition = 0.0
     public init() {}
-    init(slots: Int, active: Int, steps: Int, rows: Int, prefixHits: Int, prefixTokens: Int, drafted: Int, accepted: Int,
-         speculatingSteps: Int, stepSeconds: Double, tokens: Int, kvPositions: Int, kvBytesPerPosition: Double) {
-        self.slots = slots; self.active = active; self.steps = steps; self.rows = rows; self.prefixHits = prefixHits
-        self.prefixTokens = prefixTokens; self.drafted = drafted; self.accepted = accepted; self.speculatingSteps = speculatingSteps
-        self.stepSeconds = stepSeconds; self.tokens = tokens; self.kvPositions = kvPositions; self.kvBytesPerPosition = kvBytesPerPosition
-    }
 }

@@ -115,31 +115,26 @@ extension GoodputPolicy {
         let plainRate = Double(decodeRows) / cost.estimate(decodeRows)
         let rate = wasSpeculating ? plainRate : plainRate * (1 + margin)
         let baseCost = cost.estimate(base)
+        // The offer with the highest next gain, or nil when none has a guess left.
+        func best(_ offers: [DraftOffer]) -> (index: Int, gain: Double)? {
+            var pick: (index: Int, gain: Double)? = nil
+            for i in offers.indices where offers[i].nextGain > (pick?.gain ?? 0) { pick = (i, offers[i].nextGain) }
+            return pick
+        }
         var gained = 0.0
-        var best = (k: 0, surplus: 0.0)
-        var k = 0
+        var chosen = (k: 0, surplus: 0.0)
         // Pass 1: the best number of drafted rows (gains taken best first).
-        while k < room {
-            var pick = -1
-            var gain = 0.0
-            for i in offers.indices where offers[i].nextGain > gain { pick = i; gain = offers[i].nextGain }
-            guard pick >= 0 else { break }
-            offers[pick].take += 1
-            k += 1
+        for k in stride(from: 1, through: room, by: 1) {
+            guard let (i, gain) = best(offers) else { break }
+            offers[i].take += 1
             gained += gain
             let surplus = gained - rate * (cost.estimate(base + k) - baseCost)
-            if surplus > best.surplus { best = (k, surplus) }
+            if surplus > chosen.surplus { chosen = (k, surplus) }
         }
-        let chosen = best.k
         // Pass 2: the same picks again, up to the chosen count.
         for i in offers.indices { offers[i].take = 0 }
-        for _ in 0..<chosen {
-            var pick = -1
-            var gain = 0.0
-            for i in offers.indices where offers[i].nextGain > gain { pick = i; gain = offers[i].nextGain }
-            offers[pick].take += 1
-        }
-        return chosen
+        for _ in 0..<chosen.k { offers[best(offers)!.index].take += 1 }
+        return chosen.k
     }
 }
 

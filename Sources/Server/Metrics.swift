@@ -49,10 +49,10 @@ final class Metrics: Sendable {
 
     func goodputLines(_ s: State, batch: BatchFigures?) -> [String] {
         var lines: [String] = []
-        if let b = batch { lines.append("mirrorsd_goodput_tokens_per_second{mode=\"batch\"} \(b.stepSeconds > 0 ? Double(b.tokens) / b.stepSeconds : 0)") }
+        if let b = batch { lines.append("mirrorsd_goodput_tokens_per_second{mode=\"batch\"} \(per(Double(b.tokens), b.stepSeconds))") }
         for (mode, tokens) in s.wholeTokens.sorted(by: { $0.key < $1.key }) {
             let sec = s.wholeSeconds[mode] ?? 0
-            lines.append("mirrorsd_goodput_tokens_per_second{mode=\"\(mode)\"} \(sec > 0 ? Double(tokens) / sec : 0)")
+            lines.append("mirrorsd_goodput_tokens_per_second{mode=\"\(mode)\"} \(per(Double(tokens), sec))")
         }
         return lines
     }
@@ -66,50 +66,51 @@ final class Metrics: Sendable {
         func metric(_ name: String, _ type: String, _ help: String, _ lines: [String]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n" + lines.map { $0 + "\n" }.joined()
         }
+        func metric(_ name: String, _ type: String, _ help: String, value: some CustomStringConvertible) {
+            metric(name, type, help, ["\(name) \(value)"])
+        }
         metric("mirrorsd_requests_total", "counter", "HTTP requests by endpoint and status.",
                s.requests.sorted { $0.key < $1.key }.map { k, v in
                    let parts = k.split(separator: " ")
                    return "mirrorsd_requests_total{endpoint=\"\(parts[0])\",status=\"\(parts[1])\"} \(v)"
                })
-        metric("mirrorsd_prompt_tokens_total", "counter", "Prompt tokens processed.", ["mirrorsd_prompt_tokens_total \(s.promptTokens)"])
-        metric("mirrorsd_completion_tokens_total", "counter", "Tokens generated.", ["mirrorsd_completion_tokens_total \(s.completionTokens)"])
-        metric("mirrorsd_generation_seconds_total", "counter", "Seconds spent generating (prefill and decode).",
-               ["mirrorsd_generation_seconds_total \(s.generationSeconds)"])
-        metric("mirrorsd_generations_total", "counter", "Generations finished, cancelled ones included.", ["mirrorsd_generations_total \(s.completed)"])
-        metric("mirrorsd_generations_cancelled_total", "counter", "Generations stopped because the client went away.",
-               ["mirrorsd_generations_cancelled_total \(s.cancelled)"])
+        metric("mirrorsd_prompt_tokens_total", "counter", "Prompt tokens processed.", value: s.promptTokens)
+        metric("mirrorsd_completion_tokens_total", "counter", "Tokens generated.", value: s.completionTokens)
+        metric("mirrorsd_generation_seconds_total", "counter", "Seconds spent generating (prefill and decode).", value: s.generationSeconds)
+        metric("mirrorsd_generations_total", "counter", "Generations finished, cancelled ones included.", value: s.completed)
+        metric("mirrorsd_generations_cancelled_total", "counter", "Generations stopped because the client went away.", value: s.cancelled)
         metric("mirrorsd_tokens_per_second", "gauge", "Completion tokens per generation second, over the server's life.",
-               ["mirrorsd_tokens_per_second \(s.generationSeconds > 0 ? Double(s.completionTokens) / s.generationSeconds : 0)"])
+               value: per(Double(s.completionTokens), s.generationSeconds))
         metric("mirrorsd_acceptance_rate", "gauge", "Accepted / drafted tokens over all speculative generations.",
-               ["mirrorsd_acceptance_rate \(s.draftedTokens > 0 ? Double(s.acceptedTokens) / Double(s.draftedTokens) : 0)"])
+               value: per(Double(s.acceptedTokens), Double(s.draftedTokens)))
         metric("mirrorsd_mirror_reuse_rate", "gauge", "Mirror-SD rounds whose next window was prepared in time.",
-               ["mirrorsd_mirror_reuse_rate \(s.mirrorRounds > 0 ? Double(s.mirrorReused) / Double(s.mirrorRounds) : 0)"])
-        metric("mirrorsd_queue_depth", "gauge", "Requests waiting or running.", ["mirrorsd_queue_depth \(queueDepth)"])
-        metric("mirrorsd_queue_capacity", "gauge", "Requests that may wait beyond the running ones.", ["mirrorsd_queue_capacity \(queueCapacity)"])
+               value: per(Double(s.mirrorReused), Double(s.mirrorRounds)))
+        metric("mirrorsd_queue_depth", "gauge", "Requests waiting or running.", value: queueDepth)
+        metric("mirrorsd_queue_capacity", "gauge", "Requests that may wait beyond the running ones.", value: queueCapacity)
         if let b = batch {
-            metric("mirrorsd_batch_slots", "gauge", "Sequences the batch holds at once (--parallel).", ["mirrorsd_batch_slots \(b.slots)"])
-            metric("mirrorsd_batch_slots_in_use", "gauge", "Sequences in the batch now.", ["mirrorsd_batch_slots_in_use \(b.active)"])
-            metric("mirrorsd_batch_steps_total", "counter", "Batched forwards run.", ["mirrorsd_batch_steps_total \(b.steps)"])
+            metric("mirrorsd_batch_slots", "gauge", "Sequences the batch holds at once (--parallel).", value: b.slots)
+            metric("mirrorsd_batch_slots_in_use", "gauge", "Sequences in the batch now.", value: b.active)
+            metric("mirrorsd_batch_steps_total", "counter", "Batched forwards run.", value: b.steps)
             metric("mirrorsd_batch_rows_total", "counter", "Rows in the batched forwards (decode rows, drafted rows and prefill chunks).",
-                   ["mirrorsd_batch_rows_total \(b.rows)"])
+                   value: b.rows)
             metric("mirrorsd_batch_rows_per_step", "gauge", "Rows per batched forward, over the server's life.",
-                   ["mirrorsd_batch_rows_per_step \(b.steps > 0 ? Double(b.rows) / Double(b.steps) : 0)"])
-            metric("mirrorsd_batch_step_seconds_total", "counter", "Seconds in batched forwards.", ["mirrorsd_batch_step_seconds_total \(b.stepSeconds)"])
+                   value: per(Double(b.rows), Double(b.steps)))
+            metric("mirrorsd_batch_step_seconds_total", "counter", "Seconds in batched forwards.", value: b.stepSeconds)
             metric("mirrorsd_batch_step_seconds_mean", "gauge", "Mean seconds of a batched forward.",
-                   ["mirrorsd_batch_step_seconds_mean \(b.steps > 0 ? b.stepSeconds / Double(b.steps) : 0)"])
+                   value: per(b.stepSeconds, Double(b.steps)))
             metric("mirrorsd_batch_drafted_tokens_total", "counter", "Tokens the batch's draft guessed and fed for checking.",
-                   ["mirrorsd_batch_drafted_tokens_total \(b.drafted)"])
-            metric("mirrorsd_batch_accepted_tokens_total", "counter", "Drafted tokens the target agreed with (kept).",
-                   ["mirrorsd_batch_accepted_tokens_total \(b.accepted)"])
+                   value: b.drafted)
+            metric("mirrorsd_batch_accepted_tokens_total", "counter", "Drafted tokens the target agreed with (kept).", value: b.accepted)
             metric("mirrorsd_batch_speculating_steps_total", "counter", "Batched forwards that held drafted rows.",
-                   ["mirrorsd_batch_speculating_steps_total \(b.speculatingSteps)"])
+                   value: b.speculatingSteps)
             metric("mirrorsd_prefix_reuse_total", "counter", "Requests whose prompt began with what a slot held (its KV was reused).",
-                   ["mirrorsd_prefix_reuse_total \(b.prefixHits)"])
+                   value: b.prefixHits)
             metric("mirrorsd_prefix_reuse_tokens_total", "counter", "Prompt positions not prefilled again thanks to prefix reuse.",
-                   ["mirrorsd_prefix_reuse_tokens_total \(b.prefixTokens)"])
+                   value: b.prefixTokens)
             metric("mirrorsd_kv_positions_in_use", "gauge", "Positions whose keys and values the batch's slots hold (reusable prefixes included).",
-                   ["mirrorsd_kv_positions_in_use \(b.kvPositions)"])
-            metric("mirrorsd_kv_bytes_in_use", "gauge", "Bytes of those keys and values.", ["mirrorsd_kv_bytes_in_use \(Double(b.kvPositions) * b.kvBytesPerPosition)"])
+                   value: b.kvPositions)
+            metric("mirrorsd_kv_bytes_in_use", "gauge", "Bytes of those keys and values.",
+                   value: Double(b.kvPositions) * b.kvBytesPerPosition)
         }
         metric("mirrorsd_goodput_tokens_per_second", "gauge",
                "Tokens per second of compute by how they were decoded: batch (batched forwards, drafting included), and the whole requests run alone by mode.",
@@ -117,3 +118,6 @@ final class Metrics: Sendable {
         return out
     }
 }
+
+/// a / b, or 0 before anything was counted.
+private func per(_ a: Double, _ b: Double) -> Double { b > 0 ? a / b : 0 }

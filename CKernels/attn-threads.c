@@ -1,50 +1,99 @@
 // Attention over the helper threads (pool.c). A part computes whole (row, head) outputs through the
 // dispatched ck_attn_f32, on a sub-problem expressed by offsets alone, so every output is computed
-// exactly as in a single call (the kernel's batch invariance): KV heads split by groups, or, for causal
-// chunks of several rows, query rows split, the rows before a part's first row joining its prefix.
+// exactly as in a single call (the kernel's batch invariance): KV heads split by groups, and causal
+// chunks split by blocks of rows, the rows before a block joining its prefix.
 #include "internal.h"
 
 #define CK_ATTN_MAX_PARTS 4
-
-typedef struct {
-    float *out;
-    const float *q, *k, *v;
-    const uint8_t *mask;
-    float *scratch;
-    size_t part_floats;
-    float scale;
-    int out_stride, q_stride, kv_stride, n_rows, n_prefix, n_new, n_heads, n_kv_heads, head_dim;
-} attn_job;
-
-static void attn_part(void *ctx, int part, int parts) {
-    const attn_job *j = ctx;
-    if (parts > CK_ATTN_MAX_PARTS) parts = CK_ATTN_MAX_PARTS;
-    if (part >= parts) return;
-    float *scratch = j->scratch + (size_t)part * j->part_floats;
-    int group = j->n_heads / j->n_kv_heads;
-    if (!j->mask && j->n_rows >= 2 * parts) {
-        int r0 = j->n_rows * part / parts, r1 = j->n_rows * (part + 1) / parts;
-        ck_attn_f32(j->out + (size_t)r0 * j->out_stride, j->out_stride, j->q + (size_t)r0 * j->q_stride, j->q_stride, j->k, j->v,
-                    j->kv_stride, r1 - r0, j->n_prefix + r0, j->n_new - r0, NULL, j->n_heads, j->n_kv_heads, j->head_dim,
-                    j->scale, scratch);
-        return;
-    }
-    int g0 = j->n_kv_heads * part / parts, g1 = j->n_kv_heads * (part + 1) / parts;
-    if (g1 <= g0) return;
-    int h0 = g0 * group, d0 = g0 * j->head_dim;
-    ck_attn_f32(j->out + (size_t)h0 * j->head_dim, j->out_stride, j->q + (size_t)h0 * j->head_dim, j->q_stride, j->k + d0,
-                j->v + d0, j->kv_stride, j->n_rows, j->n_prefix, j->n_new, j->mask, (g1 - g0) * group, g1 - g0, j->head_dim,
-                j->scale, scratch);
-}
 
 size_t ck_attn_threaded_scratch_floats(int n_rows, int n_heads, int n_kv_heads, int n_keys) {
     return CK_ATTN_MAX_PARTS * ck_attn_scratch_floats(n_rows, n_heads, n_kv_heads, n_keys);
 }
 
-void ck_attn_f32_threaded(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
-                          int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads,
-                          int n_kv_heads, int head_dim, float scale, float *scratch) {
-    attn_job job = {out, q, k, v, mask, scratch, ck_attn_scratch_floats(n_rows, n_heads, n_kv_heads, n_prefix + n_new), scale,
-                    out_stride, q_stride, kv_stride, n_rows, n_prefix, n_new, n_heads, n_kv_heads, head_dim};
-    ck_pool_run(attn_part, &job);
+// A batch's runs in one pool job: items are (run, block of CK_ATTN_ROWS rows, KV group), in that order,
+// each costing its rows × keys plus a fixed overhead; a part takes the items whose cost midpoint falls
+// in its share, and calls ck_attn_f32 once per run block over the consecutive groups it holds.
+typedef struct {
+    float *out;
+    const float *q, *k, *v;
+    const ck_attn_run *runs;
+    float *scratch;
+    size_t part_floats;
+    double total;
+    float scale;
+    int out_stride, q_stride, kv_stride, n_runs, n_heads, n_kv_heads, head_dim;
+} attn_runs_job;
+
+#define CK_ATTN_ITEM_OVERHEAD 64.0  // keys' worth of fixed cost per call
+
+static double attn_block_cost(const ck_attn_run *run, int r0, int r1) {
+    int keys = run->mask ? run->n_prefix + run->n_new : run->n_prefix + (r1 < run->n_new ? r1 : run->n_new);
+    return (double)(r1 - r0) * keys + CK_ATTN_ITEM_OVERHEAD;
+}
+
+static void attn_block_groups(const attn_runs_job *j, const ck_attn_run *run, int r0, int r1, int g0, int g1, float *scratch) {
+    int group = j->n_heads / j->n_kv_heads;
+    int h0 = g0 * group, d0 = g0 * j->head_dim;
+    int row = run->row + r0;
+    // Causal rows of a block see the block's earlier rows as prefix; masked rows keep their mask rows.
+    int prefix = run->mask ? run->n_prefix : run->n_prefix + r0, fresh = run->mask ? run->n_new : run->n_new - r0;
+    const uint8_t *mask = run->mask ? run->mask + (size_t)r0 * run->n_new : NULL;
+    ck_attn_f32(j->out + (size_t)row * j->out_stride + (size_t)h0 * j->head_dim, j->out_stride,
+                j->q + (size_t)row * j->q_stride + (size_t)h0 * j->head_dim, j->q_stride, j->k + run->kv_offset + d0,
+                j->v + run->kv_offset + d0, j->kv_stride, r1 - r0, prefix, fresh, mask, (g1 - g0) * group, g1 - g0,
+                j->head_dim, j->scale, scratch);
+}
+
+static void attn_runs_part(void *ctx, int part, int parts) {
+    const attn_runs_job *j = ctx;
+    if (parts > CK_ATTN_MAX_PARTS) parts = CK_ATTN_MAX_PARTS;
+    if (part >= parts) return;
+    float *scratch = j->scratch + (size_t)part * j->part_floats;
+    double before = 0;
+    for (int i = 0; i < j->n_runs; i++) {
+        const ck_attn_run *run = &j->runs[i];
+        for (int r0 = 0; r0 < run->n_rows; r0 += CK_ATTN_ROWS) {
+            int r1 = r0 + CK_ATTN_ROWS < run->n_rows ? r0 + CK_ATTN_ROWS : run->n_rows;
+            double cost = attn_block_cost(run, r0, r1) / j->n_kv_heads;
+            int g0 = -1;
+            for (int g = 0; g < j->n_kv_heads; g++) {
+                int owner = (int)((before + cost / 2) * parts / j->total);
+                if (owner > parts - 1) owner = parts - 1;
+                before += cost;
+                if (owner == part && g0 < 0) g0 = g;
+                if (owner != part && g0 >= 0) {
+                    attn_block_groups(j, run, r0, r1, g0, g, scratch);
+                    g0 = -1;
+                }
+            }
+            if (g0 >= 0) attn_block_groups(j, run, r0, r1, g0, j->n_kv_heads, scratch);
+        }
+    }
+}
+
+void ck_attn_f32_runs(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
+                      int kv_stride, const ck_attn_run *runs, int n_runs, int n_heads, int n_kv_heads, int head_dim,
+                      float scale, float *scratch, int threaded) {
+    if (!threaded) {
+        for (int i = 0; i < n_runs; i++) {
+            const ck_attn_run *r = &runs[i];
+            ck_attn_f32(out + (size_t)r->row * out_stride, out_stride, q + (size_t)r->row * q_stride, q_stride,
+                        k + r->kv_offset, v + r->kv_offset, kv_stride, r->n_rows, r->n_prefix, r->n_new, r->mask, n_heads,
+                        n_kv_heads, head_dim, scale, scratch);
+        }
+        return;
+    }
+    int max_rows = 1, max_keys = 1;
+    double total = 0;
+    for (int i = 0; i < n_runs; i++) {
+        const ck_attn_run *r = &runs[i];
+        if (r->n_rows > max_rows) max_rows = r->n_rows;
+        if (r->n_prefix + r->n_new > max_keys) max_keys = r->n_prefix + r->n_new;
+        for (int r0 = 0; r0 < r->n_rows; r0 += CK_ATTN_ROWS)
+            total += attn_block_cost(r, r0, r0 + CK_ATTN_ROWS < r->n_rows ? r0 + CK_ATTN_ROWS : r->n_rows);
+    }
+    if (n_runs == 0) return;
+    attn_runs_job job = {out, q, k, v, runs, scratch, ck_attn_scratch_floats(max_rows, n_heads, n_kv_heads, max_keys), total,
+                         scale, out_stride, q_stride, kv_stride, n_runs, n_heads, n_kv_heads, head_dim};
+    ck_pool_run(attn_runs_part, &job);
 }

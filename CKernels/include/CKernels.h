@@ -157,15 +157,28 @@ void ck_attn_f32_avx512(float *out, int out_stride, const float *q, int q_stride
                         const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
                         float *scratch);
 
-/// ck_attn_f32 over the helper threads of ck_blas_set_threads (at most 4 parts): KV-head groups split
-/// across them, or, without a mask and with at least two rows a part, query rows. Every output is
-/// computed as by one ck_attn_f32 call, so the result is the same for any thread count. scratch:
-/// ck_attn_threaded_scratch_floats(...) floats.
+/// Scratch floats of ck_attn_f32_runs with `threaded` (a share for each of at most 4 parts).
 size_t ck_attn_threaded_scratch_floats(int n_rows, int n_heads, int n_kv_heads, int n_keys);
-void ck_attn_f32_threaded(float *out, int out_stride, const float *q, int q_stride, const float *k,
-                          const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
-                          const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
-                          float *scratch);
+
+/// One sequence's query rows in a batched attention: rows [row, row + n_rows) of q and out attend to
+/// the cache that starts kv_offset floats into k and v, over n_prefix positions plus n_new more
+/// (causally, or through mask: n_rows × n_new bytes).
+typedef struct {
+    int row, n_rows, n_prefix, n_new;
+    size_t kv_offset;
+    const uint8_t *mask;
+} ck_attn_run;
+
+/// ck_attn_f32 for every run of a batch in one call. With `threaded`, the work is cut into (run, block of
+/// CK_ATTN_ROWS rows, KV group) items and the helper threads of ck_blas_set_threads (at most 4 parts)
+/// take contiguous shares of equal estimated cost (rows × keys), where one call per run would leave a
+/// thread idle on every short run. Each item is a ck_attn_f32 sub-problem expressed by offsets alone,
+/// so every output has the bits of ck_attn_f32 over its run, for any thread count. scratch:
+/// ck_attn_threaded_scratch_floats(rows of the largest run, ...) floats (ck_attn_scratch_floats
+/// without `threaded`).
+void ck_attn_f32_runs(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
+                      int kv_stride, const ck_attn_run *runs, int n_runs, int n_heads, int n_kv_heads, int head_dim,
+                      float scale, float *scratch, int threaded);
 
 // MARK: format conversion (load time, scalar)
 

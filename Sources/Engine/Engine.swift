@@ -46,8 +46,9 @@ public final class Engine {
     public let loadSeconds: Double
     private var drafts: [String: Draft] = [:]
     private var lenses: [String: (lens: ExitLens, path: String)?] = [:]
-    /// The one-sequence batch that `ar` with lookup runs in (its own KV cache), made on first use.
-    private var lookupBatch: BatchDecoder?
+    /// The one-slot batch `ar --lookup` decodes through (its own KV cache), made by the first such
+    /// `decoder` call (tests set its step cost, so the goodput rule's choices do not depend on the machine's timing).
+    public private(set) var lookupBatch: BatchDecoder?
 
     public init(_ configuration: EngineConfiguration) throws {
         let t0 = WallClock.now()

@@ -19,6 +19,7 @@ final class ForwardWorkspace {
     let ropeCos: FloatBuffer  // [headDim]
     let ropeSin: FloatBuffer  // [headDim]
     let attScratch: FloatBuffer
+    let attPlan: AttentionPlan
     let scratch: UnsafeMutableRawPointer  // the products' scratch for maxRows rows
 
     /// `maxKeys`: the most positions one attention run reads.
@@ -37,6 +38,7 @@ final class ForwardWorkspace {
         ropeSin = FloatBuffer(count: maxRows * c.headDim)
         attScratch = FloatBuffer(count: Ops.attentionScratchFloats(rows: maxRows, heads: c.heads, kvHeads: c.kvHeads,
                                                                   keys: maxKeys, threaded: model.threadedAttention))
+        attPlan = AttentionPlan(capacity: maxRows)
         scratch = UnsafeMutableRawPointer.allocate(byteCount: max(model.scratchBytes(rows: maxRows), 64), alignment: 64)
     }
 
@@ -117,13 +119,14 @@ extension ForwardWorkspace {
             }
         }
         tick(2)
+        attPlan.removeAll()
         for run in runs {
-            Ops.attention(out: att.pointer + run.firstRow * c.qDim, outStride: c.qDim, q: qkv.pointer + run.firstRow * qkvDim,
-                          qStride: qkvDim, k: keys.pointer + run.cacheOffset, v: values.pointer + run.cacheOffset,
-                          kvStride: c.kvDim, rows: run.rows, prefix: run.prefix, new: run.new, mask: run.mask,
-                          heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                          scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer, threaded: model.threadedAttention)
+            attPlan.append(row: run.firstRow, rows: run.rows, kvOffset: run.cacheOffset, prefix: run.prefix, new: run.new,
+                           mask: run.mask)
         }
+        Ops.attention(plan: attPlan, out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: keys.pointer,
+                      v: values.pointer, kvStride: c.kvDim, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                      scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer, threaded: model.threadedAttention)
         tick(3)
         w.wo.apply(att.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)

@@ -58,23 +58,11 @@ public enum Ops {
         ck_rope_f32(x, Int32(heads), Int32(headDim), cos, sin)
     }
 
-    /// Scratch floats `attention` needs for `rows` query rows over `keys` keys (`threaded`: for the
-    /// threaded form).
+    /// Scratch floats `attention` needs for `rows` query rows over `keys` keys (`threaded`: for
+    /// `attention(plan:...)` over the helper threads).
     public static func attentionScratchFloats(rows: Int, heads: Int, kvHeads: Int, keys: Int, threaded: Bool = false) -> Int {
         threaded ? Int(ck_attn_threaded_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(keys)))
             : Int(ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(keys)))
-    }
-
-    /// Attention for `rows` query rows over a KV cache: see ck_attn_f32 for the visibility rule. With
-    /// `threaded`, over the helper threads (the same result; scratch sized with `threaded: true`).
-    @inline(__always)
-    public static func attention(out: UnsafeMutablePointer<Float>, outStride: Int, q: UnsafePointer<Float>, qStride: Int,
-                                 k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, rows: Int,
-                                 prefix: Int, new: Int, mask: UnsafePointer<UInt8>?, heads: Int, kvHeads: Int,
-                                 headDim: Int, scale: Float, scratch: UnsafeMutablePointer<Float>, threaded: Bool = false) {
-        let f = threaded ? ck_attn_f32_threaded : ck_attn_f32
-        f(out, Int32(outStride), q, Int32(qStride), k, v, Int32(kvStride), Int32(rows), Int32(prefix),
-          Int32(new), mask, Int32(heads), Int32(kvHeads), Int32(headDim), scale, scratch)
     }
 
     // MARK: threads

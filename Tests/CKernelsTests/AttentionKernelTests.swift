@@ -8,10 +8,9 @@ final class AttentionKernelTests: XCTestCase {
                       UnsafePointer<Float>?, Int32, Int32, Int32, Int32, UnsafePointer<UInt8>?, Int32, Int32, Int32,
                       Float, UnsafeMutablePointer<Float>?) -> Void,
              q: [Float], k: [Float], v: [Float], rows: Int, prefix: Int, new: Int, mask: [UInt8]?, heads: Int,
-             kvHeads: Int, headDim: Int, threadedScratch: Bool = false) -> [Float] {
+             kvHeads: Int, headDim: Int) -> [Float] {
         var out = [Float](repeating: .nan, count: rows * heads * headDim)
-        let floats = threadedScratch ? ck_attn_threaded_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(prefix + new))
-            : ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(prefix + new))
+        let floats = ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(prefix + new))
         var scratch = [Float](repeating: 0, count: Int(floats))
         let maskPtr = mask.map { m -> UnsafeMutablePointer<UInt8> in
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: m.count)
@@ -96,29 +95,61 @@ final class AttentionKernelTests: XCTestCase {
         }
     }
 
-    /// Over the helper threads (KV groups or query rows split, masked or causal), every thread count
-    /// gives the bits of one call.
-    func testThreadedAttentionGivesTheSameBitsOnAnyThreadCount() {
+    /// A batch's runs in one call (decode rows, causal chunks longer than a row block, masked windows,
+    /// one- and several-group KV layouts) give each run the bits of its own ck_attn_f32 call, on one
+    /// thread or several: the cost split moves items between threads, never changes an output.
+    func testBatchedRunsGiveEachRunsOwnBitsOnAnyThreadCount() {
         defer { Ops.setBLASThreads(1) }
         forEachTier { tier in
-            var rng = SeededRNG(seed: 29)
+            var rng = SeededRNG(seed: 31)
             for (heads, kvHeads, headDim) in [(9, 3, 64), (4, 2, 7), (3, 3, 16), (8, 1, 16)] {
-                for (prefix, new, masked) in [(0, 1, false), (7, 5, false), (40, 16, false), (130, 9, true), (511, 12, false), (33, 3, true)] {
-                    let keys = prefix + new, width = heads * headDim
-                    let q = rng.floats(new * width, scale: 2)
-                    let k = rng.floats(keys * kvHeads * headDim, scale: 2), v = rng.floats(keys * kvHeads * headDim)
-                    // A tree-like mask: each row sees itself and a random subset of the rows before it.
-                    let mask: [UInt8]? = masked ? (0..<(new * new)).map { i in i % new == i / new ? 1 : (i % new < i / new && rng.next() % 2 == 0 ? 1 : 0) } : nil
-                    let one = run(ck_attn_f32, q: q, k: k, v: v, rows: new, prefix: prefix, new: new, mask: mask,
+                // (prefix, rows, masked) per run; runs are laid out one after another in q/out rows and
+                // in separate caches of `slot` positions.
+                let shapes = [(130, 1, false), (0, 19, false), (37, 5, true), (511, 1, false), (3, 9, false), (64, 12, true), (1, 1, false)]
+                let slot = 600, width = heads * headDim, kvWidth = kvHeads * headDim
+                let rows = shapes.map { $0.1 }.reduce(0, +)
+                let q = rng.floats(rows * width, scale: 2)
+                let k = rng.floats(shapes.count * slot * kvWidth, scale: 2), v = rng.floats(shapes.count * slot * kvWidth)
+                var masks: [[UInt8]?] = []
+                var expected = [Float](repeating: .nan, count: rows * width)
+                var row = 0
+                for (i, (prefix, n, masked)) in shapes.enumerated() {
+                    let mask: [UInt8]? = masked ? (0..<(n * n)).map { j in j % n == j / n ? 1 : (j % n < j / n && rng.next() % 2 == 0 ? 1 : 0) } : nil
+                    masks.append(mask)
+                    let kv = i * slot * kvWidth
+                    let one = run(ck_attn_f32, q: Array(q[(row * width)..<((row + n) * width)]), k: Array(k[kv..<(kv + (prefix + n) * kvWidth)]),
+                                  v: Array(v[kv..<(kv + (prefix + n) * kvWidth)]), rows: n, prefix: prefix, new: n, mask: mask,
                                   heads: heads, kvHeads: kvHeads, headDim: headDim)
-                    for threads in [1, 2, 3, 4, 5] {
-                        Ops.setBLASThreads(threads)
-                        let par = run(ck_attn_f32_threaded, q: q, k: k, v: v, rows: new, prefix: prefix, new: new, mask: mask,
-                                      heads: heads, kvHeads: kvHeads, headDim: headDim, threadedScratch: true)
-                        XCTAssertEqual(par, one, "\(tier): \(threads) threads, \(new) rows over prefix \(prefix), heads \(heads)/\(kvHeads) d=\(headDim), mask \(masked)")
-                    }
-                    Ops.setBLASThreads(1)
+                    expected.replaceSubrange((row * width)..<((row + n) * width), with: one)
+                    row += n
                 }
+                let maskPtrs = masks.map { m -> UnsafeMutablePointer<UInt8>? in
+                    guard let m else { return nil }
+                    let p = UnsafeMutablePointer<UInt8>.allocate(capacity: m.count)
+                    p.initialize(from: m, count: m.count)
+                    return p
+                }
+                defer { maskPtrs.forEach { $0?.deallocate() } }
+                let plan = AttentionPlan(capacity: shapes.count)
+                row = 0
+                for (i, (prefix, n, _)) in shapes.enumerated() {
+                    plan.append(row: row, rows: n, kvOffset: i * slot * kvWidth, prefix: prefix, new: n, mask: maskPtrs[i].map { UnsafePointer($0) })
+                    row += n
+                }
+                let maxRun = shapes.map { $0.1 }.max()!, maxKeys = shapes.map { $0.0 + $0.1 }.max()!
+                for threads in [1, 2, 3, 5] {
+                    for threaded in [false, true] where threaded || threads == 1 {
+                        Ops.setBLASThreads(threads)
+                        var out = [Float](repeating: .nan, count: rows * width)
+                        var scratch = [Float](repeating: 0, count: Ops.attentionScratchFloats(rows: maxRun, heads: heads, kvHeads: kvHeads,
+                                                                                              keys: maxKeys, threaded: threaded))
+                        Ops.attention(plan: plan, out: &out, outStride: width, q: q, qStride: width, k: k, v: v, kvStride: kvWidth,
+                                      heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(),
+                                      scratch: &scratch, threaded: threaded)
+                        XCTAssertEqual(out, expected, "\(tier): \(threads) threads (threaded \(threaded)), heads \(heads)/\(kvHeads) d=\(headDim)")
+                    }
+                }
+                Ops.setBLASThreads(1)
             }
         }
     }

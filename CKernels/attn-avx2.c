@@ -1,4 +1,4 @@
-// AVX2+FMA twin of the attention kernel (the body is attn-simd.h).
+// AVX2+FMA twin of the attention kernel, over fp32 and fp16 caches (the body is attn-simd.h).
 #include <math.h>
 #include "internal.h"
 #if CK_X86
@@ -22,5 +22,12 @@
 #define V_ZERO_WHERE_NEG_INF(e, s) _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(s, neg_inf, _CMP_EQ_OQ))
 #define ATTN_QH 1
 #define ATTN_FN ck_attn_f32_avx2
+#include "attn-simd.h"
+
+// The same kernel over an fp16 cache: each key and value vector widened as it is loaded.
+#define KV_T uint16_t
+#define KV_LOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define KV_GET(p) _cvtsh_ss(*(p))
+#define ATTN_FN ck_attn_f16kv_avx2
 #include "attn-simd.h"
 #endif  // CK_X86

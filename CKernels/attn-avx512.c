@@ -1,4 +1,4 @@
-// AVX-512 twin of the attention kernel (the body is attn-simd.h).
+// AVX-512 twin of the attention kernel, over fp32 and fp16 caches (the body is attn-simd.h).
 #include <math.h>
 #include "internal.h"
 #if CK_X86
@@ -22,5 +22,12 @@
 #define V_ZERO_WHERE_NEG_INF(e, s) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, neg_inf, _CMP_NEQ_UQ), e)
 #define ATTN_QH 3
 #define ATTN_FN ck_attn_f32_avx512
+#include "attn-simd.h"
+
+// The same kernel over an fp16 cache: each key and value vector widened as it is loaded.
+#define KV_T uint16_t
+#define KV_LOAD(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define KV_GET(p) _cvtsh_ss(*(p))
+#define ATTN_FN ck_attn_f16kv_avx512
 #include "attn-simd.h"
 #endif  // CK_X86

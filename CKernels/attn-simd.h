@@ -3,8 +3,19 @@
 //   V_ATTR, V_T, V_W, V_ZERO(), V_LOAD(p), V_STORE(p, v), V_FMA(a, b, acc), V_ADD, V_MUL, V_MAX,
 //   V_SUB, V_SET1(f), V_HSUM(v), V_SUM8(vs) (8 horizontal sums as one __m256), V_HMAX(v), V_EXP(v),
 //   V_ZERO_WHERE_NEG_INF(e, s), ATTN_QH (query heads of a KV group computed together: 1 where the
-//   registers do not hold more), and ATTN_FN.
+//   registers do not hold more), and ATTN_FN; and for a cache of another element type than float (it
+//   may be included again, for each), KV_T, KV_LOAD(p) (V_W elements as floats) and KV_GET(p) (one).
 //
+#ifndef KV_T
+#define KV_T float
+#define KV_LOAD(p) V_LOAD(p)
+#define KV_GET(p) (*(p))
+#endif
+// Each inclusion's helpers carry its ATTN_FN in their names.
+#define AN_CAT2(a, b) a##_##b
+#define AN_CAT(a, b) AN_CAT2(a, b)
+#define AN(x) AN_CAT(x, ATTN_FN)
+
 // Memory: the rows of a chunk (CK_ATTN_ROWS query rows) and all heads run back to back over each block of
 // keys and values, so K/V stream from DRAM or L3 once per chunk, in order, and come from L1 after that.
 // Compute: eight keys share each load of the query, and a head's value sum stays in registers.
@@ -14,30 +25,21 @@
 // scratch row padded to a multiple of 16 with -inf; key j always lands in lane j % V_W of the exp
 // sum, and keys a row cannot see contribute exact zeros; the value sum runs over keys in order.
 
-V_ATTR static inline float attn_dot(const float *a, const float *b, int n) {
-    V_T acc = V_ZERO();
-    int i = 0;
-    for (; i + V_W <= n; i += V_W) acc = V_FMA(V_LOAD(a + i), V_LOAD(b + i), acc);
-    float s = V_HSUM(acc);
-    for (; i < n; i++) s = fmaf(a[i], b[i], s);
-    return s;
-}
-
 // Scores of keys [j0, min(j0 + ATTN_KEYS, jend)) for one query head, scaled: the keys share each
 // load of q, and (head_dim a multiple of the width) their 8 horizontal sums are folded together.
 // Past jend the last key is repeated and its result dropped, so a key's score never depends on its
 // neighbours.
 #define ATTN_KEYS 8
-V_ATTR static inline void attn_scores(float *s, const float *qh, const float *k, int kv_stride, int j0, int jend,
+V_ATTR static inline void AN(attn_scores)(float *s, const float *qh, const KV_T *k, int kv_stride, int j0, int jend,
                                       int head_dim, float scale) {
-    const float *kr[ATTN_KEYS];
+    const KV_T *kr[ATTN_KEYS];
     for (int t = 0; t < ATTN_KEYS; t++) kr[t] = k + (size_t)(j0 + t < jend ? j0 + t : jend - 1) * kv_stride;
     V_T acc[ATTN_KEYS];
     for (int t = 0; t < ATTN_KEYS; t++) acc[t] = V_ZERO();
     int d = 0;
     for (; d + V_W <= head_dim; d += V_W) {
         V_T qv = V_LOAD(qh + d);
-        for (int t = 0; t < ATTN_KEYS; t++) acc[t] = V_FMA(qv, V_LOAD(kr[t] + d), acc[t]);
+        for (int t = 0; t < ATTN_KEYS; t++) acc[t] = V_FMA(qv, KV_LOAD(kr[t] + d), acc[t]);
     }
     if (d == head_dim) {
         // All 8 sums at once; the slots past jend take the repeated key's score, which the caller
@@ -48,7 +50,7 @@ V_ATTR static inline void attn_scores(float *s, const float *qh, const float *k,
     int n = jend - j0 < ATTN_KEYS ? jend - j0 : ATTN_KEYS;
     for (int t = 0; t < n; t++) {
         float x = V_HSUM(acc[t]);
-        for (int e = d; e < head_dim; e++) x = fmaf(qh[e], kr[t][e], x);
+        for (int e = d; e < head_dim; e++) x = fmaf(qh[e], KV_GET(kr[t] + e), x);
         s[t] = x * scale;
     }
 }
@@ -57,7 +59,7 @@ V_ATTR static inline void attn_scores(float *s, const float *qh, const float *k,
 // j0 == 0); within a block the sum stays in registers when the head fits in ATTN_VREGS vectors.
 #define ATTN_VREGS 8
 #define ATTN_BLOCK 64
-V_ATTR static inline void attn_values(float *o, const float *p, const float *v, int kv_stride, int j0, int j1,
+V_ATTR static inline void AN(attn_values)(float *o, const float *p, const KV_T *v, int kv_stride, int j0, int j1,
                                       int head_dim) {
     if (head_dim % V_W == 0 && head_dim <= ATTN_VREGS * V_W) {
         int nv = head_dim / V_W;
@@ -66,10 +68,10 @@ V_ATTR static inline void attn_values(float *o, const float *p, const float *v, 
         for (int j = j0; j < j1; j++) {
             float pj = p[j];
             if (pj == 0.0f) continue;
-            const float *vj = v + (size_t)j * kv_stride;
+            const KV_T *vj = v + (size_t)j * kv_stride;
             V_T vp = V_SET1(pj);
             for (int c = 0; c < ATTN_VREGS; c++)
-                if (c < nv) acc[c] = V_FMA(vp, V_LOAD(vj + c * V_W), acc[c]);
+                if (c < nv) acc[c] = V_FMA(vp, KV_LOAD(vj + c * V_W), acc[c]);
         }
         for (int c = 0; c < nv; c++) V_STORE(o + c * V_W, acc[c]);
         return;
@@ -79,20 +81,20 @@ V_ATTR static inline void attn_values(float *o, const float *p, const float *v, 
     for (int j = j0; j < j1; j++) {
         float pj = p[j];
         if (pj == 0.0f) continue;
-        const float *vj = v + (size_t)j * kv_stride;
+        const KV_T *vj = v + (size_t)j * kv_stride;
         V_T vp = V_SET1(pj);
         int d = 0;
-        for (; d + V_W <= head_dim; d += V_W) V_STORE(o + d, V_FMA(vp, V_LOAD(vj + d), V_LOAD(o + d)));
-        for (; d < head_dim; d++) o[d] = fmaf(pj, vj[d], o[d]);
+        for (; d + V_W <= head_dim; d += V_W) V_STORE(o + d, V_FMA(vp, KV_LOAD(vj + d), V_LOAD(o + d)));
+        for (; d < head_dim; d++) o[d] = fmaf(pj, KV_GET(vj + d), o[d]);
     }
 }
 
 #if ATTN_QH > 1
 // attn_scores for ATTN_QH heads of one KV group at once (head_dim a multiple of the width): each key
 // vector loaded serves every head. Per (head, key) the same steps as attn_scores, so the same bits.
-V_ATTR static inline void attn_scores_qh(float *const *s, const float *const *qh, const float *k, int kv_stride, int j0,
+V_ATTR static inline void AN(attn_scores_qh)(float *const *s, const float *const *qh, const KV_T *k, int kv_stride, int j0,
                                          int jend, int head_dim, float scale) {
-    const float *kr[ATTN_KEYS];
+    const KV_T *kr[ATTN_KEYS];
     for (int t = 0; t < ATTN_KEYS; t++) kr[t] = k + (size_t)(j0 + t < jend ? j0 + t : jend - 1) * kv_stride;
     V_T acc[ATTN_QH][ATTN_KEYS];
     for (int x = 0; x < ATTN_QH; x++)
@@ -101,7 +103,7 @@ V_ATTR static inline void attn_scores_qh(float *const *s, const float *const *qh
         V_T qv[ATTN_QH];
         for (int x = 0; x < ATTN_QH; x++) qv[x] = V_LOAD(qh[x] + d);
         for (int t = 0; t < ATTN_KEYS; t++) {
-            V_T kv = V_LOAD(kr[t] + d);
+            V_T kv = KV_LOAD(kr[t] + d);
             for (int x = 0; x < ATTN_QH; x++) acc[x][t] = V_FMA(qv[x], kv, acc[x][t]);
         }
     }
@@ -111,16 +113,16 @@ V_ATTR static inline void attn_scores_qh(float *const *s, const float *const *qh
 // attn_values for ATTN_QH (row, head) pairs of one KV group at once (head_dim a multiple of the width,
 // at most 4 vectors): each value vector loaded serves every pair; per pair the same steps as
 // attn_values (keys in order, zero weights skipped), so the same bits.
-V_ATTR static inline void attn_values_qh(float *const *o, const float *const *p, const float *v, int kv_stride, int j0,
+V_ATTR static inline void AN(attn_values_qh)(float *const *o, const float *const *p, const KV_T *v, int kv_stride, int j0,
                                          int j1, int head_dim) {
     int nv = head_dim / V_W;
     V_T acc[ATTN_QH][4];
     for (int x = 0; x < ATTN_QH; x++)
         for (int c = 0; c < 4; c++) acc[x][c] = c < nv && j0 > 0 ? V_LOAD(o[x] + c * V_W) : V_ZERO();
     for (int j = j0; j < j1; j++) {
-        const float *vj = v + (size_t)j * kv_stride;
+        const KV_T *vj = v + (size_t)j * kv_stride;
         V_T vv[4];
-        for (int c = 0; c < 4; c++) vv[c] = c < nv ? V_LOAD(vj + c * V_W) : V_ZERO();
+        for (int c = 0; c < 4; c++) vv[c] = c < nv ? KV_LOAD(vj + c * V_W) : V_ZERO();
         for (int x = 0; x < ATTN_QH; x++) {
             float pj = p[x][j];
             if (pj == 0.0f) continue;
@@ -135,7 +137,7 @@ V_ATTR static inline void attn_values_qh(float *const *o, const float *const *p,
 #endif
 
 // Scores of keys in [max(jb, n_prefix), je) that row r cannot see become -inf.
-static inline void attn_hide(float *sr, int r, int jb, int je, int n_prefix, int n_new, const uint8_t *mask) {
+static inline void AN(attn_hide)(float *sr, int r, int jb, int je, int n_prefix, int n_new, const uint8_t *mask) {
     for (int j = jb > n_prefix ? jb : n_prefix; j < je; j++) {
         int visible = mask ? mask[(size_t)r * n_new + (j - n_prefix)] != 0 : (j - n_prefix) <= r;
         if (!visible) sr[j] = -INFINITY;
@@ -144,14 +146,14 @@ static inline void attn_hide(float *sr, int r, int jb, int je, int n_prefix, int
 
 // The cache rows of the next block of keys [j0, min(j0 + ATTN_BLOCK, jend)), whole (every KV head): the
 // heads read a row in slices a kv_stride apart, which the hardware prefetchers follow poorly.
-V_ATTR static inline void attn_prefetch_block(const float *base, int kv_stride, int j0, int jend) {
+V_ATTR static inline void AN(attn_prefetch_block)(const KV_T *base, int kv_stride, int j0, int jend) {
     int j1 = j0 + ATTN_BLOCK < jend ? j0 + ATTN_BLOCK : jend;
     if (j1 <= j0) return;
     const char *p = (const char *)(base + (size_t)j0 * kv_stride), *end = (const char *)(base + (size_t)j1 * kv_stride);
     for (; p < end; p += 64) _mm_prefetch(p, _MM_HINT_T0);
 }
 
-V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
+V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, const KV_T *k, const KV_T *v,
                     int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads,
                     int n_kv_heads, int head_dim, float scale, float *scratch) {
     int group = n_heads / n_kv_heads;
@@ -171,7 +173,7 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
         // group scores it.
         for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
             int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
-            attn_prefetch_block(k, kv_stride, je, jend);
+            AN(attn_prefetch_block)(k, kv_stride, je, jend);
             for (int g = 0; g < n_kv_heads; g++)
                 for (int rr = 0; rr < rows; rr++) {
                     int r = r0 + rr;
@@ -188,9 +190,9 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
                         for (int j = jb; j < je; j += ATTN_KEYS) {
                             float *sj[ATTN_QH];
                             for (int x = 0; x < ATTN_QH; x++) sj[x] = sr[x] + j;
-                            attn_scores_qh(sj, qh, k + g * head_dim, kv_stride, j, je, head_dim, scale);
+                            AN(attn_scores_qh)(sj, qh, k + g * head_dim, kv_stride, j, je, head_dim, scale);
                         }
-                        for (int x = 0; x < ATTN_QH; x++) attn_hide(sr[x], r, jb, je, n_prefix, n_new, mask);
+                        for (int x = 0; x < ATTN_QH; x++) AN(attn_hide)(sr[x], r, jb, je, n_prefix, n_new, mask);
                     }
 #endif
                     for (; hh < group; hh++) {
@@ -198,8 +200,8 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
                         float *sr = scratch + (size_t)(rr * n_heads + h) * ld;
                         const float *qh = q + (size_t)r * q_stride + h * head_dim;
                         for (int j = jb; j < je; j += ATTN_KEYS)
-                            attn_scores(sr + j, qh, k + g * head_dim, kv_stride, j, je, head_dim, scale);
-                        attn_hide(sr, r, jb, je, n_prefix, n_new, mask);
+                            AN(attn_scores)(sr + j, qh, k + g * head_dim, kv_stride, j, je, head_dim, scale);
+                        AN(attn_hide)(sr, r, jb, je, n_prefix, n_new, mask);
                     }
                 }
         }
@@ -221,7 +223,7 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
         }
         for (int jb = 0; jb < jend; jb += ATTN_BLOCK) {
             int je = jb + ATTN_BLOCK < jend ? jb + ATTN_BLOCK : jend;
-            attn_prefetch_block(v, kv_stride, je, jend);
+            AN(attn_prefetch_block)(v, kv_stride, je, jend);
             for (int rr = 0; rr < rows; rr++)
                 for (int g = 0; g < n_kv_heads; g++) {
                     int hh = 0;
@@ -234,12 +236,12 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
                             o[x] = out + (size_t)(r0 + rr) * out_stride + h * head_dim;
                             pr[x] = scratch + (size_t)(rr * n_heads + h) * ld;
                         }
-                        attn_values_qh(o, pr, v + g * head_dim, kv_stride, jb, je, head_dim);
+                        AN(attn_values_qh)(o, pr, v + g * head_dim, kv_stride, jb, je, head_dim);
                     }
 #endif
                     for (; hh < group; hh++) {
                         int h = g * group + hh;
-                        attn_values(out + (size_t)(r0 + rr) * out_stride + h * head_dim, scratch + (size_t)(rr * n_heads + h) * ld,
+                        AN(attn_values)(out + (size_t)(r0 + rr) * out_stride + h * head_dim, scratch + (size_t)(rr * n_heads + h) * ld,
                                     v + g * head_dim, kv_stride, jb, je, head_dim);
                     }
                 }
@@ -254,3 +256,8 @@ V_ATTR void ATTN_FN(float *out, int out_stride, const float *q, int q_stride, co
         }
     }
 }
+
+#undef KV_T
+#undef KV_LOAD
+#undef KV_GET
+#undef ATTN_FN

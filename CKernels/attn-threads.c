@@ -12,17 +12,30 @@ size_t ck_attn_threaded_scratch_floats(int n_rows, int n_heads, int n_kv_heads, 
 
 // A batch's runs in one pool job: items are (run, block of CK_ATTN_ROWS rows, KV group), in that order,
 // each costing its rows × keys plus a fixed overhead; a part takes the items whose cost midpoint falls
-// in its share, and calls ck_attn_f32 once per run block over the consecutive groups it holds.
+// in its share, and calls the kernel once per run block over the consecutive groups it holds.
 typedef struct {
     float *out;
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v;
     const ck_attn_run *runs;
     float *scratch;
     size_t part_floats;
     double total;
     float scale;
-    int out_stride, q_stride, kv_stride, n_runs, n_heads, n_kv_heads, head_dim;
+    int out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim;
 } attn_runs_job;
+
+// ck_attn_f32 or ck_attn_f16kv on a cache `offset` elements into k and v.
+static void attn_call(float *out, int out_stride, const float *q, int q_stride, const void *k, const void *v, size_t offset,
+                      int kv_stride, int kv_f16, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads,
+                      int n_kv_heads, int head_dim, float scale, float *scratch) {
+    if (kv_f16)
+        ck_attn_f16kv(out, out_stride, q, q_stride, (const uint16_t *)k + offset, (const uint16_t *)v + offset, kv_stride,
+                      n_rows, n_prefix, n_new, mask, n_heads, n_kv_heads, head_dim, scale, scratch);
+    else
+        ck_attn_f32(out, out_stride, q, q_stride, (const float *)k + offset, (const float *)v + offset, kv_stride, n_rows,
+                    n_prefix, n_new, mask, n_heads, n_kv_heads, head_dim, scale, scratch);
+}
 
 #define CK_ATTN_ITEM_OVERHEAD 64.0  // keys' worth of fixed cost per call
 
@@ -38,10 +51,10 @@ static void attn_block_groups(const attn_runs_job *j, const ck_attn_run *run, in
     // Causal rows of a block see the block's earlier rows as prefix; masked rows keep their mask rows.
     int prefix = run->mask ? run->n_prefix : run->n_prefix + r0, fresh = run->mask ? run->n_new : run->n_new - r0;
     const uint8_t *mask = run->mask ? run->mask + (size_t)r0 * run->n_new : NULL;
-    ck_attn_f32(j->out + (size_t)row * j->out_stride + (size_t)h0 * j->head_dim, j->out_stride,
-                j->q + (size_t)row * j->q_stride + (size_t)h0 * j->head_dim, j->q_stride, j->k + run->kv_offset + d0,
-                j->v + run->kv_offset + d0, j->kv_stride, r1 - r0, prefix, fresh, mask, (g1 - g0) * group, g1 - g0,
-                j->head_dim, j->scale, scratch);
+    attn_call(j->out + (size_t)row * j->out_stride + (size_t)h0 * j->head_dim, j->out_stride,
+              j->q + (size_t)row * j->q_stride + (size_t)h0 * j->head_dim, j->q_stride, j->k, j->v, run->kv_offset + d0,
+              j->kv_stride, j->kv_f16, r1 - r0, prefix, fresh, mask, (g1 - g0) * group, g1 - g0, j->head_dim, j->scale,
+              scratch);
 }
 
 static void attn_runs_part(void *ctx, int part, int parts) {
@@ -71,15 +84,15 @@ static void attn_runs_part(void *ctx, int part, int parts) {
     }
 }
 
-void ck_attn_f32_runs(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
-                      int kv_stride, const ck_attn_run *runs, int n_runs, int n_heads, int n_kv_heads, int head_dim,
-                      float scale, float *scratch, int threaded) {
+void ck_attn_runs(float *out, int out_stride, const float *q, int q_stride, const void *k, const void *v, int kv_stride,
+                  int kv_f16, const ck_attn_run *runs, int n_runs, int n_heads, int n_kv_heads, int head_dim, float scale,
+                  float *scratch, int threaded) {
     if (!threaded) {
         for (int i = 0; i < n_runs; i++) {
             const ck_attn_run *r = &runs[i];
-            ck_attn_f32(out + (size_t)r->row * out_stride, out_stride, q + (size_t)r->row * q_stride, q_stride,
-                        k + r->kv_offset, v + r->kv_offset, kv_stride, r->n_rows, r->n_prefix, r->n_new, r->mask, n_heads,
-                        n_kv_heads, head_dim, scale, scratch);
+            attn_call(out + (size_t)r->row * out_stride, out_stride, q + (size_t)r->row * q_stride, q_stride, k, v,
+                      r->kv_offset, kv_stride, kv_f16, r->n_rows, r->n_prefix, r->n_new, r->mask, n_heads, n_kv_heads,
+                      head_dim, scale, scratch);
         }
         return;
     }
@@ -94,6 +107,6 @@ void ck_attn_f32_runs(float *out, int out_stride, const float *q, int q_stride, 
     }
     if (n_runs == 0) return;
     attn_runs_job job = {out, q, k, v, runs, scratch, ck_attn_scratch_floats(max_rows, n_heads, n_kv_heads, max_keys), total,
-                         scale, out_stride, q_stride, kv_stride, n_runs, n_heads, n_kv_heads, head_dim};
+                         scale, out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim};
     ck_pool_run(attn_runs_part, &job);
 }

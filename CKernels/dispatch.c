@@ -20,12 +20,15 @@ typedef struct {
     void (*q8_block_dots)(int32_t *, const int8_t *, const int8_t *, int);
     void (*q8_matmul)(float *, int, const int8_t *, const float *, const int32_t *, const uint8_t *, int, int, int);
     void (*q4_matmul)(float *, int, const int8_t *, const float *, const float *, const uint8_t *, int, int, int);
+    void (*attn_f16kv)(float *, int, const float *, int, const uint16_t *, const uint16_t *, int, int, int, int,
+                       const uint8_t *, int, int, int, float, float *);
+    void (*to_f16)(uint16_t *, const float *, int);
     // Which twin each entry calls, in the order of ck_kernel_names.
     const char *impl[CK_KERNEL_COUNT];
 } ck_table;
 
 static const char *const kernel_names[CK_KERNEL_COUNT] = {
-    "dot", "gemm", "rmsnorm", "softmax", "swiglu", "add", "rope", "attn", "q8_quantize", "q8_block_dots", "q8_matmul", "q4_matmul"};
+    "dot", "gemm", "rmsnorm", "softmax", "swiglu", "add", "rope", "attn", "q8_quantize", "q8_block_dots", "q8_matmul", "q4_matmul", "attn_f16kv", "to_f16"};
 static const char *const tier_names[CK_TIER_COUNT] = {"ref", "avx2", "avxvnni", "avx512"};
 
 static ck_table table;
@@ -35,14 +38,15 @@ static unsigned features;
 static const ck_table ref_table = {
     ck_vec_dot_f32_ref, ck_gemm_f32_ref, ck_rmsnorm_f32_ref, ck_softmax_f32_ref, ck_swiglu_f32_ref,
     ck_vec_add_f32_ref, ck_rope_f32_ref, ck_attn_f32_ref, ck_q8_quantize_row_ref, ck_q8_block_dots_ref,
-    ck_q8_matmul_ref, ck_q4_matmul_ref, {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
+    ck_q8_matmul_ref, ck_q4_matmul_ref, ck_attn_f16kv_ref, ck_f32_to_f16_ref,
+    {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
 
 #if CK_X86
 static const ck_table avx2_table = {
     ck_vec_dot_f32_avx2, ck_gemm_f32_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
     ck_vec_add_f32_avx2, ck_rope_f32_avx2, ck_attn_f32_avx2, ck_q8_quantize_row_avx2, ck_q8_block_dots_avx2,
-    ck_q8_matmul_avx2, ck_q4_matmul_avx2,
-    {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
+    ck_q8_matmul_avx2, ck_q4_matmul_avx2, ck_attn_f16kv_avx2, ck_f32_to_f16_avx2,
+    {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
 #endif
 
 static ck_table make_table(int tier) {
@@ -67,8 +71,9 @@ static ck_table make_table(int tier) {
         t = avx2_table;
         t.gemm = ck_gemm_f32_avx512;
         t.attn = ck_attn_f32_avx512;
+        t.attn_f16kv = ck_attn_f16kv_avx512;
         t.q8_quantize = ck_q8_quantize_row_avx512;
-        t.impl[CK_K_GEMM] = t.impl[CK_K_ATTN] = t.impl[CK_K_Q8_QUANTIZE] = "avx512";
+        t.impl[CK_K_GEMM] = t.impl[CK_K_ATTN] = t.impl[CK_K_ATTN_F16KV] = t.impl[CK_K_Q8_QUANTIZE] = "avx512";
         if (features & CK_FEAT_AVX512_VNNI) {
             t.q8_block_dots = ck_q8_block_dots_avx512vnni;
             t.q8_matmul = ck_q8_matmul_avx512vnni;
@@ -171,6 +176,13 @@ void ck_attn_f32(float *out, int out_stride, const float *q, int q_stride, const
     table.attn(out, out_stride, q, q_stride, k, v, kv_stride, n_rows, n_prefix, n_new, mask, n_heads,
                n_kv_heads, head_dim, scale, scratch);
 }
+void ck_attn_f16kv(float *out, int out_stride, const float *q, int q_stride, const uint16_t *k, const uint16_t *v,
+                   int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads, int n_kv_heads,
+                   int head_dim, float scale, float *scratch) {
+    table.attn_f16kv(out, out_stride, q, q_stride, k, v, kv_stride, n_rows, n_prefix, n_new, mask, n_heads, n_kv_heads,
+                     head_dim, scale, scratch);
+}
+void ck_f32_to_f16(uint16_t *out, const float *x, int n) { table.to_f16(out, x, n); }
 void ck_q8_quantize_row(int8_t *qs, float *scales, const float *x, int n) { table.q8_quantize(qs, scales, x, n); }
 void ck_q8_block_dots(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks) {
     table.q8_block_dots(isum, a, b, n_blocks);

@@ -99,4 +99,12 @@ CK_AVX2 void ck_rope_f32_avx2(float *x, int n_heads, int head_dim, const float *
         }
     }
 }
+// F16C rounds to nearest even as ck_fp32_to_fp16 does, so the bits agree for every non-NaN value.
+CK_AVX2 void ck_f32_to_f16_avx2(uint16_t *out, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) out[i] = ck_fp32_to_fp16(x[i]);
+}
+
 #endif  // CK_X86

@@ -53,3 +53,7 @@ void ck_gemm_f32_ref(float *y, int ldy, const float *x, const float *w, int m, i
     for (int i = 0; i < m; i++)
         for (int r = 0; r < n; r++) y[(size_t)i * ldy + r] = ck_vec_dot_f32_ref(x + (size_t)i * k, w + (size_t)r * k, k);
 }
+
+void ck_f32_to_f16_ref(uint16_t *out, const float *x, int n) {
+    for (int i = 0; i < n; i++) out[i] = ck_fp32_to_fp16(x[i]);
+}

@@ -35,7 +35,7 @@ enum {
 /// Kernels of the dispatch table, for ck_kernel_name / ck_kernel_impl.
 enum {
     CK_K_DOT, CK_K_GEMM, CK_K_RMSNORM, CK_K_SOFTMAX, CK_K_SWIGLU, CK_K_ADD, CK_K_ROPE, CK_K_ATTN,
-    CK_K_Q8_QUANTIZE, CK_K_Q8_BLOCK_DOTS, CK_K_Q8_MATMUL, CK_K_Q4_MATMUL, CK_KERNEL_COUNT
+    CK_K_Q8_QUANTIZE, CK_K_Q8_BLOCK_DOTS, CK_K_Q8_MATMUL, CK_K_Q4_MATMUL, CK_K_ATTN_F16KV, CK_K_TO_F16, CK_KERNEL_COUNT
 };
 /// CPU features that count (the CPU has them and the OS enables their register state).
 enum { CK_FEAT_AVX2_FMA = 1, CK_FEAT_AVX_VNNI = 2, CK_FEAT_AVX512 = 4, CK_FEAT_AVX512_VNNI = 8 };
@@ -127,6 +127,12 @@ void ck_rope_f32(float *x, int n_heads, int head_dim, const float *cs, const flo
 void ck_rope_f32_ref(float *x, int n_heads, int head_dim, const float *cs, const float *sn);
 void ck_rope_f32_avx2(float *x, int n_heads, int head_dim, const float *cs, const float *sn);
 
+/// out[i] = x[i] rounded to fp16, to nearest even (overflow to ±inf): ck_fp32_to_fp16 on each, so
+/// every twin gives the same bits for every value but NaN (a NaN stays a NaN). Writes an fp16 KV cache.
+void ck_f32_to_f16(uint16_t *out, const float *x, int n);
+void ck_f32_to_f16_ref(uint16_t *out, const float *x, int n);
+void ck_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
+
 // MARK: attention over a KV cache (grouped-query heads)
 
 /// For each of n_rows query rows (each n_heads·head_dim floats, q_stride apart), attends over the
@@ -156,12 +162,26 @@ void ck_attn_f32_avx512(float *out, int out_stride, const float *q, int q_stride
                         const float *v, int kv_stride, int n_rows, int n_prefix, int n_new,
                         const uint8_t *mask, int n_heads, int n_kv_heads, int head_dim, float scale,
                         float *scratch);
+/// ck_attn_f32 over a cache of fp16 keys and values (half the bytes to stream), each widened to fp32
+/// exactly as it is read; the same rules and batch invariance.
+void ck_attn_f16kv(float *out, int out_stride, const float *q, int q_stride, const uint16_t *k, const uint16_t *v,
+                   int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads, int n_kv_heads,
+                   int head_dim, float scale, float *scratch);
+void ck_attn_f16kv_ref(float *out, int out_stride, const float *q, int q_stride, const uint16_t *k, const uint16_t *v,
+                       int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads, int n_kv_heads,
+                       int head_dim, float scale, float *scratch);
+void ck_attn_f16kv_avx2(float *out, int out_stride, const float *q, int q_stride, const uint16_t *k, const uint16_t *v,
+                        int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads, int n_kv_heads,
+                        int head_dim, float scale, float *scratch);
+void ck_attn_f16kv_avx512(float *out, int out_stride, const float *q, int q_stride, const uint16_t *k, const uint16_t *v,
+                          int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads,
+                          int n_kv_heads, int head_dim, float scale, float *scratch);
 
 /// Scratch floats of ck_attn_f32_runs with `threaded` (a share for each of at most 4 parts).
 size_t ck_attn_threaded_scratch_floats(int n_rows, int n_heads, int n_kv_heads, int n_keys);
 
 /// One sequence's query rows in a batched attention: rows [row, row + n_rows) of q and out attend to
-/// the cache that starts kv_offset floats into k and v, over n_prefix positions plus n_new more
+/// the cache that starts kv_offset elements into k and v, over n_prefix positions plus n_new more
 /// (causally, or through mask: n_rows × n_new bytes).
 typedef struct {
     int row, n_rows, n_prefix, n_new;
@@ -169,16 +189,16 @@ typedef struct {
     const uint8_t *mask;
 } ck_attn_run;
 
-/// ck_attn_f32 for every run of a batch in one call. With `threaded`, the work is cut into (run, block of
+/// ck_attn_f32 (ck_attn_f16kv with kv_f16: k and v hold fp16) for every run of a batch in one call. With `threaded`, the work is cut into (run, block of
 /// CK_ATTN_ROWS rows, KV group) items and the helper threads of ck_blas_set_threads (at most 4 parts)
 /// take contiguous shares of equal estimated cost (rows × keys), where one call per run would leave a
 /// thread idle on every short run. Each item is a ck_attn_f32 sub-problem expressed by offsets alone,
 /// so every output has the bits of ck_attn_f32 over its run, for any thread count. scratch:
 /// ck_attn_threaded_scratch_floats(rows of the largest run, ...) floats (ck_attn_scratch_floats
 /// without `threaded`).
-void ck_attn_f32_runs(float *out, int out_stride, const float *q, int q_stride, const float *k, const float *v,
-                      int kv_stride, const ck_attn_run *runs, int n_runs, int n_heads, int n_kv_heads, int head_dim,
-                      float scale, float *scratch, int threaded);
+void ck_attn_runs(float *out, int out_stride, const float *q, int q_stride, const void *k, const void *v,
+                  int kv_stride, int kv_f16, const ck_attn_run *runs, int n_runs, int n_heads, int n_kv_heads, int head_dim,
+                  float scale, float *scratch, int threaded);
 
 // MARK: format conversion (load time, scalar)
 

@@ -114,7 +114,7 @@ public final class BatchDecoder {
         (f.drafted, f.accepted, f.speculatingSteps) = (draftedTokens, acceptedTokens, speculatingSteps)
         (f.stepSeconds, f.tokens) = (stepSeconds, tokensOut)
         f.kvPositions = batch.lengths.reduce(0, +)
-        f.kvBytesPerPosition = Limits.kvBytes(config: batch.model.config, positions: 1)
+        f.kvBytesPerPosition = Limits.kvBytes(config: batch.model.config, positions: 1, format: batch.model.kvFormat)
         return f
     }
 

@@ -17,6 +17,8 @@ public struct EngineConfiguration: Sendable {
     public var sessions = 2
     /// nil: `Defaults.draftType` for the draft file.
     public var draftType: BackendKind? = nil
+    /// How the target's KV caches store keys and values (drafts keep fp32).
+    public var kvCache: KVFormat = .f32
     public init() {}
 }
 
@@ -56,9 +58,10 @@ public final class Engine {
         try Limits.threads(configuration.threads)
         file = try openModel(configuration.modelPath)
         tokenizer = try Tokenizer(file: file)
-        model = try LlamaModel(file: file, backend: configuration.targetType.make(threads: configuration.threads))
+        model = try LlamaModel(file: file, backend: configuration.targetType.make(threads: configuration.threads),
+                               kvFormat: configuration.kvCache)
         context = try Limits.context(configuration.context, config: model.config, sessions: configuration.sessions,
-                                     defaultCap: Defaults.contextCap)
+                                     kvFormat: configuration.kvCache, defaultCap: Defaults.contextCap)
         target = model.makeSession(maxContext: context, maxBatch: 64)
         loadSeconds = WallClock.now() - t0
     }

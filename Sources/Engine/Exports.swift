@@ -1,5 +1,6 @@
 import GGUF
 import Llama
+import TensorCore
 
 // The model types the engine hands out, under the names its callers use. The CLI and the server
 // load models only through `Engine` and never import an architecture's module; a second
@@ -11,10 +12,11 @@ public typealias OpProfile = Llama.OpProfile
 public typealias ExitLens = Llama.ExitLens
 
 extension Engine {
-    /// A model file's weights on `type`, for commands that build sessions of their own shapes.
-    public static func loadModel(_ file: GGUFFile, type: BackendKind, threads: Int = 1) throws -> TargetModel {
+    /// A model file's weights on `type`, for commands that build sessions of their own shapes (their
+    /// KV caches in `kvCache`).
+    public static func loadModel(_ file: GGUFFile, type: BackendKind, threads: Int = 1, kvCache: KVFormat = .f32) throws -> TargetModel {
         try Limits.threads(threads)
-        return try LlamaModel(file: file, backend: type.make(threads: threads))
+        return try LlamaModel(file: file, backend: type.make(threads: threads), kvFormat: kvCache)
     }
 
     /// The exit lens at `layer` of a lens file, checked against `model`.

@@ -13,15 +13,15 @@ public enum Limits {
 
     /// The context to use: `requested`, or the model's own length capped at `defaultCap`. `sessions`
     /// counts the models that keep a KV cache of this length (target and draft).
-    public static func context(_ requested: Int?, config: LlamaConfig, sessions: Int = 1, defaultCap: Int = 4096,
-                               flag: String = "--ctx") throws -> Int {
+    public static func context(_ requested: Int?, config: LlamaConfig, sessions: Int = 1, kvFormat: KVFormat = .f32,
+                               defaultCap: Int = 4096, flag: String = "--ctx") throws -> Int {
         let trained = config.contextLength
         let ctx = requested ?? min(trained, defaultCap)
         guard ctx >= 2 else { throw EngineError("\(flag) must be at least 2") }
         guard ctx <= trained else {
             throw EngineError("\(flag) \(ctx) exceeds the \(trained) positions the model was trained for")
         }
-        let kvBytes = Double(sessions) * kvBytes(config: config, positions: ctx)
+        let kvBytes = Double(sessions) * kvBytes(config: config, positions: ctx, format: kvFormat)
         if let available = availableMemoryBytes(), kvBytes > 0.8 * available {
             throw EngineError(String(format: "\(flag) \(ctx) needs %.1f GB of KV cache, more than the %.1f GB of memory available here",
                                      kvBytes / 1e9, available / 1e9))
@@ -29,10 +29,10 @@ public enum Limits {
         return ctx
     }
 
-    /// Bytes of KV cache for `positions` positions: K and V per layer in fp32, what a session or a batch
-    /// slot allocates up front.
-    public static func kvBytes(config: LlamaConfig, positions: Int) -> Double {
-        Double(positions) * Double(config.layers * config.kvDim * 2 * 4)
+    /// Bytes of KV cache for `positions` positions: K and V per layer in `format`, what a session or a
+    /// batch slot allocates up front.
+    public static func kvBytes(config: LlamaConfig, positions: Int, format: KVFormat = .f32) -> Double {
+        Double(positions) * Double(config.layers * config.kvDim * 2 * format.bytesPerElement)
     }
 
     /// MemAvailable from /proc/meminfo (Linux), nil elsewhere.

@@ -75,7 +75,7 @@ final class ForwardWorkspace {
 }
 
 /// The attention of a run of consecutive rows of one sequence: their keys and values are written at
-/// position `writeAt` of the cache that starts `cacheOffset` floats into each layer's K and V, and
+/// position `writeAt` of the cache that starts `cacheOffset` elements into each layer's K and V, and
 /// they attend to its first `prefix` positions plus `new` more (causally, or through `mask`).
 struct AttentionRun {
     var firstRow: Int
@@ -90,7 +90,7 @@ struct AttentionRun {
 extension ForwardWorkspace {
     /// Layer `l` over `n` rows: the products over all rows at once, the attention per run.
     func layer(_ l: Int, model: LlamaModel, rows n: Int, runs: UnsafeBufferPointer<AttentionRun>,
-               keys: FloatBuffer, values: FloatBuffer, profile: OpProfile?) {
+               keys: KVBuffer, values: KVBuffer, profile: OpProfile?) {
         let w = model.layers[l]
         let qkvDim = c.qDim + 2 * c.kvDim
         var t = profile != nil ? WallClock.now() : 0
@@ -107,15 +107,15 @@ extension ForwardWorkspace {
         w.wqkv.apply(xb.pointer, rows: n, into: qkv.pointer, scratch: scratch)
         tick(1)
         for run in runs {
-            let kCache = keys.pointer + run.cacheOffset, vCache = values.pointer + run.cacheOffset
             for i in 0..<run.rows {
                 let r = run.firstRow + i
                 let row = qkv.pointer + r * qkvDim
                 let cs = ropeCos.pointer + r * c.headDim, sn = ropeSin.pointer + r * c.headDim
                 Ops.rope(row, heads: c.heads, headDim: c.headDim, cos: cs, sin: sn)
                 Ops.rope(row + c.qDim, heads: c.kvHeads, headDim: c.headDim, cos: cs, sin: sn)
-                (kCache + (run.writeAt + i) * c.kvDim).update(from: row + c.qDim, count: c.kvDim)
-                (vCache + (run.writeAt + i) * c.kvDim).update(from: row + c.qDim + c.kvDim, count: c.kvDim)
+                let at = run.cacheOffset + (run.writeAt + i) * c.kvDim
+                keys.store(row + c.qDim, at: at, count: c.kvDim)
+                values.store(row + c.qDim + c.kvDim, at: at, count: c.kvDim)
             }
         }
         tick(2)
@@ -124,8 +124,8 @@ extension ForwardWorkspace {
             attPlan.append(row: run.firstRow, rows: run.rows, kvOffset: run.cacheOffset, prefix: run.prefix, new: run.new,
                            mask: run.mask)
         }
-        Ops.attention(plan: attPlan, out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: keys.pointer,
-                      v: values.pointer, kvStride: c.kvDim, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+        Ops.attention(plan: attPlan, out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: keys,
+                      v: values, kvStride: c.kvDim, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                       scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer, threaded: model.threadedAttention)
         tick(3)
         w.wo.apply(att.pointer, rows: n, into: proj.pointer, scratch: scratch)

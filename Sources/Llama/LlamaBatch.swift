@@ -23,8 +23,8 @@ public final class LlamaBatch {
 
     let c: LlamaConfig
     let ws: ForwardWorkspace
-    let keys: [FloatBuffer]
-    let values: [FloatBuffer]
+    let keys: [KVBuffer]
+    let values: [KVBuffer]
     let runs: UnsafeMutablePointer<AttentionRun>
     var runCount = 0
     /// The batch row of each chunk that asked for logits, in the order added.
@@ -40,8 +40,9 @@ public final class LlamaBatch {
         self.maxRows = maxRows
         lengths = [Int](repeating: 0, count: slots)
         ws = ForwardWorkspace(model: model, maxRows: maxRows, maxKeys: maxContext)
-        keys = (0..<c.layers).map { _ in FloatBuffer(count: slots * maxContext * model.config.kvDim) }
-        values = (0..<c.layers).map { _ in FloatBuffer(count: slots * maxContext * model.config.kvDim) }
+        let cacheElements = slots * maxContext * model.config.kvDim
+        keys = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
+        values = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
         runs = .allocate(capacity: maxRows)
         logitRows = .allocate(capacity: maxRows)
     }

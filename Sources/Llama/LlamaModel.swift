@@ -35,11 +35,14 @@ public final class LlamaModel: Sendable {
     let backend: any ComputeBackend
     /// Attention runs over the helper threads when the products do.
     let threadedAttention: Bool
+    /// How the KV caches of this model's sessions and batches store keys and values.
+    public let kvFormat: KVFormat
 
     /// Binds every tensor by name with its expected shape (ggml order).
-    public init(file: GGUFFile, backend: any ComputeBackend) throws {
+    public init(file: GGUFFile, backend: any ComputeBackend, kvFormat: KVFormat = .f32) throws {
         let c = try LlamaConfig(file: file)
         config = c
+        self.kvFormat = kvFormat
         backendName = backend.name
         self.backend = backend
         threadedAttention = backend.threads > 1

@@ -37,8 +37,8 @@ public final class LlamaSession {
     let treeParent: AlignedBuffer<Int32>  // per pending node: parent node index, -1 = the committed prefix
     let treeDepth: AlignedBuffer<Int32>   // per pending node: 0 for a child of the committed prefix
     // KV cache: per layer [maxContext][kvDim].
-    let keys: [FloatBuffer]
-    let values: [FloatBuffer]
+    let keys: [KVBuffer]
+    let values: [KVBuffer]
 
     init(model: LlamaModel, maxContext: Int, maxBatch: Int) {
         self.model = model
@@ -50,9 +50,9 @@ public final class LlamaSession {
         mask = AlignedBuffer<UInt8>(count: maxBatch * (maxPending + maxBatch))
         treeParent = AlignedBuffer<Int32>(count: maxPending + maxBatch)
         treeDepth = AlignedBuffer<Int32>(count: maxPending + maxBatch)
-        let cacheFloats = maxContext * model.config.kvDim
-        keys = (0..<model.config.layers).map { _ in FloatBuffer(count: cacheFloats) }
-        values = (0..<model.config.layers).map { _ in FloatBuffer(count: cacheFloats) }
+        let cacheElements = maxContext * model.config.kvDim
+        keys = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
+        values = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
     }
 
     public var config: LlamaConfig { c }
@@ -151,8 +151,8 @@ public final class LlamaSession {
         for i in 0..<total where node(i) != i {
             let src = (committedLength + node(i)) * c.kvDim, dst = (committedLength + i) * c.kvDim
             for l in 0..<c.layers {
-                (keys[l].pointer + dst).update(from: keys[l].pointer + src, count: c.kvDim)
-                (values[l].pointer + dst).update(from: values[l].pointer + src, count: c.kvDim)
+                keys[l].move(from: src, to: dst, count: c.kvDim)
+                values[l].move(from: src, to: dst, count: c.kvDim)
             }
         }
         committedLength += path.count

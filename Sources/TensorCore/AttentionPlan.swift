@@ -17,7 +17,7 @@ public final class AttentionPlan {
 
     public func removeAll() { count = 0 }
 
-    /// Query rows `row..<row + rows` attend to the cache `kvOffset` floats into the keys and values:
+    /// Query rows `row..<row + rows` attend to the cache `kvOffset` elements into the keys and values:
     /// `prefix` positions plus `new` more, causally or through `mask` (rows × new bytes).
     public func append(row: Int, rows: Int, kvOffset: Int, prefix: Int, new: Int, mask: UnsafePointer<UInt8>?) {
         precondition(count < capacity && rows >= 1 && prefix >= 0 && new >= rows)
@@ -28,14 +28,15 @@ public final class AttentionPlan {
 }
 
 extension Ops {
-    /// Every run of `plan` (see ck_attn_f32 for the visibility rule), in one call; with `threaded`,
+    /// Every run of `plan` over caches `k` and `v` (see ck_attn_f32 for the visibility rule), in one call; with `threaded`,
     /// split over the helper threads by cost, the same bits as one call per run (scratch sized by
     /// `attentionScratchFloats(..., threaded: true)` for the longest run).
     @inline(__always)
     public static func attention(plan: AttentionPlan, out: UnsafeMutablePointer<Float>, outStride: Int, q: UnsafePointer<Float>,
-                                 qStride: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, kvStride: Int, heads: Int,
-                                 kvHeads: Int, headDim: Int, scale: Float, scratch: UnsafeMutablePointer<Float>, threaded: Bool) {
-        ck_attn_f32_runs(out, Int32(outStride), q, Int32(qStride), k, v, Int32(kvStride), plan.runs, Int32(plan.count),
-                         Int32(heads), Int32(kvHeads), Int32(headDim), scale, scratch, threaded ? 1 : 0)
+                                 qStride: Int, k: KVBuffer, v: KVBuffer, kvStride: Int, heads: Int, kvHeads: Int, headDim: Int,
+                                 scale: Float, scratch: UnsafeMutablePointer<Float>, threaded: Bool) {
+        precondition(k.format == v.format)
+        ck_attn_runs(out, Int32(outStride), q, Int32(qStride), k.raw, v.raw, Int32(kvStride), k.format == .f16 ? 1 : 0, plan.runs,
+                     Int32(plan.count), Int32(heads), Int32(kvHeads), Int32(headDim), scale, scratch, threaded ? 1 : 0)
     }
 }

@@ -102,7 +102,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let spec = try decoding.spec()
         let engine = try Engine(targetOptions.configuration(model: modelOptions.model, sessions: spec.mode == .ar ? 1 : 2,
-                                                           draftType: draftType.draftType, defaults: (.f32, 1)))
+                                                           draftType: draftType.draftType, defaults: (.f32, 1, .f32)))
         let t0 = WallClock.now()
         let prepared = try engine.decoder(spec)
         let loadSeconds = engine.loadSeconds + WallClock.now() - t0

@@ -4,6 +4,7 @@ import Foundation
 import GGUF
 import Generation
 import Benchmark
+import TensorCore
 
 struct ModelOptions: ParsableArguments {
     static let defaultModel = Defaults.modelPath
@@ -22,6 +23,7 @@ extension BackendKind: ExpressibleByArgument {
 }
 
 extension DecodeMode: ExpressibleByArgument {}
+extension KVFormat: ExpressibleByArgument {}
 extension FallbackPolicy: ExpressibleByArgument {}
 
 typealias CLIError = EngineError
@@ -62,11 +64,15 @@ struct TargetOptions: ParsableArguments {
     @Option(help: "Threads of the target's products (at most the online cores). Default: 1 for generate, 2 (or the cores there are) for serve.")
     var threads: Int?
     @Option(help: "Context size in tokens (default: the model's, at most 4096; never above what it was trained for).") var ctx: Int?
+    @Option(name: .customLong("kv-cache"),
+            help: ArgumentHelp("How the target's KV cache stores keys and values: f32, or f16 (half the memory and half the bytes the attention reads; each value rounded to fp16 once). Default: f32 for generate, f16 for serve.", valueName: "format"))
+    var kvCache: KVFormat?
 
     func validate() throws { if let t = threads { try Limits.threads(t) } }
 
     /// The engine for `model`, with KV memory planned for `sessions` caches (1 for the target alone, 2 with a draft).
-    func configuration(model: String, sessions: Int, draftType: BackendKind?, defaults: (type: BackendKind, threads: Int)) -> EngineConfiguration {
+    func configuration(model: String, sessions: Int, draftType: BackendKind?,
+                       defaults: (type: BackendKind, threads: Int, kvCache: KVFormat)) -> EngineConfiguration {
         var c = EngineConfiguration()
         c.modelPath = model
         c.targetType = type ?? defaults.type
@@ -74,6 +80,7 @@ struct TargetOptions: ParsableArguments {
         c.context = ctx
         c.sessions = sessions
         c.draftType = draftType
+        c.kvCache = kvCache ?? defaults.kvCache
         return c
     }
 }

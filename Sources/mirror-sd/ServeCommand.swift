@@ -49,15 +49,19 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// 8 slots, fewer when their KV caches (fp32, the context each) would take more than half the
-    /// memory available.
+    /// 8 slots, fewer when their KV caches (the context each) would take more than half the memory
+    /// available.
     func defaultParallel() throws -> Int {
         let config = try ModelConfig(file: modelOptions.openFile())
         let ctx = targetOptions.ctx ?? min(config.contextLength, Defaults.contextCap)
-        let perSlot = Limits.kvBytes(config: config, positions: ctx)
+        let perSlot = Limits.kvBytes(config: config, positions: ctx, format: targetOptions.kvCache ?? Self.kvCache)
         guard let available = Limits.availableMemoryBytes(), perSlot > 0 else { return 8 }
         return max(1, min(8, Int(0.5 * available / perSlot)))
     }
+
+    /// The KV cache serving defaults to: fp16 streams half the bytes through the batch's attention
+    /// (docs/serving.md has the side-by-side numbers).
+    static let kvCache = KVFormat.f16
 
     func run() async throws {
         // The measured best for serving (README, "Which mode"): the file's own formats on two cores, plain
@@ -66,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         let parallel = try self.parallel ?? defaultParallel()
         // KV memory for the target's and a draft's caches, and for the batch's slots.
         let engine = try Engine(targetOptions.configuration(model: modelOptions.model, sessions: 2 + (parallel > 1 ? parallel : 0),
-                                                            draftType: draftType.draftType, defaults: (.native, threads)))
+                                                            draftType: draftType.draftType, defaults: (.native, threads, Self.kvCache)))
         let defaults = try decoding.spec(DecoderSpec(mode: .ar))
         // Checks the defaults against the model, and loads the default draft now, so the first request does not pay for it.
         _ = try engine.decoder(defaults)

@@ -110,11 +110,19 @@ final class AttentionKernelTests: XCTestCase {
                 let rows = shapes.map { $0.1 }.reduce(0, +)
                 let q = rng.floats(rows * width, scale: 2)
                 let k = rng.floats(shapes.count * slot * kvWidth, scale: 2), v = rng.floats(shapes.count * slot * kvWidth)
+                let kCache = KVBuffer(format: .f32, count: k.count), vCache = KVBuffer(format: .f32, count: v.count)
+                kCache.store(k, at: 0, count: k.count)
+                vCache.store(v, at: 0, count: v.count)
                 var masks: [[UInt8]?] = []
                 var expected = [Float](repeating: .nan, count: rows * width)
                 var row = 0
                 for (i, (prefix, n, masked)) in shapes.enumerated() {
-                    let mask: [UInt8]? = masked ? (0..<(n * n)).map { j in j % n == j / n ? 1 : (j % n < j / n && rng.next() % 2 == 0 ? 1 : 0) } : nil
+                    var mask: [UInt8]? = nil
+                    if masked {
+                        var m = [UInt8](repeating: 0, count: n * n)
+                        for r in 0..<n { for j in 0...r { m[r * n + j] = j == r || rng.next() % 2 == 0 ? 1 : 0 } }
+                        mask = m
+                    }
                     masks.append(mask)
                     let kv = i * slot * kvWidth
                     let one = run(ck_attn_f32, q: Array(q[(row * width)..<((row + n) * width)]), k: Array(k[kv..<(kv + (prefix + n) * kvWidth)]),
@@ -143,7 +151,7 @@ final class AttentionKernelTests: XCTestCase {
                         var out = [Float](repeating: .nan, count: rows * width)
                         var scratch = [Float](repeating: 0, count: Ops.attentionScratchFloats(rows: maxRun, heads: heads, kvHeads: kvHeads,
                                                                                               keys: maxKeys, threaded: threaded))
-                        Ops.attention(plan: plan, out: &out, outStride: width, q: q, qStride: width, k: k, v: v, kvStride: kvWidth,
+                        Ops.attention(plan: plan, out: &out, outStride: width, q: q, qStride: width, k: kCache, v: vCache, kvStride: kvWidth,
                                       heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(),
                                       scratch: &scratch, threaded: threaded)
                         XCTAssertEqual(out, expected, "\(tier): \(threads) threads (threaded \(threaded)), heads \(heads)/\(kvHeads) d=\(headDim)")

@@ -8,7 +8,8 @@ import TestSupport
 import XCTest
 
 /// SmolLM2's logits for a row are bit-identical whether the row is decoded alone or verified among
-/// several, on every kernel tier this machine has, on both backends, and (fp32) on 1 or 2 threads.
+/// several, on every kernel tier this machine has, on both backends, and (fp32) on 1 or 2 threads;
+/// with an fp16 KV cache too.
 /// This is what makes greedy speculative output equal AR output by construction, not up to near-ties.
 final class BatchInvarianceTests: XCTestCase {
     func check(_ model: LlamaModel, tier: KernelTier, threads: Int, label: String) throws {
@@ -38,6 +39,7 @@ final class BatchInvarianceTests: XCTestCase {
         let file = try GGUFFile(path: path)
         let fp32 = try LlamaModel(file: file, backend: BLASBackend(threads: 1))
         let int8 = try LlamaModel(file: file, backend: Int8Backend())
+        let halfCache = try LlamaModel(file: file, backend: NativeBackend(threads: 2, unquantized: BLASBackend(threads: 2)), kvFormat: .f16)
         defer { KernelTier.best.select() }
         for tier in KernelTier.allCases where !tier.isSupported {
             print("batch invariance: tier \(tier) not exercised here: \(tier.unsupportedReason ?? "?")")
@@ -47,6 +49,7 @@ final class BatchInvarianceTests: XCTestCase {
             try check(fp32, tier: tier, threads: 1, label: "fp32")
             if tier != .ref { try check(fp32, tier: tier, threads: 2, label: "fp32") }
             try check(int8, tier: tier, threads: 1, label: "int8")
+            try check(halfCache, tier: tier, threads: 2, label: "native, fp16 KV cache")
             print("batch invariance: tier \(tier) (\(Ops.kernelImplementations)) checked")
         }
     }

@@ -39,6 +39,7 @@ final class LlamaBatchTests: XCTestCase {
                                   (0..<7).map { Int32(11 + ($0 * 1299709) % 49000) }]
         let steps = 6
         for (label, model) in [("native", try LlamaModel(file: file, backend: NativeBackend(threads: 2, unquantized: BLASBackend(threads: 2)))),
+                               ("native, fp16 KV cache", try LlamaModel(file: file, backend: NativeBackend(threads: 2, unquantized: BLASBackend(threads: 2)), kvFormat: .f16)),
                                ("f32", try LlamaModel(file: file, backend: BLASBackend(threads: 1))),
                                ("int8", try LlamaModel(file: file, backend: Int8Backend()))] {
             let want = try prompts.map { try solo(model, prompt: $0, steps: steps) }

@@ -3,14 +3,15 @@ import BackendQuantized
 import Compute
 import GGUF
 import Llama
+import TensorCore
 import TestSupport
 import XCTest
 
 enum BackendChoice { case blas, int8 }
 
-func loadTiny(_ bytes: [UInt8] = TinyLlama.gguf(), backend: BackendChoice = .blas) throws -> LlamaModel {
+func loadTiny(_ bytes: [UInt8] = TinyLlama.gguf(), backend: BackendChoice = .blas, kvFormat: KVFormat = .f32) throws -> LlamaModel {
     let b: any ComputeBackend = backend == .blas ? BLASBackend(threads: 1) : Int8Backend()
-    return try LlamaModel(file: GGUFFile(bytes: bytes), backend: b)
+    return try LlamaModel(file: GGUFFile(bytes: bytes), backend: b, kvFormat: kvFormat)
 }
 
 /// Largest |a - b| relative to the largest |a|.

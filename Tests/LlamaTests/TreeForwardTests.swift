@@ -1,5 +1,6 @@
 import GGUF
 import Llama
+import TensorCore
 import TestSupport
 import XCTest
 
@@ -15,8 +16,8 @@ final class TreeForwardTests: XCTestCase {
         return Array(UnsafeBufferPointer(start: l, count: model.config.vocabSize))
     }
 
-    func check(backend: BackendChoice, seed: UInt64) throws {
-        let model = try loadTiny(TinyLlama.gguf(seed: 3), backend: backend)
+    func check(backend: BackendChoice, seed: UInt64, kvFormat: KVFormat = .f32) throws {
+        let model = try loadTiny(TinyLlama.gguf(seed: 3), backend: backend, kvFormat: kvFormat)
         let v = model.config.vocabSize
         var rng = SeededRNG(seed: seed)
         let prompt: [Int32] = (0..<5).map { _ in Int32(rng.next() % 96) }
@@ -46,7 +47,7 @@ final class TreeForwardTests: XCTestCase {
         for node in 0..<20 {
             let want = try alone(model, prompt + path(node).map { tokens[Int($0)] })
             let d = want.withUnsafeBufferPointer { w in all[node].withUnsafeBufferPointer { maxRelDiff(w.baseAddress!, $0.baseAddress!, v) } }
-            XCTAssertLessThan(d, Self.tolerance, "\(backend) node \(node)")
+            XCTAssertLessThan(d, Self.tolerance, "\(backend), \(kvFormat) cache: node \(node)")
         }
         // Keep the deepest node's path, then continue: as if only that branch had ever run.
         let deepest = (0..<20).max { path($0).count < path($1).count }!
@@ -57,13 +58,15 @@ final class TreeForwardTests: XCTestCase {
         let more: [Int32] = [9, 8, 7]
         let got = try session.forward(more, at: session.kvLength)
         let want = try alone(model, prompt + kept.map { tokens[Int($0)] } + more)
-        XCTAssertLessThan(want.withUnsafeBufferPointer { maxRelDiff($0.baseAddress!, got, v) }, Self.tolerance, "\(backend) after commit")
+        XCTAssertLessThan(want.withUnsafeBufferPointer { maxRelDiff($0.baseAddress!, got, v) }, Self.tolerance, "\(backend), \(kvFormat) cache: after commit")
     }
 
     func testEachBranchEqualsRunningItAloneAndCommitKeepsOnlyThatBranch() throws {
         for seed in [1, 2, 3] as [UInt64] {
             try check(backend: .blas, seed: seed)
             try check(backend: .int8, seed: seed)
+            // The commit moves fp16 rows of the cache as well as fp32 ones.
+            try check(backend: .blas, seed: seed, kvFormat: .f16)
         }
     }
 

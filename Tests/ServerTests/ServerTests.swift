@@ -25,8 +25,9 @@ final class ServerTests: XCTestCase {
     func cliText(mode: String, tokens: Int) throws -> String {
         let p = Process()
         p.executableURL = ServerProcess.binary
-        // The server's default target: the file's own formats.
-        p.arguments = ["generate", "--chat", "--prompt", Self.prompt, "-n", String(tokens), "--mode", mode, "--target-type", "native", "--json"]
+        // The server's default target: the file's own formats, an fp16 KV cache.
+        p.arguments = ["generate", "--chat", "--prompt", Self.prompt, "-n", String(tokens), "--mode", mode, "--target-type", "native",
+                       "--kv-cache", "f16", "--json"]
         p.currentDirectoryURL = Paths.packageRoot
         let out = Pipe()
         p.standardOutput = out

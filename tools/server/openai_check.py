@@ -30,8 +30,9 @@ def start(binary, key):
 
 
 def cli(binary, mode, n):
-    # The server's default target: the file's own formats (native).
-    out = subprocess.run([binary, "generate", "--chat", "--prompt", PROMPT, "-n", str(n), "--mode", mode, "--target-type", "native", "--json"],
+    # The server's default target: the file's own formats (native), an fp16 KV cache.
+    out = subprocess.run([binary, "generate", "--chat", "--prompt", PROMPT, "-n", str(n), "--mode", mode, "--target-type", "native",
+                          "--kv-cache", "f16", "--json"],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)["text"]
 

@@ -149,17 +149,26 @@ public struct KernelBench {
             let o = FloatBuffer(count: 5 * heads * headDim)
             let sc = FloatBuffer(count: ck_attn_scratch_floats(5, Int32(heads), Int32(kvHeads), Int32(ctx)))
             fill(kc); fill(vc); fill(q)
-            let bytes = Double(2 * ctx * kvDim * 4)
+            // The same cache in fp16 (the server's default): half the bytes.
+            let kh = AlignedBuffer<UInt16>(count: ctx * kvDim), vh = AlignedBuffer<UInt16>(count: ctx * kvDim)
+            ck_f32_to_f16(kh.pointer, kc.pointer, Int32(ctx * kvDim))
+            ck_f32_to_f16(vh.pointer, vc.pointer, Int32(ctx * kvDim))
             for tier in tiers {
                 _ = tier.select()
                 for rows in [1, 5] {
                     let flops = Double(4 * rows * heads * headDim * ctx)
-                    out.append(row(rows == 1 ? "attention, decode" : "attention, \(rows) rows", Ops.kernelImplementation(Int(CK_K_ATTN)),
-                                   "ctx \(ctx), \(heads)/\(kvHeads) heads × \(headDim)",
+                    let name = rows == 1 ? "attention, decode" : "attention, \(rows) rows"
+                    let shape = "ctx \(ctx), \(heads)/\(kvHeads) heads × \(headDim)"
+                    out.append(row(name, Ops.kernelImplementation(Int(CK_K_ATTN)), shape,
                                    time { ck_attn_f32(o.pointer, Int32(heads * headDim), q.pointer, Int32(heads * headDim), kc.pointer, vc.pointer,
                                                       Int32(kvDim), Int32(rows), Int32(ctx - rows), Int32(rows), nil, Int32(heads), Int32(kvHeads),
                                                       Int32(headDim), 0.125, sc.pointer) },
-                                   bytes: bytes, ops: flops, unit: "GFLOP/s", peak: "FMA"))
+                                   bytes: Double(2 * ctx * kvDim * 4), ops: flops, unit: "GFLOP/s", peak: "FMA"))
+                    out.append(row(name + ", fp16 cache", Ops.kernelImplementation(Int(CK_K_ATTN_F16KV)), shape,
+                                   time { ck_attn_f16kv(o.pointer, Int32(heads * headDim), q.pointer, Int32(heads * headDim), kh.pointer, vh.pointer,
+                                                        Int32(kvDim), Int32(rows), Int32(ctx - rows), Int32(rows), nil, Int32(heads), Int32(kvHeads),
+                                                        Int32(headDim), 0.125, sc.pointer) },
+                                   bytes: Double(2 * ctx * kvDim * 2), ops: flops, unit: "GFLOP/s", peak: "FMA"))
                 }
             }
         }

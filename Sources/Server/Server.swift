@@ -41,7 +41,7 @@ public func serve(engine: Engine, configuration: ServerConfiguration, log: @esca
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "mirror-sd"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
-            log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), default mode \(configuration.defaults.mode.rawValue), parallel \(configuration.parallel)\(service.batchNote), queue \(configuration.queueSize))")
+            log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), \(service.kvCache) KV cache, default mode \(configuration.defaults.mode.rawValue), parallel \(configuration.parallel)\(service.batchNote), queue \(configuration.queueSize))")
         },
         logger: logger)
     do {
@@ -61,6 +61,8 @@ final class CompletionService: Sendable {
     let tokenizer: Tokenizer
     let template: ChatTemplate?
     let context: Int
+    /// The target's KV cache format, for the start line.
+    let kvCache: String
     let layers: Int
     let modelID: String
     let started = Int(Date().timeIntervalSince1970)
@@ -71,6 +73,7 @@ final class CompletionService: Sendable {
         tokenizer = engine.tokenizer
         template = try? ChatTemplate(template: engine.tokenizer.vocab.chatTemplate)
         context = engine.context
+        kvCache = engine.model.kvFormat.rawValue
         layers = engine.model.config.layers
         modelID = engine.modelName
         var drafts: Set<String> = ["self", "small", "large", "lookup"]

@@ -114,7 +114,8 @@ struct GenerateCommand: ParsableCommand {
             if !json { out.write(Data(text.utf8)) }
             return true
         }
-        let report = RunReport(mode: spec.mode, backend: engine.configuration.targetType.rawValue, threads: engine.configuration.threads, loadSeconds: loadSeconds,
+        let report = RunReport(mode: spec.mode, backend: engine.configuration.targetType.rawValue, threads: engine.configuration.threads,
+                               kvCache: engine.configuration.kvCache.rawValue, loadSeconds: loadSeconds,
                                context: engine.context, prepared: prepared, result: r)
         if json {
             print(try report.json())

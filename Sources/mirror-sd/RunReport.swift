@@ -7,6 +7,7 @@ struct RunReport {
     let mode: DecodeMode
     let backend: String
     let threads: Int
+    let kvCache: String
     let loadSeconds: Double
     let context: Int
     let prepared: PreparedDecoder
@@ -17,9 +18,9 @@ struct RunReport {
     func printSummary() {
         let s = stats
         if result.stopReason == .contextFull { note("[stopped: the context of \(context) tokens is full]") }
-        var line = String(format: "[%@ | prompt %d tokens, prefill %.1f tok/s | generated %d tokens, %.1f tok/s | load %.2f s | stop: %@ | target %@, %d thread(s)",
+        var line = String(format: "[%@ | prompt %d tokens, prefill %.1f tok/s | generated %d tokens, %.1f tok/s | load %.2f s | stop: %@ | target %@, %d thread(s), %@ KV cache",
                           mode.rawValue, s.promptTokens, s.prefillTokensPerSecond, result.tokens.count, s.decodeTokensPerSecond,
-                          loadSeconds, result.stopReason.rawValue, backend, threads)
+                          loadSeconds, result.stopReason.rawValue, backend, threads, kvCache)
         if let d = prepared.draft { line += ", draft \(d.choice)" + (d.type.map { " on \($0.rawValue)" } ?? "") }
         note(line + "]")
         if let sp = result.stats.speculative { note("[" + sp.summary + "]") }
@@ -34,7 +35,7 @@ struct RunReport {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
         let body = JSONBody(text: result.text, tokens: result.tokens.map(Int.init), promptTokens: result.stats.generation.promptTokens,
-                            stopReason: result.stopReason.rawValue, mode: mode.rawValue, backend: backend, threads: threads,
+                            stopReason: result.stopReason.rawValue, mode: mode.rawValue, backend: backend, threads: threads, kvCache: kvCache,
                             stats: .init(loadSeconds: loadSeconds, decode: stats),
                             draftBackend: prepared.draftType, draft: prepared.draft?.choice.description, exitLens: prepared.exitLens)
         return String(decoding: try encoder.encode(body), as: UTF8.self)
@@ -46,6 +47,7 @@ struct RunReport {
         let promptTokens: Int
         let stopReason, mode, backend: String
         let threads: Int
+        let kvCache: String
         let stats: Stats
         let draftBackend, draft: String?
         /// Mirror: the exit lens file the proxy applied (nil: the raw logit lens or another mode).

@@ -187,8 +187,9 @@ extension CLITests {
         }
         // Quantized targets: every mode equals AR in the same compute format (a format changes the
         // model's numbers, so AR in that format is the reference).
-        for (target, draft) in [("native", "q4_0"), ("q4_1", "q8_0")] {
-            let base = args + ["--target-type", target, "--draft-type", draft]
+        // An fp16 KV cache (the server's) is another set of numbers with the same invariant.
+        for (target, draft, kv) in [("native", "q4_0", "f32"), ("q4_1", "q8_0", "f32"), ("native", "q4_0", "f16")] {
+            let base = args + ["--target-type", target, "--draft-type", draft, "--kv-cache", kv]
             let arQ = try run(base)
             XCTAssertEqual(arQ.status, 0, arQ.err)
             let want = (try JSONSerialization.jsonObject(with: Data(arQ.out.utf8)) as! [String: Any])["tokens"] as? [Int]
@@ -197,10 +198,11 @@ extension CLITests {
                 let r = try run(base + mode)
                 XCTAssertEqual(r.status, 0, r.err)
                 let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
-                XCTAssertEqual(j["tokens"] as? [Int], want, "\(target) target, \(draft) draft, \(mode)")
+                XCTAssertEqual(j["tokens"] as? [Int], want, "\(target) target, \(kv) KV cache, \(draft) draft, \(mode)")
                 XCTAssertEqual(j["backend"] as? String, target)
+                XCTAssertEqual(j["kv_cache"] as? String, kv)
             }
-            if target == "native" {  // the preset is Mirror-SD on the native formats: the same tokens
+            if target == "native" && kv == "f32" {  // the preset is Mirror-SD on the native formats: the same tokens
                 let r = try run(args + ["--preset", "q4-mirror"])
                 XCTAssertEqual(r.status, 0, r.err)
                 let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]

@@ -23,12 +23,14 @@ typedef struct {
     void (*attn_f16kv)(float *, int, const float *, int, const uint16_t *, const uint16_t *, int, int, int, int,
                        const uint8_t *, int, int, int, float, float *);
     void (*to_f16)(uint16_t *, const float *, int);
+    int (*argmax)(const float *, int);
+    int (*logit_check)(const float *, int);
     // Which twin each entry calls, in the order of ck_kernel_names.
     const char *impl[CK_KERNEL_COUNT];
 } ck_table;
 
 static const char *const kernel_names[CK_KERNEL_COUNT] = {
-    "dot", "gemm", "rmsnorm", "softmax", "swiglu", "add", "rope", "attn", "q8_quantize", "q8_block_dots", "q8_matmul", "q4_matmul", "attn_f16kv", "to_f16"};
+    "dot", "gemm", "rmsnorm", "softmax", "swiglu", "add", "rope", "attn", "q8_quantize", "q8_block_dots", "q8_matmul", "q4_matmul", "attn_f16kv", "to_f16", "argmax", "logit_check"};
 static const char *const tier_names[CK_TIER_COUNT] = {"ref", "avx2", "avxvnni", "avx512"};
 
 static ck_table table;
@@ -38,15 +40,16 @@ static unsigned features;
 static const ck_table ref_table = {
     ck_vec_dot_f32_ref, ck_gemm_f32_ref, ck_rmsnorm_f32_ref, ck_softmax_f32_ref, ck_swiglu_f32_ref,
     ck_vec_add_f32_ref, ck_rope_f32_ref, ck_attn_f32_ref, ck_q8_quantize_row_ref, ck_q8_block_dots_ref,
-    ck_q8_matmul_ref, ck_q4_matmul_ref, ck_attn_f16kv_ref, ck_f32_to_f16_ref,
-    {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
+    ck_q8_matmul_ref, ck_q4_matmul_ref, ck_attn_f16kv_ref, ck_f32_to_f16_ref, ck_argmax_f32_ref, ck_first_nan_or_posinf_ref,
+    {"ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref", "ref"}};
 
 #if CK_X86
 static const ck_table avx2_table = {
     ck_vec_dot_f32_avx2, ck_gemm_f32_avx2, ck_rmsnorm_f32_avx2, ck_softmax_f32_avx2, ck_swiglu_f32_avx2,
     ck_vec_add_f32_avx2, ck_rope_f32_avx2, ck_attn_f32_avx2, ck_q8_quantize_row_avx2, ck_q8_block_dots_avx2,
-    ck_q8_matmul_avx2, ck_q4_matmul_avx2, ck_attn_f16kv_avx2, ck_f32_to_f16_avx2,
-    {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
+    ck_q8_matmul_avx2, ck_q4_matmul_avx2, ck_attn_f16kv_avx2, ck_f32_to_f16_avx2, ck_argmax_f32_avx2,
+    ck_first_nan_or_posinf_avx2,
+    {"avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2", "avx2"}};
 #endif
 
 static ck_table make_table(int tier) {
@@ -183,6 +186,8 @@ void ck_attn_f16kv(float *out, int out_stride, const float *q, int q_stride, con
                      head_dim, scale, scratch);
 }
 void ck_f32_to_f16(uint16_t *out, const float *x, int n) { table.to_f16(out, x, n); }
+int ck_argmax_f32(const float *x, int n) { return table.argmax(x, n); }
+int ck_first_nan_or_posinf(const float *x, int n) { return table.logit_check(x, n); }
 void ck_q8_quantize_row(int8_t *qs, float *scales, const float *x, int n) { table.q8_quantize(qs, scales, x, n); }
 void ck_q8_block_dots(int32_t *isum, const int8_t *a, const int8_t *b, int n_blocks) {
     table.q8_block_dots(isum, a, b, n_blocks);

@@ -107,4 +107,40 @@ CK_AVX2 void ck_f32_to_f16_avx2(uint16_t *out, const float *x, int n) {
     for (; i < n; i++) out[i] = ck_fp32_to_fp16(x[i]);
 }
 
+// The maximum first (MAXPS returns its second operand when the first is NaN, so NaNs never enter
+// the running maxima), then the first index equal to it: the scalar loop's first maximum.
+CK_AVX2 int ck_argmax_f32_avx2(const float *x, int n) {
+    if (n < 16 || x[0] != x[0]) return ck_argmax_f32_ref(x, n);
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+        m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+    }
+    float m = ck_hmax8(_mm256_max_ps(m0, m1));
+    for (; i < n; i++)
+        if (x[i] > m) m = x[i];
+    __m256 vm = _mm256_set1_ps(m);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vm, _CMP_EQ_OQ));
+        if (hit) return i + __builtin_ctz((unsigned)hit);
+    }
+    for (; i < n; i++)
+        if (x[i] == m) return i;
+    return 0;
+}
+
+CK_AVX2 int ck_first_nan_or_posinf_avx2(const float *x, int n) {
+    const __m256 inf = _mm256_set1_ps(INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        int bad = _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(v, inf, _CMP_EQ_OQ)));
+        if (bad) return i + __builtin_ctz((unsigned)bad);
+    }
+    for (; i < n; i++)
+        if (x[i] != x[i] || x[i] == INFINITY) return i;
+    return -1;
+}
+
 #endif  // CK_X86

@@ -57,3 +57,20 @@ void ck_gemm_f32_ref(float *y, int ldy, const float *x, const float *w, int m, i
 void ck_f32_to_f16_ref(uint16_t *out, const float *x, int n) {
     for (int i = 0; i < n; i++) out[i] = ck_fp32_to_fp16(x[i]);
 }
+
+int ck_argmax_f32_ref(const float *x, int n) {
+    int best = 0;
+    float v = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > v) {
+            v = x[i];
+            best = i;
+        }
+    return best;
+}
+
+int ck_first_nan_or_posinf_ref(const float *x, int n) {
+    for (int i = 0; i < n; i++)
+        if (x[i] != x[i] || x[i] == INFINITY) return i;
+    return -1;
+}

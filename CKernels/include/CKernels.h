@@ -35,7 +35,7 @@ enum {
 /// Kernels of the dispatch table, for ck_kernel_name / ck_kernel_impl.
 enum {
     CK_K_DOT, CK_K_GEMM, CK_K_RMSNORM, CK_K_SOFTMAX, CK_K_SWIGLU, CK_K_ADD, CK_K_ROPE, CK_K_ATTN,
-    CK_K_Q8_QUANTIZE, CK_K_Q8_BLOCK_DOTS, CK_K_Q8_MATMUL, CK_K_Q4_MATMUL, CK_K_ATTN_F16KV, CK_K_TO_F16, CK_KERNEL_COUNT
+    CK_K_Q8_QUANTIZE, CK_K_Q8_BLOCK_DOTS, CK_K_Q8_MATMUL, CK_K_Q4_MATMUL, CK_K_ATTN_F16KV, CK_K_TO_F16, CK_K_ARGMAX, CK_K_LOGIT_CHECK, CK_KERNEL_COUNT
 };
 /// CPU features that count (the CPU has them and the OS enables their register state).
 enum { CK_FEAT_AVX2_FMA = 1, CK_FEAT_AVX_VNNI = 2, CK_FEAT_AVX512 = 4, CK_FEAT_AVX512_VNNI = 8 };
@@ -105,6 +105,16 @@ void ck_rmsnorm_f32_avx2(float *out, const float *x, const float *w, int n, floa
 void ck_softmax_f32(float *x, int n);
 void ck_softmax_f32_ref(float *x, int n);
 void ck_softmax_f32_avx2(float *x, int n);
+/// The index of the first maximum of x[0..n) (n >= 1), as the scalar loop `if (x[i] > best)` finds it:
+/// NaNs never win, and x[0] = NaN gives 0. Greedy sampling over a row of logits.
+int ck_argmax_f32(const float *x, int n);
+int ck_argmax_f32_ref(const float *x, int n);
+int ck_argmax_f32_avx2(const float *x, int n);
+/// The index of the first NaN or +inf in x[0..n), or -1 (-inf is allowed: a restricted head's
+/// tokens). Checks a row of logits before it is sampled.
+int ck_first_nan_or_posinf(const float *x, int n);
+int ck_first_nan_or_posinf_ref(const float *x, int n);
+int ck_first_nan_or_posinf_avx2(const float *x, int n);
 
 /// out = silu(gate) * up. out may equal gate or up.
 void ck_swiglu_f32(float *out, const float *gate, const float *up, int n);

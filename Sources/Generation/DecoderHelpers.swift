@@ -17,7 +17,7 @@ func prefill(_ m: any LanguageModel, _ tokens: [Int32]) throws -> UnsafeMutableP
 func requireFinite(_ logits: UnsafePointer<Float>, rows: Int, vocab: Int, position: Int) throws {
     for r in 0..<rows {
         let row = logits + r * vocab
-        for i in 0..<vocab where row[i].isNaN || row[i] == .infinity {
+        if let i = Ops.firstNaNOrPositiveInfinity(row, count: vocab) {
             throw GenerationError.nonFiniteLogits(position: position + r, token: i, value: row[i])
         }
     }

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// Sampling parameters, validated at construction.
 public struct SamplingParams: Sendable, Equatable, Codable {
     /// 0 means greedy (argmax).
@@ -106,14 +108,9 @@ public final class Sampler {
         return (Int32(best), Int32(second))
     }
 
+    /// The first index of the maximum (NaNs never win).
     public static func argmax(_ logits: UnsafePointer<Float>, count: Int) -> Int32 {
-        var best = 0
-        var bestValue = logits[0]
-        for i in 1..<count where logits[i] > bestValue {
-            bestValue = logits[i]
-            best = i
-        }
-        return Int32(best)
+        Int32(Ops.argmax(logits, count: count))
     }
 
     /// Writes the transformed distribution (sums to 1; filtered tokens are exactly 0) into `probs`,

@@ -65,6 +65,17 @@ public enum Ops {
             : Int(ck_attn_scratch_floats(Int32(rows), Int32(heads), Int32(kvHeads), Int32(keys)))
     }
 
+    /// The first index of the maximum of `x[0..<count]` (count ≥ 1; NaNs never win): greedy sampling.
+    @inline(__always)
+    public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { Int(ck_argmax_f32(x, Int32(count))) }
+
+    /// The first index in `x[0..<count]` holding NaN or +infinity (-infinity is allowed), or nil.
+    @inline(__always)
+    public static func firstNaNOrPositiveInfinity(_ x: UnsafePointer<Float>, count: Int) -> Int? {
+        let i = Int(ck_first_nan_or_posinf(x, Int32(count)))
+        return i < 0 ? nil : i
+    }
+
     // MARK: threads
 
     /// Pins the calling thread to `cpu`; false when that CPU does not exist or pinning failed.

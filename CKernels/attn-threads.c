@@ -1,5 +1,5 @@
 // Attention over the helper threads (pool.c). A part computes whole (row, head) outputs through the
-// dispatched ck_attn_f32, on a sub-problem expressed by offsets alone, so every output is computed
+// dispatched ck_attn_f32 or ck_attn_f16kv, on a sub-problem expressed by offsets alone, so every output is computed
 // exactly as in a single call (the kernel's batch invariance): KV heads split by groups, and causal
 // chunks split by blocks of rows, the rows before a block joining its prefix.
 #include "internal.h"
@@ -96,6 +96,7 @@ void ck_attn_runs(float *out, int out_stride, const float *q, int q_stride, cons
         }
         return;
     }
+    if (n_runs == 0) return;
     int max_rows = 1, max_keys = 1;
     double total = 0;
     for (int i = 0; i < n_runs; i++) {
@@ -105,7 +106,6 @@ void ck_attn_runs(float *out, int out_stride, const float *q, int q_stride, cons
         for (int r0 = 0; r0 < r->n_rows; r0 += CK_ATTN_ROWS)
             total += attn_block_cost(r, r0, r0 + CK_ATTN_ROWS < r->n_rows ? r0 + CK_ATTN_ROWS : r->n_rows);
     }
-    if (n_runs == 0) return;
     attn_runs_job job = {out, q, k, v, runs, scratch, ck_attn_scratch_floats(max_rows, n_heads, n_kv_heads, max_keys), total,
                          scale, out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim};
     ck_pool_run(attn_runs_part, &job);

@@ -99,6 +99,7 @@ CK_AVX2 void ck_rope_f32_avx2(float *x, int n_heads, int head_dim, const float *
         }
     }
 }
+
 // F16C rounds to nearest even as ck_fp32_to_fp16 does, so the bits agree for every non-NaN value.
 CK_AVX2 void ck_f32_to_f16_avx2(uint16_t *out, const float *x, int n) {
     int i = 0;
@@ -138,9 +139,8 @@ CK_AVX2 int ck_first_nan_or_posinf_avx2(const float *x, int n) {
         int bad = _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(v, inf, _CMP_EQ_OQ)));
         if (bad) return i + __builtin_ctz((unsigned)bad);
     }
-    for (; i < n; i++)
-        if (x[i] != x[i] || x[i] == INFINITY) return i;
-    return -1;
+    int tail = ck_first_nan_or_posinf_ref(x + i, n - i);
+    return tail < 0 ? -1 : i + tail;
 }
 
 #endif  // CK_X86

@@ -187,7 +187,7 @@ void ck_attn_f16kv_avx512(float *out, int out_stride, const float *q, int q_stri
                           int kv_stride, int n_rows, int n_prefix, int n_new, const uint8_t *mask, int n_heads,
                           int n_kv_heads, int head_dim, float scale, float *scratch);
 
-/// Scratch floats of ck_attn_f32_runs with `threaded` (a share for each of at most 4 parts).
+/// Scratch floats of ck_attn_runs with `threaded` (a share for each of at most 4 parts).
 size_t ck_attn_threaded_scratch_floats(int n_rows, int n_heads, int n_kv_heads, int n_keys);
 
 /// One sequence's query rows in a batched attention: rows [row, row + n_rows) of q and out attend to
@@ -199,11 +199,12 @@ typedef struct {
     const uint8_t *mask;
 } ck_attn_run;
 
-/// ck_attn_f32 (ck_attn_f16kv with kv_f16: k and v hold fp16) for every run of a batch in one call. With `threaded`, the work is cut into (run, block of
-/// CK_ATTN_ROWS rows, KV group) items and the helper threads of ck_blas_set_threads (at most 4 parts)
-/// take contiguous shares of equal estimated cost (rows × keys), where one call per run would leave a
-/// thread idle on every short run. Each item is a ck_attn_f32 sub-problem expressed by offsets alone,
-/// so every output has the bits of ck_attn_f32 over its run, for any thread count. scratch:
+/// ck_attn_f32 (ck_attn_f16kv with kv_f16: k and v hold fp16) for every run of a batch in one call.
+/// With `threaded`, the work is cut into (run, block of CK_ATTN_ROWS rows, KV group) items and the
+/// helper threads of ck_blas_set_threads (at most 4 parts) take contiguous shares of equal estimated
+/// cost (rows × keys), where one call per run would leave a thread idle on every short run. Each item
+/// is a sub-problem of the kernel expressed by offsets alone, so every output has the bits of one
+/// kernel call over its run, for any thread count. scratch:
 /// ck_attn_threaded_scratch_floats(rows of the largest run, ...) floats (ck_attn_scratch_floats
 /// without `threaded`).
 void ck_attn_runs(float *out, int out_stride, const float *q, int q_stride, const void *k, const void *v,

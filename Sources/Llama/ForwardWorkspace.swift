@@ -19,6 +19,7 @@ final class ForwardWorkspace {
     let ropeCos: FloatBuffer  // [headDim]
     let ropeSin: FloatBuffer  // [headDim]
     let attScratch: FloatBuffer
+    /// The attention runs of the current forward: `plan` sets them once, every layer reads them.
     let attPlan: AttentionPlan
     let scratch: UnsafeMutableRawPointer  // the products' scratch for maxRows rows
 
@@ -88,7 +89,17 @@ struct AttentionRun {
 }
 
 extension ForwardWorkspace {
-    /// Layer `l` over `n` rows: the products over all rows at once, the attention per run.
+    /// Sets the attention runs of the coming forward's layers.
+    func plan(_ runs: UnsafeBufferPointer<AttentionRun>) {
+        attPlan.removeAll()
+        for run in runs {
+            attPlan.append(row: run.firstRow, rows: run.rows, kvOffset: run.cacheOffset, prefix: run.prefix, new: run.new,
+                           mask: run.mask)
+        }
+    }
+
+    /// Layer `l` over `n` rows: the products over all rows at once, the attention of every run in one
+    /// call (`runs`, as given to `plan` for this forward).
     func layer(_ l: Int, model: LlamaModel, rows n: Int, runs: UnsafeBufferPointer<AttentionRun>,
                keys: KVBuffer, values: KVBuffer, profile: OpProfile?) {
         let w = model.layers[l]
@@ -119,11 +130,6 @@ extension ForwardWorkspace {
             }
         }
         tick(2)
-        attPlan.removeAll()
-        for run in runs {
-            attPlan.append(row: run.firstRow, rows: run.rows, kvOffset: run.cacheOffset, prefix: run.prefix, new: run.new,
-                           mask: run.mask)
-        }
         Ops.attention(plan: attPlan, out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: keys,
                       v: values, kvStride: c.kvDim, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                       scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer, threaded: model.threadedAttention)

@@ -90,6 +90,7 @@ public final class LlamaBatch {
     public func run() -> UnsafeMutablePointer<Float> {
         precondition(rows > 0, "a forward with no rows")
         let plan = UnsafeBufferPointer(start: runs, count: runCount)
+        ws.plan(plan)
         for l in 0..<c.layers {
             ws.layer(l, model: model, rows: rows, runs: plan, keys: keys[l], values: values[l], profile: opProfile)
         }

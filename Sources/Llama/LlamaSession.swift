@@ -170,11 +170,14 @@ public final class LlamaSession {
         guard batchRows > 0, range.lowerBound == layersDone, range.upperBound <= c.layers else {
             throw LlamaError.invalidLayerRange(range, layers: c.layers)
         }
-        var run = AttentionRun(firstRow: 0, rows: batchRows, writeAt: batchStart, prefix: attnPrefix, new: attnNew,
+        let run = AttentionRun(firstRow: 0, rows: batchRows, writeAt: batchStart, prefix: attnPrefix, new: attnNew,
                                mask: useMask ? UnsafePointer(mask.pointer) : nil)
-        for l in range {
-            withUnsafePointer(to: &run) { ws.layer(l, model: model, rows: batchRows, runs: UnsafeBufferPointer(start: $0, count: 1),
-                                                   keys: keys[l], values: values[l], profile: opProfile) }
+        withUnsafePointer(to: run) { one in
+            let runs = UnsafeBufferPointer(start: one, count: 1)
+            ws.plan(runs)
+            for l in range {
+                ws.layer(l, model: model, rows: batchRows, runs: runs, keys: keys[l], values: values[l], profile: opProfile)
+            }
         }
         if range.lowerBound == 0 { opProfile?.forwards += 1 }
         layersDone = range.upperBound

@@ -25,8 +25,6 @@ public final class KVBuffer: @unchecked Sendable {
 
     deinit { raw.deallocate() }
 
-    public var bytes: Int { count * format.bytesPerElement }
-
     /// Elements `offset..<offset + n` = `x[0..<n]` in the cache's format.
     @inline(__always)
     public func store(_ x: UnsafePointer<Float>, at offset: Int, count n: Int) {

@@ -96,68 +96,73 @@ final class AttentionKernelTests: XCTestCase {
     }
 
     /// A batch's runs in one call (decode rows, causal chunks longer than a row block, masked windows,
-    /// one- and several-group KV layouts) give each run the bits of its own ck_attn_f32 call, on one
-    /// thread or several: the cost split moves items between threads, never changes an output.
+    /// one- and several-group KV layouts) give each run the bits of its own kernel call, on one thread
+    /// or several: the cost split moves items between threads, never changes an output. Over an fp16
+    /// cache the reference is ck_attn_f32 on the cache's widened values, whose bits ck_attn_f16kv has
+    /// (HalfCacheKernelTests).
     func testBatchedRunsGiveEachRunsOwnBitsOnAnyThreadCount() {
         defer { Ops.setBLASThreads(1) }
         forEachTier { tier in
             var rng = SeededRNG(seed: 31)
-            for (heads, kvHeads, headDim) in [(9, 3, 64), (4, 2, 7), (3, 3, 16), (8, 1, 16)] {
-                // (prefix, rows, masked) per run; runs are laid out one after another in q/out rows and
-                // in separate caches of `slot` positions.
-                let shapes = [(130, 1, false), (0, 19, false), (37, 5, true), (511, 1, false), (3, 9, false), (64, 12, true), (1, 1, false)]
-                let slot = 600, width = heads * headDim, kvWidth = kvHeads * headDim
-                let rows = shapes.map { $0.1 }.reduce(0, +)
-                let q = rng.floats(rows * width, scale: 2)
-                let k = rng.floats(shapes.count * slot * kvWidth, scale: 2), v = rng.floats(shapes.count * slot * kvWidth)
-                let kCache = KVBuffer(format: .f32, count: k.count), vCache = KVBuffer(format: .f32, count: v.count)
-                kCache.store(k, at: 0, count: k.count)
-                vCache.store(v, at: 0, count: v.count)
-                var masks: [[UInt8]?] = []
-                var expected = [Float](repeating: .nan, count: rows * width)
-                var row = 0
-                for (i, (prefix, n, masked)) in shapes.enumerated() {
-                    var mask: [UInt8]? = nil
-                    if masked {
-                        var m = [UInt8](repeating: 0, count: n * n)
-                        for r in 0..<n { for j in 0...r { m[r * n + j] = j == r || rng.next() % 2 == 0 ? 1 : 0 } }
-                        mask = m
+            for format in KVFormat.allCases {
+                for (heads, kvHeads, headDim) in [(9, 3, 64), (4, 2, 7), (3, 3, 16), (8, 1, 16)] {
+                    // (prefix, rows, masked) per run; runs are laid out one after another in q/out rows and
+                    // in separate caches of `slot` positions.
+                    let shapes = [(130, 1, false), (0, 19, false), (37, 5, true), (511, 1, false), (3, 9, false), (64, 12, true), (1, 1, false)]
+                    let slot = 600, width = heads * headDim, kvWidth = kvHeads * headDim
+                    let rows = shapes.map { $0.1 }.reduce(0, +)
+                    let q = rng.floats(rows * width, scale: 2)
+                    let kf = rng.floats(shapes.count * slot * kvWidth, scale: 2), vf = rng.floats(shapes.count * slot * kvWidth)
+                    let kCache = KVBuffer(format: format, count: kf.count), vCache = KVBuffer(format: format, count: vf.count)
+                    kCache.store(kf, at: 0, count: kf.count)
+                    vCache.store(vf, at: 0, count: vf.count)
+                    let k = (0..<kf.count).map { kCache[$0] }, v = (0..<vf.count).map { vCache[$0] }
+                    var masks: [[UInt8]?] = []
+                    var expected = [Float](repeating: .nan, count: rows * width)
+                    var row = 0
+                    for (i, (prefix, n, masked)) in shapes.enumerated() {
+                        var mask: [UInt8]? = nil
+                        if masked {
+                            var m = [UInt8](repeating: 0, count: n * n)
+                            for r in 0..<n { for j in 0...r { m[r * n + j] = j == r || rng.next() % 2 == 0 ? 1 : 0 } }
+                            mask = m
+                        }
+                        masks.append(mask)
+                        let kv = i * slot * kvWidth
+                        let one = run(ck_attn_f32, q: Array(q[(row * width)..<((row + n) * width)]), k: Array(k[kv..<(kv + (prefix + n) * kvWidth)]),
+                                      v: Array(v[kv..<(kv + (prefix + n) * kvWidth)]), rows: n, prefix: prefix, new: n, mask: mask,
+                                      heads: heads, kvHeads: kvHeads, headDim: headDim)
+                        expected.replaceSubrange((row * width)..<((row + n) * width), with: one)
+                        row += n
                     }
-                    masks.append(mask)
-                    let kv = i * slot * kvWidth
-                    let one = run(ck_attn_f32, q: Array(q[(row * width)..<((row + n) * width)]), k: Array(k[kv..<(kv + (prefix + n) * kvWidth)]),
-                                  v: Array(v[kv..<(kv + (prefix + n) * kvWidth)]), rows: n, prefix: prefix, new: n, mask: mask,
-                                  heads: heads, kvHeads: kvHeads, headDim: headDim)
-                    expected.replaceSubrange((row * width)..<((row + n) * width), with: one)
-                    row += n
-                }
-                let maskPtrs = masks.map { m -> UnsafeMutablePointer<UInt8>? in
-                    guard let m else { return nil }
-                    let p = UnsafeMutablePointer<UInt8>.allocate(capacity: m.count)
-                    p.initialize(from: m, count: m.count)
-                    return p
-                }
-                defer { maskPtrs.forEach { $0?.deallocate() } }
-                let plan = AttentionPlan(capacity: shapes.count)
-                row = 0
-                for (i, (prefix, n, _)) in shapes.enumerated() {
-                    plan.append(row: row, rows: n, kvOffset: i * slot * kvWidth, prefix: prefix, new: n, mask: maskPtrs[i].map { UnsafePointer($0) })
-                    row += n
-                }
-                let maxRun = shapes.map { $0.1 }.max()!, maxKeys = shapes.map { $0.0 + $0.1 }.max()!
-                for threads in [1, 2, 3, 5] {
-                    for threaded in [false, true] where threaded || threads == 1 {
-                        Ops.setBLASThreads(threads)
-                        var out = [Float](repeating: .nan, count: rows * width)
-                        var scratch = [Float](repeating: 0, count: Ops.attentionScratchFloats(rows: maxRun, heads: heads, kvHeads: kvHeads,
-                                                                                              keys: maxKeys, threaded: threaded))
-                        Ops.attention(plan: plan, out: &out, outStride: width, q: q, qStride: width, k: kCache, v: vCache, kvStride: kvWidth,
-                                      heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(),
-                                      scratch: &scratch, threaded: threaded)
-                        XCTAssertEqual(out, expected, "\(tier): \(threads) threads (threaded \(threaded)), heads \(heads)/\(kvHeads) d=\(headDim)")
+                    let maskPtrs = masks.map { m -> UnsafeMutablePointer<UInt8>? in
+                        guard let m else { return nil }
+                        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: m.count)
+                        p.initialize(from: m, count: m.count)
+                        return p
                     }
+                    defer { maskPtrs.forEach { $0?.deallocate() } }
+                    let plan = AttentionPlan(capacity: shapes.count)
+                    row = 0
+                    for (i, (prefix, n, _)) in shapes.enumerated() {
+                        plan.append(row: row, rows: n, kvOffset: i * slot * kvWidth, prefix: prefix, new: n, mask: maskPtrs[i].map { UnsafePointer($0) })
+                        row += n
+                    }
+                    let maxRun = shapes.map { $0.1 }.max()!, maxKeys = shapes.map { $0.0 + $0.1 }.max()!
+                    for threads in [1, 2, 3, 5] {
+                        for threaded in [false, true] where threaded || threads == 1 {
+                            Ops.setBLASThreads(threads)
+                            var out = [Float](repeating: .nan, count: rows * width)
+                            var scratch = [Float](repeating: 0, count: Ops.attentionScratchFloats(rows: maxRun, heads: heads, kvHeads: kvHeads,
+                                                                                                  keys: maxKeys, threaded: threaded))
+                            Ops.attention(plan: plan, out: &out, outStride: width, q: q, qStride: width, k: kCache, v: vCache, kvStride: kvWidth,
+                                          heads: heads, kvHeads: kvHeads, headDim: headDim, scale: 1 / Float(headDim).squareRoot(),
+                                          scratch: &scratch, threaded: threaded)
+                            XCTAssertEqual(out, expected, "\(tier), \(format) cache: \(threads) threads (threaded \(threaded)), heads \(heads)/\(kvHeads) d=\(headDim)")
+                        }
+                    }
+                    Ops.setBLASThreads(1)
                 }
-                Ops.setBLASThreads(1)
             }
         }
     }

@@ -1,4 +1,4 @@
-// Attention over the helper threads (pool.c). A part computes whole (row, head) outputs through the
+// Attention over the helper threads (pool.c). A chunk computes whole (row, head) outputs through the
 // dispatched ck_attn_f32 or ck_attn_f16kv, on a sub-problem expressed by offsets alone, so every output is computed
 // exactly as in a single call (the kernel's batch invariance): KV heads split by groups, and causal
 // chunks split by blocks of rows, the rows before a block joining its prefix.
@@ -10,9 +10,17 @@ size_t ck_attn_threaded_scratch_floats(int n_rows, int n_heads, int n_kv_heads, 
     return CK_ATTN_MAX_PARTS * ck_attn_scratch_floats(n_rows, n_heads, n_kv_heads, n_keys);
 }
 
-// A batch's runs in one pool job: items are (run, block of CK_ATTN_ROWS rows, KV group), in that order,
-// each costing its rows × keys plus a fixed overhead; a part takes the items whose cost midpoint falls
-// in its share, and calls the kernel once per run block over the consecutive groups it holds.
+// A batch's runs in one pool job: items are (run, block of CK_ATTN_ROWS rows, KV group), in that order, each
+// costing its rows × keys plus a fixed overhead. The items are cut into chunks of equal estimated cost (an item
+// goes to the chunk its cost midpoint falls in); a chunk calls the kernel once per run block over the consecutive
+// groups it holds. Where each chunk starts is found once, by the caller.
+#define CK_ATTN_MAX_CHUNKS (CK_ATTN_MAX_PARTS * CK_POOL_CHUNKS_PER_PART)
+
+typedef struct {
+    int run, r0, g;  // run < 0: no item falls in the chunk
+    double before;   // the cost of the items before it
+} attn_pos;
+
 typedef struct {
     float *out;
     const float *q;
@@ -22,7 +30,8 @@ typedef struct {
     size_t part_floats;
     double total;
     float scale;
-    int out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim;
+    int out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim, chunks;
+    attn_pos start[CK_ATTN_MAX_CHUNKS];
 } attn_runs_job;
 
 // ck_attn_f32 or ck_attn_f16kv on a cache `offset` elements into k and v.
@@ -57,27 +66,32 @@ static void attn_block_groups(const attn_runs_job *j, const ck_attn_run *run, in
               scratch);
 }
 
-static void attn_runs_part(void *ctx, int part, int parts) {
+// The chunk of an item that costs `cost` after `before`: chunks never decrease along the items.
+static int attn_owner(const attn_runs_job *j, double before, double cost) {
+    int owner = (int)((before + cost / 2) * j->chunks / j->total);
+    return owner > j->chunks - 1 ? j->chunks - 1 : owner;
+}
+
+static void attn_runs_chunk(void *ctx, int chunk, int part) {
     const attn_runs_job *j = ctx;
-    if (parts > CK_ATTN_MAX_PARTS) parts = CK_ATTN_MAX_PARTS;
-    if (part >= parts) return;
+    const attn_pos at = j->start[chunk];
+    if (at.run < 0) return;
     float *scratch = j->scratch + (size_t)part * j->part_floats;
-    double before = 0;
-    for (int i = 0; i < j->n_runs; i++) {
+    double before = at.before;
+    for (int i = at.run; i < j->n_runs; i++) {
         const ck_attn_run *run = &j->runs[i];
-        for (int r0 = 0; r0 < run->n_rows; r0 += CK_ATTN_ROWS) {
+        for (int r0 = i == at.run ? at.r0 : 0; r0 < run->n_rows; r0 += CK_ATTN_ROWS) {
             int r1 = r0 + CK_ATTN_ROWS < run->n_rows ? r0 + CK_ATTN_ROWS : run->n_rows;
             double cost = attn_block_cost(run, r0, r1) / j->n_kv_heads;
             int g0 = -1;
-            for (int g = 0; g < j->n_kv_heads; g++) {
-                int owner = (int)((before + cost / 2) * parts / j->total);
-                if (owner > parts - 1) owner = parts - 1;
+            for (int g = i == at.run && r0 == at.r0 ? at.g : 0; g < j->n_kv_heads; g++) {
+                int owner = attn_owner(j, before, cost);
                 before += cost;
-                if (owner == part && g0 < 0) g0 = g;
-                if (owner != part && g0 >= 0) {
-                    attn_block_groups(j, run, r0, r1, g0, g, scratch);
-                    g0 = -1;
+                if (owner != chunk) {
+                    if (g0 >= 0) attn_block_groups(j, run, r0, r1, g0, g, scratch);
+                    return;
                 }
+                if (g0 < 0) g0 = g;
             }
             if (g0 >= 0) attn_block_groups(j, run, r0, r1, g0, j->n_kv_heads, scratch);
         }
@@ -97,16 +111,32 @@ void ck_attn_runs(float *out, int out_stride, const float *q, int q_stride, cons
         return;
     }
     if (n_runs == 0) return;
-    int max_rows = 1, max_keys = 1;
+    int max_rows = 1, max_keys = 1, items = 0;
     double total = 0;
     for (int i = 0; i < n_runs; i++) {
         const ck_attn_run *r = &runs[i];
         if (r->n_rows > max_rows) max_rows = r->n_rows;
         if (r->n_prefix + r->n_new > max_keys) max_keys = r->n_prefix + r->n_new;
-        for (int r0 = 0; r0 < r->n_rows; r0 += CK_ATTN_ROWS)
+        for (int r0 = 0; r0 < r->n_rows; r0 += CK_ATTN_ROWS, items += n_kv_heads)
             total += attn_block_cost(r, r0, r0 + CK_ATTN_ROWS < r->n_rows ? r0 + CK_ATTN_ROWS : r->n_rows);
     }
+    int parts = ck_pool_parts() < CK_ATTN_MAX_PARTS ? ck_pool_parts() : CK_ATTN_MAX_PARTS;
+    int chunks = parts == 1 ? 1 : parts * CK_POOL_CHUNKS_PER_PART;
+    if (chunks > items) chunks = items;
     attn_runs_job job = {out, q, k, v, runs, scratch, ck_attn_scratch_floats(max_rows, n_heads, n_kv_heads, max_keys), total,
-                         scale, out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim};
-    ck_pool_run(attn_runs_part, &job);
+                         scale, out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim, chunks};
+    for (int c = 0; c < chunks; c++) job.start[c].run = -1;
+    // The same walk as attn_runs_chunk's, so each chunk resumes it with the same sums.
+    double before = 0;
+    for (int i = 0; i < n_runs; i++)
+        for (int r0 = 0; r0 < runs[i].n_rows; r0 += CK_ATTN_ROWS) {
+            int r1 = r0 + CK_ATTN_ROWS < runs[i].n_rows ? r0 + CK_ATTN_ROWS : runs[i].n_rows;
+            double cost = attn_block_cost(&runs[i], r0, r1) / n_kv_heads;
+            for (int g = 0; g < n_kv_heads; g++) {
+                int owner = attn_owner(&job, before, cost);
+                if (job.start[owner].run < 0) job.start[owner] = (attn_pos){i, r0, g, before};
+                before += cost;
+            }
+        }
+    ck_pool_run(attn_runs_chunk, &job, chunks, parts);
 }

@@ -16,15 +16,16 @@ int ck_blas_get_threads(void) { return openblas_get_num_threads(); }
 typedef struct {
     float *y;
     const float *x, *w;
-    int m, n, k;
+    int m, n, k, chunks;
 } gemm_job;
 
-// Part p of `parts` takes a contiguous range of weight rows (in multiples of 4, so no two parts write
-// one cache line of y); an output is computed the same way in any part.
-static void gemm_part(void *ctx, int part, int parts) {
+// A chunk is a contiguous range of weight rows (in multiples of 4, so no two chunks write one cache line of y);
+// an output is computed the same way in any chunk.
+static void gemm_chunk(void *ctx, int chunk, int part) {
+    (void)part;
     const gemm_job *j = ctx;
     int tiles = (j->n + 3) / 4;
-    int t0 = tiles * part / parts, t1 = tiles * (part + 1) / parts;
+    int t0 = (int)((long)tiles * chunk / j->chunks), t1 = (int)((long)tiles * (chunk + 1) / j->chunks);
     int r0 = t0 * 4, r1 = t1 * 4 < j->n ? t1 * 4 : j->n;
     if (r1 > r0) ck_gemm_f32(j->y + r0, j->n, j->x, j->w + (size_t)r0 * j->k, j->m, r1 - r0, j->k);
 }
@@ -34,8 +35,11 @@ void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k
     // on the rows beside it, so a sequence decodes to the same bits alone, in a batch of many users, or
     // in any prefill chunking. One pass over W serves all m rows; OpenBLAS sgemm would also re-pack the
     // whole weight matrix on every call.
-    gemm_job job = {y, x, w, m, n, k};
-    ck_pool_run(gemm_part, &job);
+    int tiles = (n + 3) / 4, parts = ck_pool_parts();
+    int chunks = parts == 1 ? 1 : parts * CK_POOL_CHUNKS_PER_PART;
+    if (chunks > tiles) chunks = tiles > 0 ? tiles : 1;
+    gemm_job job = {y, x, w, m, n, k, chunks};
+    ck_pool_run(gemm_chunk, &job, chunks, parts);
 }
 
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k) {

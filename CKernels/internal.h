@@ -27,11 +27,16 @@ static inline int32_t ck_ld32(const int8_t *p) {
 #define CK_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl")))
 #define CK_AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512dq,avx512bw,avx512vl,avx512vnni")))
 
-// The fp32 product's helper threads (pool.c). ck_pool_run calls fn(ctx, p, parts) for every part
-// p < parts, part 0 on the calling thread, and returns when all are done.
-typedef void (*ck_part_fn)(void *ctx, int part, int parts);
+// The helper threads (pool.c). ck_pool_run calls fn(ctx, c, part) once for every chunk c < n_chunks, on the calling
+// thread (part 0) and on at most max_parts - 1 helpers (part names the thread, for its scratch), and returns when all
+// are done. Part p first takes chunks [n·p/parts, n·(p+1)/parts) in order, then what is left of the other shares.
+typedef void (*ck_chunk_fn)(void *ctx, int chunk, int part);
 int ck_pool_set_threads(int n);
-void ck_pool_run(ck_part_fn fn, void *ctx);
+int ck_pool_parts(void);
+void ck_pool_run(ck_chunk_fn fn, void *ctx, int n_chunks, int max_parts);
+// Chunks per part of a product or an attention: enough that a thread left behind hands most of its share over,
+// few enough that a chunk still streams a long sequential run of weights.
+#define CK_POOL_CHUNKS_PER_PART 4
 
 #if CK_X86
 #include <immintrin.h>

@@ -200,9 +200,10 @@ typedef struct {
 } ck_attn_run;
 
 /// ck_attn_f32 (ck_attn_f16kv with kv_f16: k and v hold fp16) for every run of a batch in one call.
-/// With `threaded`, the work is cut into (run, block of CK_ATTN_ROWS rows, KV group) items and the
-/// helper threads of ck_blas_set_threads (at most 4 parts) take contiguous shares of equal estimated
-/// cost (rows × keys), where one call per run would leave a thread idle on every short run. Each item
+/// With `threaded`, the work is cut into (run, block of CK_ATTN_ROWS rows, KV group) items, and those into
+/// chunks of equal estimated cost (rows × keys) that the helper threads of ck_blas_set_threads (at most 4
+/// parts) share, each taking its own chunks first and then what the others have not started; one call
+/// per run would leave a thread idle on every short run. Each item
 /// is a sub-problem of the kernel expressed by offsets alone, so every output has the bits of one
 /// kernel call over its run, for any thread count. scratch:
 /// ck_attn_threaded_scratch_floats(rows of the largest run, ...) floats (ck_attn_scratch_floats
@@ -328,6 +329,15 @@ int ck_pin_current_thread(int cpu);
 int ck_online_cpus(void);
 /// A spin-wait hint (x86 `pause`).
 void ck_cpu_relax(void);
+/// Chunks of the helper threads' jobs that ran outside their own thread's share since start: work the
+/// pool moved off a thread that was descheduled, woken late or slower (profiles and tests).
+long ck_pool_stolen_chunks(void);
+/// A pool job of n_chunks (1...4096) chunks that checks the handing over itself: each chunk adds 1 to
+/// runs[c] and writes the part that ran it to part_of[c]; a chunk that a helper takes first holds
+/// that helper until every other chunk is done, so the caller must take the rest of the helper's
+/// share for the job to end. Returns the chunks the job ran outside their own share, or -1 when
+/// n_chunks is out of range or a held helper gave up waiting (about 10⁹ spins: the hand-over failed).
+long ck_pool_check(int n_chunks, int *runs, int *part_of);
 
 // MARK: machine probes (profiling only; AVX2 when available, scalar otherwise)
 

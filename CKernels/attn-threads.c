@@ -72,6 +72,21 @@ static int attn_owner(const attn_runs_job *j, double before, double cost) {
     return owner > j->chunks - 1 ? j->chunks - 1 : owner;
 }
 
+// The first ATTN_BLOCK-sized rows of a run's keys and values into L2, while the run before it computes: the kernel
+// prefetches each next block itself, but a run's first block would otherwise start cold from DRAM, and decode
+// runs are only a few blocks long.
+#define CK_ATTN_PREFETCH_KEYS 64
+
+static void attn_prefetch_run(const attn_runs_job *j, const ck_attn_run *run) {
+    int keys = run->n_prefix + run->n_new < CK_ATTN_PREFETCH_KEYS ? run->n_prefix + run->n_new : CK_ATTN_PREFETCH_KEYS;
+    size_t elem = j->kv_f16 ? 2 : 4, bytes = (size_t)keys * (size_t)j->kv_stride * elem;
+    const char *k = (const char *)j->k + run->kv_offset * elem, *v = (const char *)j->v + run->kv_offset * elem;
+    for (size_t b = 0; b < bytes; b += 64) {
+        __builtin_prefetch(k + b, 0, 2);
+        __builtin_prefetch(v + b, 0, 2);
+    }
+}
+
 static void attn_runs_chunk(void *ctx, int chunk, int part) {
     const attn_runs_job *j = ctx;
     const attn_pos at = j->start[chunk];
@@ -80,6 +95,7 @@ static void attn_runs_chunk(void *ctx, int chunk, int part) {
     double before = at.before;
     for (int i = at.run; i < j->n_runs; i++) {
         const ck_attn_run *run = &j->runs[i];
+        if (i + 1 < j->n_runs) attn_prefetch_run(j, &j->runs[i + 1]);
         for (int r0 = i == at.run ? at.r0 : 0; r0 < run->n_rows; r0 += CK_ATTN_ROWS) {
             int r1 = r0 + CK_ATTN_ROWS < run->n_rows ? r0 + CK_ATTN_ROWS : run->n_rows;
             double cost = attn_block_cost(run, r0, r1) / j->n_kv_heads;

@@ -72,9 +72,9 @@ static int attn_owner(const attn_runs_job *j, double before, double cost) {
     return owner > j->chunks - 1 ? j->chunks - 1 : owner;
 }
 
-// The first ATTN_BLOCK-sized rows of a run's keys and values into L2, while the run before it computes: the kernel
-// prefetches each next block itself, but a run's first block would otherwise start cold from DRAM, and decode
-// runs are only a few blocks long.
+// A run's first CK_ATTN_PREFETCH_KEYS key and value rows (the kernel's first block) into L2, while the run before
+// it computes: the kernel prefetches each next block itself, but a run's first block would otherwise start cold
+// from DRAM, and decode runs are only a few blocks long.
 #define CK_ATTN_PREFETCH_KEYS 64
 
 static void attn_prefetch_run(const attn_runs_job *j, const ck_attn_run *run) {

@@ -7,8 +7,8 @@
 //    (GGUF/ggml layout, PyTorch nn.Linear.weight), so y_i = dot(W[i], x).
 //  - Pointers do not alias unless a parameter is documented as in-place. No alignment is required
 //    (unaligned loads are used), though 64-byte aligned buffers are faster.
-//  - No function allocates. Threads: OpenBLAS's and the fp32 product's helper threads, whose count
-//    is set explicitly with ck_blas_set_threads (never inherited from the environment).
+//  - No function allocates. Threads: OpenBLAS's and the helper threads of the products and the attention,
+//    whose count is set explicitly with ck_blas_set_threads (never inherited from the environment).
 //  - The dispatched names (no suffix) call the twins of the current tier: at load, the best tier the
 //    CPU and the OS support, unless the environment variable CK_FORCE names a lower one
 //    (ref|avx2|avxvnni|avx512; CK_FORCE_REF=1 is the old spelling of CK_FORCE=ref).
@@ -66,9 +66,9 @@ int ck_cpu_has_avx2_fma(void);
 
 // MARK: BLAS (OpenBLAS)
 
-/// Sets the fp32 thread count (>= 1): OpenBLAS's, and the helper threads of ck_matmul_f32's own
-/// product (started here, so none is spawned on the per-token path). Call it from one thread while no
-/// product runs.
+/// Sets the thread count (>= 1): OpenBLAS's, and the helper threads that ck_matmul_f32, ck_matmul_q8,
+/// ck_matmul_q4 and ck_attn_runs share their work with (started here, so none is spawned on the
+/// per-token path). Call it from one thread while no product runs.
 void ck_blas_set_threads(int n);
 /// OpenBLAS's thread count, which ck_blas_set_threads sets (the tests check it is never inherited).
 int ck_blas_get_threads(void);

@@ -4,7 +4,7 @@ import GGUF
 // libFuzzer target: the SmolLM2 tokenizer (read once from the model's GGUF metadata) encoding random
 // bytes as text, with and without special-token parsing, and decoding random ids. Decode may refuse an
 // id with an error; nothing may trap.
-nonisolated(unsafe) let tokenizer: Tokenizer = {
+let tokenizer: Tokenizer = {
     let path = ProcessInfo.processInfo.environment["MIRRORSD_FUZZ_MODEL"] ?? "models/SmolLM2-135M-Instruct.Q4_1.gguf"
     return try! Tokenizer(file: GGUFFile(path: path))
 }()

@@ -21,7 +21,7 @@ swiftlib() {
   swiftc "${flags[@]}" -module-name "$name" -emit-module -emit-module-path "$bin/$name.swiftmodule" \
     -I "$bin" -I "$bin/ckernels" -emit-library -static -o "$bin/lib$name.a" "Sources/$name"/*.swift
 }
-# ld.gold warns once per ASan helper symbol of the C objects; the warnings say nothing, errors still show.
+# ld.gold warns once per ASan helper symbol (564 lines a CI run); the warnings say nothing, errors still show.
 quiet_gold() {
   "$@" 2>"$bin/link.log" || { cat "$bin/link.log" >&2; return 1; }
   grep -v "Cannot export local symbol" "$bin/link.log" >&2 || true
@@ -42,16 +42,16 @@ build_model_stack() {
 }
 for t in "${targets[@]}"; do
   case "$t" in
-    gguf) swiftc "${flags[@]}" -module-name FuzzGGUF Sources/GGUF/*.swift tools/fuzz/gguf.swift -o "$bin/fuzz-gguf" ;;
+    gguf) quiet_gold swiftc "${flags[@]}" -module-name FuzzGGUF Sources/GGUF/*.swift tools/fuzz/gguf.swift -o "$bin/fuzz-gguf" ;;
     model) build_model_stack
            quiet_gold swiftc "${flags[@]}" -module-name FuzzModel -I "$bin" -I "$bin/ckernels" -L "$bin" tools/fuzz/model.swift \
              -lLlama -lLanguageModels -lBackendQuantized -lBackendBLAS -lCompute -lTensorCore -lGGUF -lCKernels \
              $(pkg-config --libs openblas) -lm -lpthread -o "$bin/fuzz-model" ;;
-    tokenizer) swiftc "${flags[@]}" -module-name FuzzTokenizer -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
+    tokenizer) quiet_gold swiftc "${flags[@]}" -module-name FuzzTokenizer -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
                  tools/fuzz/tokenizer.swift -o "$bin/fuzz-tokenizer" ;;
-    chat) swiftc "${flags[@]}" -module-name FuzzChat -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
+    chat) quiet_gold swiftc "${flags[@]}" -module-name FuzzChat -I "$bin" -L "$bin" -lGGUF Sources/Tokenizer/*.swift \
             tools/fuzz/chat.swift -o "$bin/fuzz-chat" ;;
-    openai) swiftc "${flags[@]}" -module-name FuzzOpenAI Sources/OpenAIAPI/*.swift tools/fuzz/openai.swift -o "$bin/fuzz-openai" ;;
+    openai) quiet_gold swiftc "${flags[@]}" -module-name FuzzOpenAI Sources/OpenAIAPI/*.swift tools/fuzz/openai.swift -o "$bin/fuzz-openai" ;;
     *) echo "error: unknown fuzz target '$t' (gguf, model, tokenizer, chat, openai)" >&2; exit 2 ;;
   esac
 done

@@ -115,6 +115,7 @@ public final class BatchDecoder {
         (f.stepSeconds, f.tokens) = (stepSeconds, tokensOut)
         f.kvPositions = batch.lengths.reduce(0, +)
         f.kvBytesPerPosition = Limits.kvBytes(config: batch.model.config, positions: 1, format: batch.model.kvFormat)
+        f.chunksMoved = Ops.chunksMoved
         return f
     }
 
@@ -354,7 +355,7 @@ public enum BatchDraft: String, Sendable, CaseIterable {
     }
 }
 
-/// A batch's counters: slots, forwards, rows, prefix reuse, drafting, time, and KV in use.
+/// A batch's counters: slots, forwards, rows, prefix reuse, drafting, time, KV in use, and work moved between threads.
 public struct BatchFigures: Sendable {
     public var slots = 0, active = 0, steps = 0, rows = 0, prefixHits = 0, prefixTokens = 0
     public var drafted = 0, accepted = 0, speculatingSteps = 0
@@ -364,5 +365,7 @@ public struct BatchFigures: Sendable {
     /// Positions whose keys and values the slots hold (finished sequences' reusable prefixes included).
     public var kvPositions = 0
     public var kvBytesPerPosition = 0.0
+    /// Chunks of the products and attention one compute thread took over from another (process-wide).
+    public var chunksMoved = 0
     public init() {}
 }

@@ -111,6 +111,9 @@ final class Metrics: Sendable {
                    value: b.kvPositions)
             metric("mirrorsd_kv_bytes_in_use", "gauge", "Bytes of those keys and values.",
                    value: Double(b.kvPositions) * b.kvBytesPerPosition)
+            metric("mirrorsd_compute_chunks_moved_total", "counter",
+                   "Chunks of the products and attention that one compute thread took over from the other, descheduled or slower (other work on the same cores).",
+                   value: b.chunksMoved)
         }
         metric("mirrorsd_goodput_tokens_per_second", "gauge",
                "Tokens per second of compute by how they were decoded: batch (batched forwards, drafting included), and the whole requests run alone by mode.",

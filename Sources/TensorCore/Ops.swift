@@ -14,6 +14,9 @@ public enum Ops {
     }
 
     public static func setBLASThreads(_ n: Int) { ck_blas_set_threads(Int32(n)) }
+    /// Chunks of the threaded products and attention that a thread took over from another one (descheduled or
+    /// slower) since start: how often the hand-over saved a wait.
+    public static var chunksMoved: Int { ck_pool_stolen_chunks() }
 
     /// y[m][n] = x[m][k] · W[n][k]ᵀ (fp32): up to 16 rows batch-invariant on the fp32 threads, more
     /// rows (prefill) through OpenBLAS.

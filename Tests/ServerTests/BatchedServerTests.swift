@@ -62,6 +62,8 @@ final class BatchedServerTests: XCTestCase {
         let rows = metrics.split(separator: "\n").first { $0.hasPrefix("mirrorsd_batch_rows_total ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
         let steps = metrics.split(separator: "\n").first { $0.hasPrefix("mirrorsd_batch_steps_total ") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
         XCTAssertGreaterThan(rows, steps, "no forward held more than one row")
+        let moved = metrics.split(separator: "\n").first { $0.hasPrefix("mirrorsd_compute_chunks_moved_total ") }.flatMap { Int($0.split(separator: " ")[1]) }
+        XCTAssertNotNil(moved, "the hand-over counter is missing from /metrics")
         XCTAssertEqual(server.stop(), 0)
     }
 

@@ -137,8 +137,7 @@ void ck_attn_runs(float *out, int out_stride, const float *q, int q_stride, cons
             total += attn_block_cost(r, r0, r0 + CK_ATTN_ROWS < r->n_rows ? r0 + CK_ATTN_ROWS : r->n_rows);
     }
     int parts = ck_pool_parts() < CK_ATTN_MAX_PARTS ? ck_pool_parts() : CK_ATTN_MAX_PARTS;
-    int chunks = parts == 1 ? 1 : parts * CK_POOL_CHUNKS_PER_PART;
-    if (chunks > items) chunks = items;
+    int chunks = ck_pool_chunks(items, parts);
     attn_runs_job job = {out, q, k, v, runs, scratch, ck_attn_scratch_floats(max_rows, n_heads, n_kv_heads, max_keys), total,
                          scale, out_stride, q_stride, kv_stride, kv_f16, n_runs, n_heads, n_kv_heads, head_dim, chunks};
     for (int c = 0; c < chunks; c++) job.start[c].run = -1;

@@ -35,11 +35,9 @@ void ck_matmul_f32(float *y, const float *x, const float *w, int m, int n, int k
     // on the rows beside it, so a sequence decodes to the same bits alone, in a batch of many users, or
     // in any prefill chunking. One pass over W serves all m rows; OpenBLAS sgemm would also re-pack the
     // whole weight matrix on every call.
-    int tiles = (n + 3) / 4, parts = ck_pool_parts();
-    int chunks = parts == 1 ? 1 : parts * CK_POOL_CHUNKS_PER_PART;
-    if (chunks > tiles) chunks = tiles > 0 ? tiles : 1;
-    gemm_job job = {y, x, w, m, n, k, chunks};
-    ck_pool_run(gemm_chunk, &job, chunks, parts);
+    int parts = ck_pool_parts();
+    gemm_job job = {y, x, w, m, n, k, ck_pool_chunks((n + 3) / 4, parts)};
+    ck_pool_run(gemm_chunk, &job, job.chunks, parts);
 }
 
 void ck_blas_sgemv(float *y, const float *w, const float *x, int n, int k) {

@@ -37,6 +37,8 @@ void ck_pool_run(ck_chunk_fn fn, void *ctx, int n_chunks, int max_parts);
 // Chunks per part of a product or an attention: enough that a thread left behind hands most of its share over,
 // few enough that a chunk still streams a long sequential run of weights.
 #define CK_POOL_CHUNKS_PER_PART 4
+// The chunks of a job of `units` indivisible pieces on `parts` threads: CK_POOL_CHUNKS_PER_PART each, one alone.
+int ck_pool_chunks(int units, int parts);
 
 #if CK_X86
 #include <immintrin.h>

@@ -121,6 +121,12 @@ int ck_pool_set_threads(int n) {
 
 int ck_pool_parts(void) { return pool.parts; }
 
+int ck_pool_chunks(int units, int parts) {
+    int chunks = parts > 1 ? parts * CK_POOL_CHUNKS_PER_PART : 1;
+    if (chunks > units) chunks = units;
+    return chunks > 1 ? chunks : 1;
+}
+
 long ck_pool_stolen_chunks(void) { return atomic_load(&pool.stolen); }
 
 void ck_pool_run(ck_chunk_fn fn, void *ctx, int n_chunks, int max_parts) {

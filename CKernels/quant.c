@@ -26,24 +26,21 @@ static void quant_chunk(void *ctx, int chunk, int part) {
         ck_q8_matmul(j->y + r0, j->n, j->xq, j->xscale, j->aux, w, j->m, r1 - r0, j->k);
 }
 
+// Without `threaded`, one chunk on the calling thread.
 static void run(quant_job *job, int threaded) {
-    int groups = (int)ck_x16_groups(job->n), parts = threaded ? ck_pool_parts() : 1;
-    job->chunks = parts == 1 ? 1 : parts * CK_POOL_CHUNKS_PER_PART;
-    if (job->chunks > groups) job->chunks = groups > 0 ? groups : 1;
-    if (parts == 1)
-        quant_chunk(job, 0, 0);
-    else
-        ck_pool_run(quant_chunk, job, job->chunks, parts);
+    int parts = threaded ? ck_pool_parts() : 1;
+    job->chunks = ck_pool_chunks((int)ck_x16_groups(job->n), parts);
+    ck_pool_run(quant_chunk, job, job->chunks, parts);
 }
 
 void ck_matmul_q8(float *y, const int8_t *xq, const float *xscale, const int32_t *xcorr, const uint8_t *w,
                   int m, int n, int k, int threaded) {
-    quant_job job = {y, xq, xscale, xcorr, w, m, n, k, 0, 1};
+    quant_job job = {y, xq, xscale, xcorr, w, m, n, k, 0, 0};
     run(&job, threaded);
 }
 
 void ck_matmul_q4(float *y, const int8_t *xq, const float *xscale, const float *xsum, const uint8_t *w,
                   int m, int n, int k, int threaded) {
-    quant_job job = {y, xq, xscale, xsum, w, m, n, k, 1, 1};
+    quant_job job = {y, xq, xscale, xsum, w, m, n, k, 1, 0};
     run(&job, threaded);
 }

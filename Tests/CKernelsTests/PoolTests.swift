@@ -36,32 +36,15 @@ final class PoolTests: XCTestCase {
         forEachTier { tier in
             var rng = SeededRNG(seed: 77)
             let (n, k, m) = (1000, 576, 8)
-            var w = [UInt8](repeating: 0, count: ck_q4x16_bytes(Int32(n), Int32(k)))
-            var blocks = [UInt8](repeating: 0, count: n * k / 32 * 20)
-            for b in 0..<(n * k / 32) {
-                let d = ck_fp32_to_fp16(rng.float(0.02)), mn = ck_fp32_to_fp16(rng.float(0.1))
-                (blocks[b * 20], blocks[b * 20 + 1], blocks[b * 20 + 2], blocks[b * 20 + 3]) =
-                    (UInt8(d & 0xFF), UInt8(d >> 8), UInt8(mn & 0xFF), UInt8(mn >> 8))
-                for j in 4..<20 { blocks[b * 20 + j] = UInt8(truncatingIfNeeded: rng.next()) }
-            }
-            XCTAssertEqual(ck_q4x16_pack(&w, blocks, Int32(CK_Q4_1), Int32(n), Int32(k)), -1)
-            let x = rng.floats(m * k, scale: 1)
-            var q = [Int8](repeating: 0, count: m * k), s = [Float](repeating: 0, count: m * k / 32), sums = s
-            for i in 0..<m {
-                q.withUnsafeMutableBufferPointer { qb in
-                    s.withUnsafeMutableBufferPointer { sb in
-                        ck_q8_quantize_row(qb.baseAddress! + i * k, sb.baseAddress! + i * k / 32, Array(x[(i * k)..<((i + 1) * k)]), Int32(k))
-                    }
-                }
-            }
-            ck_q8_block_sums(&sums, q, s, Int32(m * k))
+            let w = repack(ggmlBlocks(Int32(CK_Q4_1), rows: n, k: k, rng: &rng), Int32(CK_Q4_1), rows: n, k: k)
+            let a = activations(rng.floats(m * k, scale: 1), rows: m, k: k)
             var alone = [Float](repeating: 0, count: m * n)
-            ck_matmul_q4(&alone, q, s, sums, w, Int32(m), Int32(n), Int32(k), 0)
+            ck_matmul_q4(&alone, a.q, a.s, a.sums, w, Int32(m), Int32(n), Int32(k), 0)
             for threads in [2, 3] {
                 Ops.setBLASThreads(threads)
                 for run in 0..<25 {
                     var par = [Float](repeating: .nan, count: m * n)
-                    ck_matmul_q4(&par, q, s, sums, w, Int32(m), Int32(n), Int32(k), 1)
+                    ck_matmul_q4(&par, a.q, a.s, a.sums, w, Int32(m), Int32(n), Int32(k), 1)
                     XCTAssertEqual(par, alone, "\(tier): \(threads) threads, run \(run)")
                 }
                 Ops.setBLASThreads(1)

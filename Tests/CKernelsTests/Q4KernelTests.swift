@@ -5,42 +5,6 @@ import XCTest
 
 /// The 4-bit product (Q4_0 / Q4_1 weights × int8 activations), its repacking and ggml's quantizers.
 final class Q4KernelTests: XCTestCase {
-    /// ggml blocks of `type` for n rows × k: random nibbles, random scales (and mins for Q4_1).
-    func ggmlBlocks(_ type: Int32, rows n: Int, k: Int, rng: inout SeededRNG) -> [UInt8] {
-        let bs = type == CK_Q4_0 ? 18 : 20
-        var out = [UInt8](repeating: 0, count: n * k / 32 * bs)
-        for b in 0..<(n * k / 32) {
-            let d = ck_fp32_to_fp16(rng.float(0.02)), m = ck_fp32_to_fp16(rng.float(0.1))
-            out[b * bs] = UInt8(d & 0xFF); out[b * bs + 1] = UInt8(d >> 8)
-            if type == CK_Q4_1 { out[b * bs + 2] = UInt8(m & 0xFF); out[b * bs + 3] = UInt8(m >> 8) }
-            for j in (bs - 16)..<bs { out[b * bs + j] = UInt8(truncatingIfNeeded: rng.next()) }
-        }
-        // The extremes of the nibble range in the first and last block.
-        for j in (bs - 16)..<bs { out[j] = 0xF0 }
-        for j in (out.count - 16)..<out.count { out[j] = 0x0F }
-        return out
-    }
-
-    func repack(_ blocks: [UInt8], _ type: Int32, rows n: Int, k: Int) -> [UInt8] {
-        var w = [UInt8](repeating: 0, count: ck_q4x16_bytes(Int32(n), Int32(k)))
-        XCTAssertEqual(ck_q4x16_pack(&w, blocks, type, Int32(n), Int32(k)), -1)
-        return w
-    }
-
-    /// Quantized activations: int8 rows, their scales and block sums.
-    func activations(_ x: [Float], rows m: Int, k: Int) -> (q: [Int8], s: [Float], sums: [Float]) {
-        var q = [Int8](repeating: 0, count: m * k), s = [Float](repeating: 0, count: m * k / 32), sums = s
-        for i in 0..<m {
-            q.withUnsafeMutableBufferPointer { qb in
-                s.withUnsafeMutableBufferPointer { sb in
-                    ck_q8_quantize_row(qb.baseAddress! + i * k, sb.baseAddress! + i * k / 32, Array(x[(i * k)..<((i + 1) * k)]), Int32(k))
-                }
-            }
-        }
-        ck_q8_block_sums(&sums, q, s, Int32(m * k))
-        return (q, s, sums)
-    }
-
     /// Every tier gives the reference's bits; the reference is within a reordered sum of the
     /// dequantized weights times the dequantized activations.
     func testMatmulMatchesReferenceBitForBitForOddShapesAndRowCounts() {

@@ -84,6 +84,8 @@ public final class BatchDecoder {
     /// Sequences that reused a held prefix, and the prompt positions they did not prefill again.
     public private(set) var prefixHits = 0
     public private(set) var prefixTokensReused = 0
+    /// Of those, the sequences whose prefix came from another slot (copied, not held in their own).
+    public private(set) var prefixCopies = 0
     /// Tokens drafted and kept, steps that drafted, and seconds and tokens of the forwards run.
     public private(set) var draftedTokens = 0
     public private(set) var acceptedTokens = 0
@@ -110,7 +112,7 @@ public final class BatchDecoder {
     public var figures: BatchFigures {
         var f = BatchFigures()
         (f.slots, f.active, f.steps, f.rows) = (slots.count, activeCount, stepCount, rowsRun)
-        (f.prefixHits, f.prefixTokens) = (prefixHits, prefixTokensReused)
+        (f.prefixHits, f.prefixTokens, f.prefixCopies) = (prefixHits, prefixTokensReused, prefixCopies)
         (f.drafted, f.accepted, f.speculatingSteps) = (draftedTokens, acceptedTokens, speculatingSteps)
         (f.stepSeconds, f.tokens) = (stepSeconds, tokensOut)
         f.kvPositions = batch.lengths.reduce(0, +)
@@ -138,14 +140,24 @@ public final class BatchDecoder {
         // its logits); ties: the lowest slot.
         var best: (slot: Int, reuse: Int)? = nil
         for s in slots.indices where slots[s] == nil {
-            var n = 0
-            let limit = min(held[s].count, prompt.count - 1)
-            while n < limit && held[s][n] == prompt[n] { n += 1 }
+            let n = heldPrefix(s, of: prompt)
             if best == nil || n > best!.reuse { best = (s, n) }
         }
-        guard let (slot, reuse) = best else { return nil }
-        batch.truncate(slot: slot, to: reuse)
+        guard let (slot, ownReuse) = best else { return nil }
+        // A running sequence may hold more of the prompt (a system prompt every chat starts with): its
+        // keys and values are copied, which costs a memcpy where prefilling costs a forward.
+        var source: (slot: Int, reuse: Int)? = nil
+        for s in slots.indices where slots[s] != nil {
+            let n = heldPrefix(s, of: prompt)
+            if n > (source?.reuse ?? ownReuse) { source = (s, n) }
+        }
+        batch.truncate(slot: slot, to: ownReuse)
         held[slot] = []
+        if let from = source {
+            batch.copyPositions(from: from.slot, to: slot, count: from.reuse)
+            prefixCopies += 1
+        }
+        let reuse = source?.reuse ?? ownReuse
         if reuse > 0 {
             prefixHits += 1
             prefixTokensReused += reuse
@@ -155,6 +167,21 @@ public final class BatchDecoder {
         r.prefilled = reuse
         slots[slot] = r
         return nextID
+    }
+
+    /// How many of `prompt`'s tokens, short of its last (fed for its logits), slot `s` holds keys and
+    /// values for: a free slot its held tokens, a running one the positions it has written.
+    func heldPrefix(_ s: Int, of prompt: [Int32]) -> Int {
+        let limit = prompt.count - 1
+        var n = 0
+        if let r = slots[s] {
+            let written = min(batch.lengths[s], r.context.count, limit)
+            while n < written && r.context[n] == prompt[n] { n += 1 }
+        } else {
+            let m = min(held[s].count, limit)
+            while n < m && held[s][n] == prompt[n] { n += 1 }
+        }
+        return n
     }
 
     /// Forgets what the free slots hold, so no later prompt reuses it.
@@ -357,7 +384,7 @@ public enum BatchDraft: String, Sendable, CaseIterable {
 
 /// A batch's counters: slots, forwards, rows, prefix reuse, drafting, time, KV in use, and work moved between threads.
 public struct BatchFigures: Sendable {
-    public var slots = 0, active = 0, steps = 0, rows = 0, prefixHits = 0, prefixTokens = 0
+    public var slots = 0, active = 0, steps = 0, rows = 0, prefixHits = 0, prefixTokens = 0, prefixCopies = 0
     public var drafted = 0, accepted = 0, speculatingSteps = 0
     public var stepSeconds = 0.0
     /// Tokens the forwards gave (each sequence's committed tokens).

@@ -116,6 +116,27 @@ public final class LlamaBatch {
         logitCount = 0
     }
 
+    /// Sequence `slot` takes the keys and values of positions `lengths[slot]..<count` from sequence
+    /// `source`, which holds at least `count` positions; neither has a chunk in the coming forward.
+    /// A position's keys and values depend only on the tokens up to it (every forward is batch- and
+    /// chunk-invariant), so when the two sequences agree on those tokens this writes the bits a forward
+    /// would, for the price of a copy.
+    public func copyPositions(from source: Int, to slot: Int, count: Int) {
+        precondition(source >= 0 && source < slots && slot >= 0 && slot < slots && source != slot)
+        precondition(count >= lengths[slot] && count <= lengths[source], "copying positions \(lengths[slot])..<\(count) of \(lengths[source])")
+        for i in 0..<runCount {
+            precondition(runs[i].cacheOffset != cacheOffset(slot) && runs[i].cacheOffset != cacheOffset(source),
+                         "copying to or from a slot with a chunk in the coming forward")
+        }
+        let from = cacheOffset(source) + lengths[slot] * c.kvDim, to = cacheOffset(slot) + lengths[slot] * c.kvDim
+        let n = (count - lengths[slot]) * c.kvDim
+        for l in 0..<c.layers {
+            keys[l].copy(from: from, of: keys[l], to: to, count: n)
+            values[l].copy(from: from, of: values[l], to: to, count: n)
+        }
+        lengths[slot] = count
+    }
+
     /// Keeps the first `length` positions of sequence `slot` (0 frees it for a new sequence), which
     /// has no chunk in the coming forward.
     public func truncate(slot: Int, to length: Int) {

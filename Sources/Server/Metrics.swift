@@ -107,6 +107,9 @@ final class Metrics: Sendable {
                    value: b.prefixHits)
             metric("mirrorsd_prefix_reuse_tokens_total", "counter", "Prompt positions not prefilled again thanks to prefix reuse.",
                    value: b.prefixTokens)
+            metric("mirrorsd_prefix_copies_total", "counter",
+                   "Of those requests, the ones whose prefix was copied from another slot (a shared system prompt, another user's earlier turn).",
+                   value: b.prefixCopies)
             metric("mirrorsd_kv_positions_in_use", "gauge", "Positions whose keys and values the batch's slots hold (reusable prefixes included).",
                    value: b.kvPositions)
             metric("mirrorsd_kv_bytes_in_use", "gauge", "Bytes of those keys and values.",

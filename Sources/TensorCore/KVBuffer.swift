@@ -36,8 +36,16 @@ public final class KVBuffer: @unchecked Sendable {
 
     /// Copies elements `source..<source + n` to `destination` (the ranges may overlap).
     public func move(from source: Int, to destination: Int, count n: Int) {
+        copy(from: source, of: self, to: destination, count: n)
+    }
+
+    /// Elements `destination..<destination + n` = `other`'s `source..<source + n`, in the same format
+    /// (the same buffer with overlapping ranges included).
+    public func copy(from source: Int, of other: KVBuffer, to destination: Int, count n: Int) {
+        precondition(other.format == format && source >= 0 && destination >= 0 && n >= 0
+                     && source + n <= other.count && destination + n <= count)
         let b = format.bytesPerElement
-        (raw + destination * b).copyMemory(from: raw + source * b, byteCount: n * b)
+        (raw + destination * b).copyMemory(from: other.raw + source * b, byteCount: n * b)
     }
 
     /// Element `i` as a Float (tests and checks, not the per-token path).

@@ -149,6 +149,49 @@ extension BatchDecoderTests {
         XCTAssertEqual(try XCTUnwrap(result).tokens, alone.tokens, "with its prefix reused, the turn decodes as it does alone")
     }
 
+    /// Chats that start with the same system prompt: a request arriving while another is still
+    /// prefilling or decoding copies the positions it shares with it from that slot instead of
+    /// prefilling them, and both decode as they do alone.
+    func testAPromptSharingARunningSequencesPrefixCopiesItAndDecodesTheSame() throws {
+        let (file, tok) = try smolLM2()
+        let model = try Engine.loadModel(file, type: .native)
+        let template = try ChatTemplate(template: tok.vocab.chatTemplate)
+        let system = "You answer questions about the weather, the sea and the mountains of Norway, briefly and "
+            + "politely, in plain English, and you never make up a number you do not know."
+        func chat(_ question: String) -> [Int32] {
+            template.encode([.init(role: "system", content: system), .init(role: "user", content: question)], with: tok)
+        }
+        let prompts = [chat("Is it cold in Bergen in May?"), chat("How deep is the Sognefjord?"), chat("Name a mountain.")]
+        var shared = 0
+        while prompts[0][shared] == prompts[1][shared] { shared += 1 }
+        XCTAssertGreaterThan(shared, 32, "the shared prefix spans more than one prefill chunk")
+        let options = [GenerationOptions(maxTokens: 20, stopAtEOS: true), GenerationOptions(maxTokens: 14, stopAtEOS: true),
+                       { var o = GenerationOptions(maxTokens: 16, stopAtEOS: true)
+                         o.sampling = try! SamplingParams(temperature: 0.9, topK: 40, topP: 0.95, minP: 0, seed: 7)
+                         return o }()]
+        let b = BatchDecoder(model: model, tokenizer: tok, slots: 3, context: 256)
+        var answers = [[Int32]?](repeating: nil, count: 3)
+        func add(_ i: Int) throws {
+            _ = try b.add(prompt: prompts[i], options: options[i], onText: { _ in true }, done: { answers[i] = try! $0.get().tokens })
+        }
+        try add(0)
+        b.step()  // the first 32 prompt positions are written
+        try add(1)  // copies those 32 and prefills the rest
+        XCTAssertEqual(b.prefixCopies, 1)
+        XCTAssertEqual(b.prefixTokensReused, 32)
+        while b.hasPromptLeft { b.step() }
+        for _ in 0..<3 { b.step() }
+        try add(2)  // copies the whole shared prefix from a decoding sequence
+        XCTAssertEqual(b.prefixCopies, 2)
+        XCTAssertEqual(b.prefixTokensReused, 32 + shared)
+        while !b.isIdle { b.step() }
+        for i in 0..<3 {
+            let alone = try Generator(model: model.makeSession(maxContext: 256, maxBatch: 64), tokenizer: tok)
+                .generate(prompt: prompts[i], options: options[i])
+            XCTAssertEqual(try XCTUnwrap(answers[i]), alone.tokens, "request \(i) decodes as it does alone")
+        }
+    }
+
     /// `--mode ar --lookup` (the q4-fast preset) decodes through a one-slot batch that feeds prompt lookup's
     /// guesses: each request, twice over (the batch is kept between requests), gives plain decoding's tokens.
     func testArWithLookupGivesPlainDecodingsTokens() throws {

@@ -3,6 +3,7 @@
 
     tools/server/loadbench.py [--clients 4] [--requests 8] [--max-tokens 64] [--mode ar|sd|mirror]
                               [--binary .build/release/mirror-sd] [--server-args "..."] [--url URL --pid PID]
+                              [--system "text every chat starts with"]
 
 Without --url it starts the server on a free port and stops it at the end. Reports p50/p95/p99 latency,
 time to first token, completion tokens/s (all clients together), errors (which must be 0), and the
@@ -84,6 +85,7 @@ def main():
     ap.add_argument("--url")
     ap.add_argument("--pid", type=int, help="the server's PID, with --url, for its RSS")
     ap.add_argument("--questions", default="data/specbench/question.jsonl")
+    ap.add_argument("--system", help="a system message every request starts with (a shared prefix, as a deployed chat has)")
     args = ap.parse_args()
     if args.clients < 1 or args.requests < 1 or args.max_tokens < 1:
         raise SystemExit("error: --clients, --requests and --max-tokens must be at least 1")
@@ -94,7 +96,8 @@ def main():
         pid = proc.pid
 
     def body(i):
-        b = {"messages": [{"role": "user", "content": prompts[i % len(prompts)]}], "max_tokens": args.max_tokens,
+        system = [{"role": "system", "content": args.system}] if args.system else []
+        b = {"messages": system + [{"role": "user", "content": prompts[i % len(prompts)]}], "max_tokens": args.max_tokens,
              "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
         if args.mode:
             b["mirror_sd"] = {"mode": args.mode}
@@ -129,7 +132,8 @@ def main():
     ttft = [r[1] for r in results if r[1] is not None]
     tokens = sum(r[2] for r in results)
     errors = [r[3] for r in results if r[3]]
-    print(f"{args.clients} clients x {args.requests} requests, mode {args.mode or 'the server default'}, max_tokens {args.max_tokens}, {url}")
+    print(f"{args.clients} clients x {args.requests} requests, mode {args.mode or 'the server default'}, max_tokens {args.max_tokens}, {url}"
+          + (f", a {len(args.system)}-character system prompt" if args.system else ""))
     print(f"latency s   p50 {pct(lat, 50):.2f}  p95 {pct(lat, 95):.2f}  p99 {pct(lat, 99):.2f}")
     print(f"first token p50 {pct(ttft, 50):.2f}  p95 {pct(ttft, 95):.2f}  p99 {pct(ttft, 99):.2f}  (includes queueing)")
     print(f"throughput  {tokens} completion tokens in {wall:.1f} s = {tokens / wall:.1f} tok/s")

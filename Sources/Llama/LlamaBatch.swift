@@ -23,8 +23,7 @@ public final class LlamaBatch {
 
     let c: LlamaConfig
     let ws: ForwardWorkspace
-    let keys: [KVBuffer]
-    let values: [KVBuffer]
+    let cache: KVCache
     let runs: UnsafeMutablePointer<AttentionRun>
     var runCount = 0
     /// The batch row of each chunk that asked for logits, in the order added.
@@ -40,9 +39,7 @@ public final class LlamaBatch {
         self.maxRows = maxRows
         lengths = [Int](repeating: 0, count: slots)
         ws = ForwardWorkspace(model: model, maxRows: maxRows, maxKeys: maxContext)
-        let cacheElements = slots * maxContext * model.config.kvDim
-        keys = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
-        values = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
+        cache = KVCache(config: model.config, format: model.kvFormat, sequences: slots, maxContext: maxContext)
         runs = .allocate(capacity: maxRows)
         logitRows = .allocate(capacity: maxRows)
     }
@@ -82,7 +79,7 @@ public final class LlamaBatch {
         lengths[slot] = start + n
     }
 
-    func cacheOffset(_ slot: Int) -> Int { slot * maxContext * c.kvDim }
+    func cacheOffset(_ slot: Int) -> Int { cache.offset(slot) }
 
     /// Runs the forward over the rows added and returns the logits of the rows asked for, in the
     /// order they were added, `vocabSize` floats apart (valid until the next forward).
@@ -92,7 +89,7 @@ public final class LlamaBatch {
         let plan = UnsafeBufferPointer(start: runs, count: runCount)
         ws.plan(plan)
         for l in 0..<c.layers {
-            ws.layer(l, model: model, rows: rows, runs: plan, keys: keys[l], values: values[l], profile: opProfile)
+            ws.layer(l, model: model, rows: rows, runs: plan, keys: cache.keys[l], values: cache.values[l], profile: opProfile)
         }
         opProfile?.forwards += 1
         let t1 = opProfile != nil ? WallClock.now() : 0
@@ -128,12 +125,7 @@ public final class LlamaBatch {
             precondition(runs[i].cacheOffset != cacheOffset(slot) && runs[i].cacheOffset != cacheOffset(source),
                          "copying to or from a slot with a chunk in the coming forward")
         }
-        let from = cacheOffset(source) + lengths[slot] * c.kvDim, to = cacheOffset(slot) + lengths[slot] * c.kvDim
-        let n = (count - lengths[slot]) * c.kvDim
-        for l in 0..<c.layers {
-            keys[l].copy(from: from, of: keys[l], to: to, count: n)
-            values[l].copy(from: from, of: values[l], to: to, count: n)
-        }
+        cache.copy(positions: lengths[slot]..<count, from: source, to: slot)
         lengths[slot] = count
     }
 

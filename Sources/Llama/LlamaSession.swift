@@ -36,9 +36,8 @@ public final class LlamaSession {
     public let maxPending: Int
     let treeParent: AlignedBuffer<Int32>  // per pending node: parent node index, -1 = the committed prefix
     let treeDepth: AlignedBuffer<Int32>   // per pending node: 0 for a child of the committed prefix
-    // KV cache: per layer [maxContext][kvDim].
-    let keys: [KVBuffer]
-    let values: [KVBuffer]
+    /// One sequence of maxContext positions; pending tree nodes sit after the committed ones.
+    let cache: KVCache
 
     init(model: LlamaModel, maxContext: Int, maxBatch: Int) {
         self.model = model
@@ -50,9 +49,7 @@ public final class LlamaSession {
         mask = AlignedBuffer<UInt8>(count: maxBatch * (maxPending + maxBatch))
         treeParent = AlignedBuffer<Int32>(count: maxPending + maxBatch)
         treeDepth = AlignedBuffer<Int32>(count: maxPending + maxBatch)
-        let cacheElements = maxContext * model.config.kvDim
-        keys = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
-        values = (0..<model.config.layers).map { _ in KVBuffer(format: model.kvFormat, count: cacheElements) }
+        cache = KVCache(config: model.config, format: model.kvFormat, sequences: 1, maxContext: maxContext)
     }
 
     public var config: LlamaConfig { c }
@@ -149,11 +146,7 @@ public final class LlamaSession {
         }
         // Nodes are numbered parents first, so every destination slot is at or below its source.
         for i in 0..<total where node(i) != i {
-            let src = (committedLength + node(i)) * c.kvDim, dst = (committedLength + i) * c.kvDim
-            for l in 0..<c.layers {
-                keys[l].move(from: src, to: dst, count: c.kvDim)
-                values[l].move(from: src, to: dst, count: c.kvDim)
-            }
+            cache.move(sequence: 0, from: committedLength + node(i), to: committedLength + i)
         }
         committedLength += path.count
         for i in 0..<keep.count {
@@ -176,7 +169,7 @@ public final class LlamaSession {
             let runs = UnsafeBufferPointer(start: one, count: 1)
             ws.plan(runs)
             for l in range {
-                ws.layer(l, model: model, rows: batchRows, runs: runs, keys: keys[l], values: values[l], profile: opProfile)
+                ws.layer(l, model: model, rows: batchRows, runs: runs, keys: cache.keys[l], values: cache.values[l], profile: opProfile)
             }
         }
         if range.lowerBound == 0 { opProfile?.forwards += 1 }

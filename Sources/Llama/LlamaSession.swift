@@ -241,6 +241,7 @@ public final class LlamaSession {
         return computeLogits(rows: allLogits ? 0..<tokens.count : (tokens.count - 1)..<tokens.count)
     }
 
+    @discardableResult
     public func forward(_ tokens: [Int32], at position: Int, allLogits: Bool = false) throws -> UnsafeMutablePointer<Float> {
         try tokens.withUnsafeBufferPointer { try forward($0, at: position, allLogits: allLogits) }
     }

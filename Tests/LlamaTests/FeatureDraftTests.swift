@@ -42,7 +42,7 @@ final class FeatureDraftTests: XCTestCase {
         target.truncate(to: 3)
         XCTAssertEqual(features.count, 3, "truncating the target drops the features of the positions it drops")
         // Tree rows are speculative branches: nothing is recorded for them.
-        try [Int32(7), 8].withUnsafeBufferPointer { t in
+        _ = try [Int32(7), 8].withUnsafeBufferPointer { t in
             try [Int32(-1), 0].withUnsafeBufferPointer { try target.forwardTree(t, parents: $0) }
         }
         XCTAssertEqual(features.count, 3)
@@ -67,7 +67,7 @@ final class FeatureDraftTests: XCTestCase {
         XCTAssertLessThan(maxDiff(first[...], reference[0..<(6 * v)]), 1e-4, "rows 0...5 read real features")
         let guessed = rows(try draft.forward([seq[6]], at: 6, allLogits: true), 1)
         XCTAssertGreaterThan(maxDiff(guessed[...], reference[(6 * v)..<(7 * v)]), 1e-3, "row 6 reads the draft's own guess of f_5")
-        try draft.forward([seq[7]], at: 7)
+        _ = try draft.forward([seq[7]], at: 7)
 
         // The target verifies 5..<12; the next forward redoes rows 6 and 7 before rows 8...11.
         try target.forward(Array(seq[5...]), at: 5)

@@ -169,26 +169,32 @@ extension BatchDecoderTests {
                        { var o = GenerationOptions(maxTokens: 16, stopAtEOS: true)
                          o.sampling = try! SamplingParams(temperature: 0.9, topK: 40, topP: 0.95, minP: 0, seed: 7)
                          return o }()]
-        let b = BatchDecoder(model: model, tokenizer: tok, slots: 3, context: 256)
-        var answers = [[Int32]?](repeating: nil, count: 3)
-        func add(_ i: Int) throws {
-            _ = try b.add(prompt: prompts[i], options: options[i], onText: { _ in true }, done: { answers[i] = try! $0.get().tokens })
+        let alone = try (0..<3).map { i in
+            try Generator(model: model.makeSession(maxContext: 256, maxBatch: 64), tokenizer: tok).generate(prompt: prompts[i], options: options[i]).tokens
         }
-        try add(0)
-        b.step()  // the first 32 prompt positions are written
-        try add(1)  // copies those 32 and prefills the rest
-        XCTAssertEqual(b.prefixCopies, 1)
-        XCTAssertEqual(b.prefixTokensReused, 32)
-        while b.hasPromptLeft { b.step() }
-        for _ in 0..<3 { b.step() }
-        try add(2)  // copies the whole shared prefix from a decoding sequence
-        XCTAssertEqual(b.prefixCopies, 2)
-        XCTAssertEqual(b.prefixTokensReused, 32 + shared)
-        while !b.isIdle { b.step() }
-        for i in 0..<3 {
-            let alone = try Generator(model: model.makeSession(maxContext: 256, maxBatch: 64), tokenizer: tok)
-                .generate(prompt: prompts[i], options: options[i])
-            XCTAssertEqual(try XCTUnwrap(answers[i]), alone.tokens, "request \(i) decodes as it does alone")
+        // Plain batching, and with every guess of prompt lookup fed: a copy's source may have been speculating.
+        for draft in [nil, BatchDraft.lookup] {
+            let b = BatchDecoder(model: model, tokenizer: tok, slots: 3, context: 256, draft: draft)
+            if draft != nil { b.cost = Self.flatCost }
+            var answers = [[Int32]?](repeating: nil, count: 3)
+            func add(_ i: Int) throws {
+                _ = try b.add(prompt: prompts[i], options: options[i], onText: { _ in true }, done: { answers[i] = try! $0.get().tokens })
+            }
+            try add(0)
+            b.step()  // the first 32 prompt positions are written
+            try add(1)  // copies those 32 and prefills the rest
+            XCTAssertEqual(b.prefixCopies, 1)
+            XCTAssertEqual(b.prefixTokensReused, 32)
+            while b.hasPromptLeft { b.step() }
+            for _ in 0..<3 { b.step() }
+            try add(2)  // copies the whole shared prefix from a decoding sequence
+            XCTAssertEqual(b.prefixCopies, 2)
+            XCTAssertEqual(b.prefixTokensReused, 32 + shared)
+            while !b.isIdle { b.step() }
+            if draft != nil { XCTAssertGreaterThan(b.draftedTokens, 0, "no guess was fed") }
+            for i in 0..<3 {
+                XCTAssertEqual(try XCTUnwrap(answers[i]), alone[i], "request \(i) decodes as it does alone (draft: \(String(describing: draft)))")
+            }
         }
     }
 

@@ -72,19 +72,16 @@ static int attn_owner(const attn_runs_job *j, double before, double cost) {
     return owner > j->chunks - 1 ? j->chunks - 1 : owner;
 }
 
-// A run's first CK_ATTN_PREFETCH_KEYS key and value rows (the kernel's first block) into L2, while the run before
-// it computes: the kernel prefetches each next block itself, but a run's first block would otherwise start cold
-// from DRAM, and decode runs are only a few blocks long.
+// A run's first CK_ATTN_PREFETCH_KEYS key rows (the kernel's first block) into L2, while the run before it
+// computes: the kernel fetches every later block itself, values included, while the block before it computes,
+// but a run's first block would otherwise start cold from DRAM, and decode runs are only a few blocks long.
 #define CK_ATTN_PREFETCH_KEYS 64
 
 static void attn_prefetch_run(const attn_runs_job *j, const ck_attn_run *run) {
     int keys = run->n_prefix + run->n_new < CK_ATTN_PREFETCH_KEYS ? run->n_prefix + run->n_new : CK_ATTN_PREFETCH_KEYS;
     size_t elem = j->kv_f16 ? 2 : 4, bytes = (size_t)keys * (size_t)j->kv_stride * elem;
-    const char *k = (const char *)j->k + run->kv_offset * elem, *v = (const char *)j->v + run->kv_offset * elem;
-    for (size_t b = 0; b < bytes; b += 64) {
-        __builtin_prefetch(k + b, 0, 2);
-        __builtin_prefetch(v + b, 0, 2);
-    }
+    const char *k = (const char *)j->k + run->kv_offset * elem;
+    for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(k + b, 0, 2);
 }
 
 static void attn_runs_chunk(void *ctx, int chunk, int part) {

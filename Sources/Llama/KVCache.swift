@@ -6,9 +6,7 @@ import TensorCore
 final class KVCache {
     let layers: Int
     let kvDim: Int
-    let sequences: Int
     let maxContext: Int
-    let format: KVFormat
     /// Per layer: sequence s's position p starts at element `offset(s, p)`.
     let keys: [KVBuffer]
     let values: [KVBuffer]
@@ -17,9 +15,7 @@ final class KVCache {
         precondition(sequences >= 1 && maxContext >= 1)
         layers = config.layers
         kvDim = config.kvDim
-        self.sequences = sequences
         self.maxContext = maxContext
-        self.format = format
         let elements = sequences * maxContext * config.kvDim
         keys = (0..<config.layers).map { _ in KVBuffer(format: format, count: elements) }
         values = (0..<config.layers).map { _ in KVBuffer(format: format, count: elements) }

@@ -1,6 +1,5 @@
 import Engine
 import Foundation
-import Synchronization
 
 /// Counters for `GET /metrics` (Prometheus text format 0.0.4).
 final class Metrics: Sendable {
@@ -19,7 +18,7 @@ final class Metrics: Sendable {
         var wholeTokens: [String: Int] = [:]
         var wholeSeconds: [String: Double] = [:]
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func request(_ endpoint: String, status: Int) {
         state.withLock { $0.requests["\(endpoint) \(status)", default: 0] += 1 }

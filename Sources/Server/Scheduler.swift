@@ -16,7 +16,7 @@ public final class Scheduler: @unchecked Sendable {
     private let engine: Engine
     private let queue = DispatchQueue(label: "mirror-sd.generation", qos: .userInitiated)
     /// Requests admitted and not finished: waiting plus running.
-    private let depth = Mutex(0)
+    private let depth = Locked(0)
     public let capacity: Int
     public let parallel: Int
     private let batch: BatchDecoder?
@@ -35,7 +35,7 @@ public final class Scheduler: @unchecked Sendable {
         var looping = false
         var serialWaiting = 0
     }
-    private let state = Mutex(BatchState())
+    private let state = Locked(BatchState())
 
     /// With `draft`, batched sequences may feed its guesses where the goodput rule finds they pay; the
     /// cost of a forward by its rows is measured here, before any request.
@@ -66,7 +66,7 @@ public final class Scheduler: @unchecked Sendable {
     public var batches: Bool { batch != nil }
 
     /// Figures for /metrics, updated after every batch step.
-    private let figures = Mutex(BatchFigures())
+    private let figures = Locked(BatchFigures())
     public var batchFigures: BatchFigures? { batch == nil ? nil : figures.withLock { $0 } }
 
     /// Runs `job` whole on the queue after the requests before it; frees the place admitted.

@@ -48,7 +48,7 @@ let package = Package(
         // OpenAI request decoding and response shapes: Foundation only, so the fuzzer builds it alone.
         .target(name: "OpenAIAPI", swiftSettings: swiftSettings),
         .target(name: "Server",
-                dependencies: ["Engine", "Generation", "Tokenizer", "OpenAIAPI",
+                dependencies: ["Engine", "Generation", "TensorCore", "Tokenizer", "OpenAIAPI",
                                .product(name: "Hummingbird", package: "hummingbird"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "NIOCore", package: "swift-nio")],

@@ -17,7 +17,7 @@ public struct BLASBackend: ComputeBackend {
 
     public func prepare(stacking parts: [(info: GGUFTensorInfo, bytes: UnsafeRawBufferPointer)]) throws -> any LinearWeight {
         let (out, inF) = try stackedShape(parts)
-        let data = FloatBuffer(count: out * inF)
+        let data = FloatBuffer(count: out * inF, streamed: true)
         var row = 0
         for p in parts {
             try Dequantize.toFloat(p.info, bytes: p.bytes, into: data.pointer + row * inF)

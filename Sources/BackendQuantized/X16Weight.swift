@@ -15,7 +15,7 @@ class X16Weight: LinearWeight, @unchecked Sendable {
         outFeatures = out
         inFeatures = inF
         self.threaded = threaded
-        data = AlignedBuffer<UInt8>(count: bytes)
+        data = AlignedBuffer<UInt8>(count: bytes, streamed: true)
     }
 
     /// Bytes of one 4-byte value per activation block, rounded to a cache line.

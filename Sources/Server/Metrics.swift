@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TensorCore
 
 /// Counters for `GET /metrics` (Prometheus text format 0.0.4).
 final class Metrics: Sendable {

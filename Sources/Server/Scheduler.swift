@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Generation
 import Synchronization
+import TensorCore
 
 /// One model in memory and one thread of generation (`queue`): the products' helper threads are
 /// shared, so only one forward may run at a time. With `parallel` > 1, plain-decoding requests share

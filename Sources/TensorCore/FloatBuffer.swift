@@ -11,16 +11,29 @@ public final class AlignedBuffer<Element: BitwiseCopyable>: @unchecked Sendable 
     // one session, which belongs to one thread.
     public let count: Int
     public let pointer: UnsafeMutablePointer<Element>
+    /// The huge-page region holding `pointer`, or nil for the ordinary heap.
+    private let region: AnyObject?
 
-    public init(count: Int) {
+    /// `streamed`: every forward reads the whole buffer (a packed weight), so where it is large enough
+    /// it goes on huge pages (`HugePages`).
+    public init(count: Int, streamed: Bool = false) {
         self.count = count
         let bytes = max(count * MemoryLayout<Element>.stride, 64)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        memset(raw, 0, bytes)
+        let raw: UnsafeMutableRawPointer
+        if streamed && bytes >= HugePages.minimumBytes, let (p, owner) = HugePages.allocate(bytes: bytes) {
+            raw = p  // fresh region memory is already zero
+            region = owner
+        } else {
+            raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            memset(raw, 0, bytes)
+            region = nil
+        }
         pointer = raw.bindMemory(to: Element.self, capacity: max(count, 1))
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit {
+        if region == nil { UnsafeMutableRawPointer(pointer).deallocate() }
+    }
 
     public var bytes: Int { count * MemoryLayout<Element>.stride }
     public var buffer: UnsafeMutableBufferPointer<Element> { UnsafeMutableBufferPointer(start: pointer, count: count) }

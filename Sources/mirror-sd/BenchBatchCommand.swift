@@ -16,8 +16,8 @@ struct BenchBatchCommand: ParsableCommand {
             batched decoding; lookup: prompt lookup under the goodput rule), side by side. Reports the aggregate tokens \
             per second (prefill included), the decode-only rate once every prompt is in, the time of a decode step \
             against one sequence's plain step, drafted rows per step and the share kept. Checks that every drafted \
-            run gave the plain run's tokens, and counts the sequences whose tokens an fp16 KV cache changed from an \
-            fp32 one's. Build with -c release.
+            run gave the plain run's tokens, and compares each KV cache format's tokens with the fp32 cache's: the \
+            sequences left identical, and the mean number of leading tokens shared. Build with -c release.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -74,7 +74,7 @@ struct BenchBatchCommand: ParsableCommand {
         let options = GenerationOptions(maxTokens: tokens, stopAtEOS: false)
         print("model \(modelOptions.model), \(type.rawValue), \(threads) thread(s), kernels \(Ops.implementation); \(tokens) tokens a sequence")
         print("")
-        print("| sequences | KV cache | draft | aggregate tok/s (prefill included) | decode tok/s | ms per decode step | × one plain step | rows per forward | drafted rows per step | kept | tokens as fp32 KV's |")
+        print("| sequences | KV cache | draft | aggregate tok/s (prefill included) | decode tok/s | ms per decode step | × one plain step | rows per forward | drafted rows per step | kept | tokens as fp32 KV's (sequences, leading tokens) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         var baseStep = 0.0
         var opLines: [(Int, OpProfile)] = []
@@ -123,7 +123,13 @@ struct BenchBatchCommand: ParsableCommand {
                     if baseStep == 0 { baseStep = step }
                     let decodeRate = Double(decodeTokens) / stepSeconds.reduce(0, +)
                     if model.kvFormat == .f32 && f32Tokens == nil { f32Tokens = outputs }
-                    let same = f32Tokens.map { f in "\(zip(f, outputs).filter { $0 == $1 }.count) of \(s)" } ?? "-"
+                    // Sequences identical to the fp32 cache's, and the mean number of leading tokens they share with it
+                    // (greedy text, once it differs, goes its own way: the first difference is the measure).
+                    let same = f32Tokens.map { f -> String in
+                        let shared = zip(f, outputs).map { a, b in zip(a, b).prefix { $0 == $1 }.count }
+                        return String(format: "%d of %d, first %.0f tokens", zip(f, outputs).filter { $0 == $1 }.count, s,
+                                      Double(shared.reduce(0, +)) / Double(max(s, 1)))
+                    } ?? "-"
                     print(String(format: "| %d | %@ | %@ | %.1f | %.1f | %.2f | %.2f | %.1f | %.2f | %@ | %@ |", s, model.kvFormat.rawValue, d?.rawValue ?? "none",
                                  Double(s * tokens) / total, decodeRate, step * 1e3, step / baseStep,
                                  Double(b.rowsRun) / Double(b.stepCount), Double(b.draftedTokens) / Double(b.stepCount),

@@ -105,18 +105,19 @@ extension ForwardWorkspace {
         let w = model.layers[l]
         let qkvDim = c.qDim + 2 * c.kvDim
         var t = profile != nil ? WallClock.now() : 0
-        @inline(__always) func tick(_ op: Int) {
+        // The time since the last tick goes to `op`.
+        @inline(__always) func tick(_ op: OpProfile.Op) {
             guard let p = profile else { return }
             let now = WallClock.now()
-            p.seconds[l * OpProfile.ops.count + op] += now - t
+            p.add(now - t, layer: l, op: op)
             t = now
         }
         for r in 0..<n {
             Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.attnNorm.pointer, n: c.dim, eps: c.normEps)
         }
-        tick(0)
+        tick(.attnNorm)
         w.wqkv.apply(xb.pointer, rows: n, into: qkv.pointer, scratch: scratch)
-        tick(1)
+        tick(.qkv)
         for run in runs {
             for i in 0..<run.rows {
                 let r = run.firstRow + i
@@ -129,30 +130,30 @@ extension ForwardWorkspace {
                 values.store(row + c.qDim + c.kvDim, at: at, count: c.kvDim)
             }
         }
-        tick(2)
+        tick(.ropeKV)
         Ops.attention(plan: attPlan, out: att.pointer, outStride: c.qDim, q: qkv.pointer, qStride: qkvDim, k: keys,
                       v: values, kvStride: c.kvDim, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
                       scale: 1 / Float(c.headDim).squareRoot(), scratch: attScratch.pointer, threaded: model.threadedAttention)
-        tick(3)
+        tick(.attention)
         w.wo.apply(att.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
-        tick(4)
+        tick(.attnOut)
         for r in 0..<n {
             Ops.rmsnorm(xb.pointer + r * c.dim, x.pointer + r * c.dim, weight: w.ffnNorm.pointer, n: c.dim, eps: c.normEps)
         }
-        tick(5)
+        tick(.ffnNorm)
         w.w13.apply(xb.pointer, rows: n, into: gateUp.pointer, scratch: scratch)
-        tick(6)
+        tick(.gateUp)
         for r in 0..<n {
             let row = gateUp.pointer + r * 2 * c.ffnDim
             Ops.swiglu(hb.pointer + r * c.ffnDim, gate: row, up: row + c.ffnDim, n: c.ffnDim)
         }
-        tick(7)
+        tick(.swiglu)
         w.w2.apply(hb.pointer, rows: n, into: proj.pointer, scratch: scratch)
         Ops.add(x.pointer, x.pointer, proj.pointer, n: n * c.dim)
         if let bias = w.ffnDownBias {
             for r in 0..<n { Ops.add(x.pointer + r * c.dim, x.pointer + r * c.dim, bias.pointer, n: c.dim) }
         }
-        tick(8)
+        tick(.ffnDown)
     }
 }

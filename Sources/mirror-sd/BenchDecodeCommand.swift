@@ -156,10 +156,10 @@ extension BenchDecodeCommand {
                     session.truncate(to: verifyContext)
                 }
                 session.opProfile = nil
-                let op = { (name: String) in profile.opSeconds(OpProfile.ops.firstIndex(of: name)!) / 3 }
-                let products = op("qkv") + op("attn_out") + op("gate_up") + op("ffn_down")
+                let op = { (o: OpProfile.Op) in profile.seconds(of: o) / 3 }
+                let products = op(.qkv) + op(.attnOut) + op(.gateUp) + op(.ffnDown)
                 let total = profile.totalSeconds / 3
-                shares.append((products, op("attention"), profile.headSeconds / 3, total - products - op("attention") - profile.headSeconds / 3))
+                shares.append((products, op(.attention), profile.headSeconds / 3, total - products - op(.attention) - profile.headSeconds / 3))
             }
             print("verification at a \(verifyContext)-token context, \(t) thread(s), kernels \(Ops.implementation):")
             print("| rows | ms per forward (median of 9) | × \(rows.first ?? 1) row(s) | layer products ms | attention ms | head ms | other ms |")

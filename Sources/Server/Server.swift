@@ -41,7 +41,7 @@ public func serve(engine: Engine, configuration: ServerConfiguration, log: @esca
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "mirror-sd"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
-            log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), \(service.kvCache) KV cache, default mode \(configuration.defaults.mode.rawValue), parallel \(configuration.parallel)\(service.batchNote), queue \(configuration.queueSize))")
+            log("mirror-sd serve: listening on http://\(configuration.host):\(port) (model \(service.modelID), context \(service.context), \(service.kvCache) KV cache\(service.memoryNote), default mode \(configuration.defaults.mode.rawValue), parallel \(configuration.parallel)\(service.batchNote), queue \(configuration.queueSize))")
         },
         logger: logger)
     do {
@@ -89,6 +89,21 @@ final class CompletionService: Sendable {
         guard let d = configuration.batchDraft, let c = scheduler.stepCost, c.isCalibrated else { return ", batch drafts: none" }
         return String(format: ", batch drafts: %@ where it pays (a forward of 1, 8, 32 rows: %.1f, %.1f, %.1f ms)", d.rawValue,
                       c.estimate(1) * 1e3, c.estimate(8) * 1e3, c.estimate(32) * 1e3)
+    }
+
+    /// What backs the weights and KV caches (`HugePages` asks for transparent huge pages): the process's
+    /// bytes on huge pages and the system's THP mode, so an operator sees whether the advice took.
+    var memoryNote: String {
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)).flatMap { text -> String? in
+            guard let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]") else { return nil }
+            return String(text[text.index(after: open)..<close])
+        }
+        let kB = (try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8)).flatMap { text -> Int? in
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("AnonHugePages:") }) else { return nil }
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        }
+        guard let kB else { return "" }
+        return ", \((kB + 512) / 1024) MB on huge pages" + (mode.map { " (THP \($0))" } ?? "")
     }
 
     func addRoutes(to router: Router<BasicRequestContext>) {

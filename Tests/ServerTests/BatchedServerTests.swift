@@ -66,6 +66,11 @@ final class BatchedServerTests: XCTestCase {
         XCTAssertNotNil(counter("mirrorsd_compute_chunks_moved_total"), "the hand-over counter is missing from /metrics")
         // Whether a request found another's prefix to copy depends on timing; the counter is always served.
         XCTAssertNotNil(counter("mirrorsd_prefix_copies_total"), "the prefix copy counter is missing from /metrics")
+        #if os(Linux)
+        // The start line says what backs the weights and caches, whatever the machine's THP mode.
+        let start = server.stderr.split(separator: "\n").first { $0.contains("listening on") }.map(String.init) ?? ""
+        XCTAssertNotNil(start.range(of: #"KV cache, \d+ MB on huge pages"#, options: .regularExpression), start)
+        #endif
         XCTAssertEqual(server.stop(), 0)
     }
 

@@ -7,10 +7,8 @@ import Glibc
 /// which works where THP is `always` or `madvise`, the default of most distributions).
 ///
 /// Why: a decode step streams every weight once (about 100 MB for SmolLM2 in Q4_1), so on 4 KiB pages
-/// it takes a TLB miss every 4 KiB, and the hardware prefetchers stop at each page boundary. Measured
-/// on an AMD EPYC (2 cores, `bench-batch --threads 2 --drafts none --kv-cache f16`, four alternating
-/// rounds): a decode step of 8 sequences 5.67–5.85 ms against 5.85–6.02, of 16 sequences 11.11–11.51
-/// against 11.55–11.78.
+/// it takes a TLB miss every 4 KiB, and the hardware prefetchers stop at each page boundary (the
+/// measurements: docs/kernels.md, "Weights and KV caches on huge pages").
 ///
 /// A model's weights are a few hundred tensors of 0.1–2 MB, so they are bump-allocated out of shared
 /// 32 MiB regions; a region is unmapped when the last buffer in it (and the arena, for the current
@@ -26,7 +24,7 @@ public enum HugePages {
     /// `bytes` of zeroed memory, 64-byte aligned, and the region that owns it (keep it alive while the
     /// memory is used). Nil where huge pages cannot be asked for (not Linux, or the mapping failed):
     /// the caller then allocates as usual.
-    public static func allocate(bytes: Int) -> (pointer: UnsafeMutableRawPointer, owner: AnyObject)? {
+    static func allocate(bytes: Int) -> (pointer: UnsafeMutableRawPointer, owner: AnyObject)? {
         #if os(Linux)
         precondition(bytes > 0)
         let size = (bytes + 63) / 64 * 64
@@ -82,5 +80,33 @@ public enum HugePages {
             munmap(mapping, mappingBytes)
             HugePages.mapped.withLock { $0 -= mappingBytes }
         }
+    }
+}
+
+/// Zeroed, 64-byte aligned bytes that free themselves: in a huge-page region where asked for and at
+/// least `HugePages.minimumBytes`, on the heap otherwise. The one place `AlignedBuffer` and `KVBuffer`
+/// choose between the two.
+public final class ByteStorage: @unchecked Sendable {
+    // Sendable: the owner of the storage decides who writes it (see AlignedBuffer, KVBuffer).
+    public let pointer: UnsafeMutableRawPointer
+    /// The huge-page region holding `pointer`, or nil for the heap.
+    private let region: AnyObject?
+
+    /// `commit`: write every byte now, even region memory that is already zero, so the pages are taken
+    /// at once rather than on first use.
+    public init(bytes: Int, hugePages: Bool, commit: Bool = false) {
+        if hugePages && bytes >= HugePages.minimumBytes, let (p, owner) = HugePages.allocate(bytes: bytes) {
+            pointer = p
+            region = owner
+            if commit { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+        } else {
+            pointer = .allocate(byteCount: bytes, alignment: 64)
+            region = nil
+            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        }
+    }
+
+    deinit {
+        if region == nil { pointer.deallocate() }
     }
 }

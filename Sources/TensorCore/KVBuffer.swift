@@ -14,27 +14,15 @@ public final class KVBuffer: @unchecked Sendable {
     public let format: KVFormat
     public let count: Int
     let raw: UnsafeMutableRawPointer
-    /// The huge-page region holding `raw` (every step streams the cache), or nil for the ordinary heap.
-    private let region: AnyObject?
+    /// Every step streams the cache, so it goes on huge pages; it is written in full now, so its memory is
+    /// committed at start, as admission assumes, not on first use in the middle of a request.
+    private let storage: ByteStorage
 
     public init(format: KVFormat, count: Int) {
         self.format = format
         self.count = count
-        let bytes = max(count * format.bytesPerElement, 64)
-        if bytes >= HugePages.minimumBytes, let (p, owner) = HugePages.allocate(bytes: bytes) {
-            raw = p
-            region = owner
-        } else {
-            raw = .allocate(byteCount: bytes, alignment: 64)
-            region = nil
-        }
-        // Written even where it is already zero: the whole cache is committed now, as admission
-        // assumes, not on first use in the middle of a request.
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-    }
-
-    deinit {
-        if region == nil { raw.deallocate() }
+        storage = ByteStorage(bytes: max(count * format.bytesPerElement, 64), hugePages: true, commit: true)
+        raw = storage.pointer
     }
 
     /// Elements `offset..<offset + n` = `x[0..<n]` in the cache's format.
